@@ -1,0 +1,5 @@
+"""alm: agent lifecycle management as code."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

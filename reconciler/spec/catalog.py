@@ -1,0 +1,139 @@
+"""The tool catalog, the environments chain, policies and pricing overrides."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from reconciler.spec.base import Document, Name, NonEmpty, Strict, ToolName, require_unique
+
+Access = Literal["read", "write", "destructive"]
+Risk = Literal["low", "medium", "high", "critical"]
+RISK_ORDER: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+
+
+class Tool(Strict):
+    name: ToolName
+    system: Name
+    description: NonEmpty
+    access: Access
+    risk: Risk
+    data_classes: list[Name] = Field(default_factory=list, description="pii, financial, ...")
+    parameters: dict[str, Any] = Field(description="JSON Schema of the tool's arguments")
+    approvers: list[str] = Field(default_factory=list, description="who approves a new grant")
+
+    @model_validator(mode="after")
+    def _system_prefix(self) -> Tool:
+        if self.name.split(".", 1)[0] != self.system:
+            raise ValueError(
+                f"tool name {self.name} expected to start with its system {self.system}."
+            )
+        return self
+
+    @field_validator("parameters")
+    @classmethod
+    def _object_schema(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        if schema.get("type") != "object":
+            raise ValueError("parameters expected a JSON Schema with type: object")
+        return schema
+
+    @property
+    def argument_names(self) -> set[str]:
+        return set(self.parameters.get("properties", {}))
+
+
+class ToolCatalog(Document):
+    kind: Literal["ToolCatalog"]
+    tools: list[Tool] = Field(min_length=1)
+
+
+class Target(Strict):
+    type: Literal["directory", "http"] = "directory"
+    path: str | None = None
+    url: str | None = None
+
+    @model_validator(mode="after")
+    def _needs_address(self) -> Target:
+        if self.type == "directory" and not self.path:
+            raise ValueError("directory target expects path")
+        if self.type == "http" and not self.url:
+            raise ValueError("http target expects url")
+        return self
+
+
+class Gates(Strict):
+    evals_pass: bool = True
+    previous_environment: bool = Field(
+        default=True, description="deploy here only after the previous environment is healthy"
+    )
+    approvals: list[str] = Field(default_factory=list)
+    soak_minutes: int = Field(default=0, ge=0)
+
+
+class Environment(Strict):
+    name: Name
+    description: str = ""
+    target: Target
+    gates: Gates = Field(default_factory=Gates)
+
+
+class Environments(Document):
+    kind: Literal["Environments"]
+    environments: list[Environment] = Field(min_length=1, description="in promotion order")
+
+    @field_validator("environments")
+    @classmethod
+    def _unique(cls, envs: list[Environment]) -> list[Environment]:
+        require_unique([e.name for e in envs], "environment names")
+        return envs
+
+    @property
+    def order(self) -> list[str]:
+        return [e.name for e in self.environments]
+
+
+class PolicyMetadata(Strict):
+    name: Name
+    owners: list[str] = Field(default_factory=list)
+    description: str = ""
+
+
+class Match(Strict):
+    kinds: list[Literal["Agent"]] = Field(default_factory=lambda: ["Agent"])
+    environments: list[Name] = Field(default_factory=list, description="empty: all")
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class Validation(Strict):
+    id: Name | None = None
+    expression: NonEmpty = Field(description="CEL; true means the object complies")
+    message: NonEmpty
+    severity: Literal["error", "warn"] = "error"
+
+
+class ApprovalRule(Strict):
+    when: NonEmpty = Field(description="CEL; true means these approvals are required")
+    from_: list[str] = Field(alias="from", min_length=1)
+    reason: NonEmpty
+
+
+class Policy(Document):
+    kind: Literal["Policy"]
+    metadata: PolicyMetadata
+    match: Match = Field(default_factory=Match)
+    validations: list[Validation] = Field(default_factory=list)
+    approvals: list[ApprovalRule] = Field(default_factory=list)
+
+
+class ModelPrice(Strict):
+    provider: NonEmpty
+    name: NonEmpty
+    input_usd_per_mtok: float = Field(ge=0)
+    output_usd_per_mtok: float = Field(ge=0)
+    cached_input_usd_per_mtok: float | None = Field(default=None, ge=0)
+
+
+class Pricing(Document):
+    kind: Literal["Pricing"]
+    models: list[ModelPrice] = Field(min_length=1)

@@ -1,0 +1,184 @@
+"""Read the whole desired state from a snapshot (working tree or git ref).
+
+Loading never stops at the first bad file: every problem becomes a finding,
+and what could be read is returned alongside.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from reconciler.errors import Finding, Location, SpecError
+from reconciler.spec import source
+from reconciler.spec.agent import Agent
+from reconciler.spec.catalog import Environments, Policy, Pricing, ToolCatalog
+from reconciler.spec.evalsuite import EvalSuite
+from reconciler.spec.state import AgentSpec, DesiredState, Loaded, PromptFile
+from reconciler.spec.validation import parse
+from reconciler.spec.yamlsafe import MAX_FILE_BYTES, Document, decode, load_documents
+
+_AGENT_FILE = re.compile(r"^agents/([^/]+)/agent\.ya?ml$")
+_POLICY_FILE = re.compile(r"^policies/[^/]+\.ya?ml$")
+_SUITE_FILE = re.compile(r"^evals/([^/]+)/[^/]+\.ya?ml$")
+
+KINDS_BY_PLACE: list[tuple[re.Pattern[str], dict[str, type[BaseModel]]]] = [
+    (_AGENT_FILE, {"Agent": Agent}),
+    (
+        _POLICY_FILE,
+        {
+            "ToolCatalog": ToolCatalog,
+            "Environments": Environments,
+            "Policy": Policy,
+            "Pricing": Pricing,
+        },
+    ),
+    (_SUITE_FILE, {"EvalSuite": EvalSuite}),
+]
+
+
+def load_worktree(root: Path) -> DesiredState:
+    return load_snapshot(source.from_worktree(root))
+
+
+def load_ref(root: Path, ref: str) -> DesiredState:
+    return load_snapshot(source.from_git(root, ref))
+
+
+def load_snapshot(snapshot: source.Snapshot) -> DesiredState:
+    state = DesiredState(snapshot.label)
+    state.eval_folders = {
+        p.split("/")[1] for p in snapshot.files if p.startswith("evals/") and p.count("/") >= 2
+    }
+    for path in sorted(snapshot.files):
+        kinds = _kinds_for(path)
+        if kinds is not None:
+            _load_file(state, snapshot, path, kinds)
+    return state
+
+
+def _kinds_for(path: str) -> dict[str, type[BaseModel]] | None:
+    return next((kinds for pattern, kinds in KINDS_BY_PLACE if pattern.match(path)), None)
+
+
+def _read(snapshot: source.Snapshot, path: str) -> bytes:
+    blob = snapshot.files[path]
+    if blob.link is not None:
+        raise SpecError(
+            Finding("symlink", "a spec file is a symlink; expected a regular file", Location(path))
+        )
+    if blob.data is None:
+        raise SpecError(
+            Finding(
+                "file-too-large",
+                f"file is {blob.size} bytes; expected at most {MAX_FILE_BYTES} bytes",
+                Location(path),
+            )
+        )
+    return blob.data
+
+
+def _load_file(
+    state: DesiredState,
+    snapshot: source.Snapshot,
+    path: str,
+    kinds: dict[str, type[BaseModel]],
+) -> None:
+    try:
+        documents = load_documents(path, _read(snapshot, path))
+    except SpecError as err:
+        state.findings.extend(err.findings)
+        return
+    if "Agent" in kinds and len(documents) > 1:
+        state.findings.append(
+            Finding(
+                "schema",
+                "agent.yaml holds several documents; expected one Agent",
+                documents[1].location(),
+            )
+        )
+        documents = documents[:1]
+    for doc in documents:
+        model, findings = parse(doc, kinds)
+        state.findings.extend(findings)
+        if model is not None:
+            _ADD[type(model)](state, snapshot, doc, model)
+
+
+def _add_agent(
+    state: DesiredState, snapshot: source.Snapshot, doc: Document, model: BaseModel
+) -> None:
+    assert isinstance(model, Agent)
+    loaded = Loaded(model, doc)
+    folder = doc.file.split("/")[1]
+    prompt = _read_prompt(state, snapshot, loaded, folder)
+    state.agents.append(AgentSpec(loaded, folder, prompt))
+
+
+def _read_prompt(
+    state: DesiredState, snapshot: source.Snapshot, loaded: Loaded[Agent], folder: str
+) -> PromptFile | None:
+    declared = loaded.model.prompt.system
+    where = loaded.at("prompt", "system")
+    joined = posixpath.normpath(posixpath.join(f"agents/{folder}", declared))
+    resolved = None if declared.startswith("/") else snapshot.resolve(joined)
+    if resolved is None:
+        state.findings.append(
+            Finding(
+                "path-escape",
+                f"prompt path {declared!r} leaves the repository; expected a "
+                f"file inside agents/{folder}/",
+                where,
+            )
+        )
+        return None
+    blob = snapshot.files.get(resolved)
+    if blob is None:
+        state.findings.append(
+            Finding(
+                "missing-file",
+                f"prompt file {joined} does not exist; expected a file "
+                f"relative to agents/{folder}/",
+                where,
+            )
+        )
+        return None
+    try:
+        text = decode(resolved, _read(snapshot, resolved))
+    except SpecError as err:
+        state.findings.extend(err.findings)
+        return None
+    return PromptFile(resolved, text)
+
+
+def _add_to(attribute: str) -> Callable[[DesiredState, source.Snapshot, Document, BaseModel], None]:
+    def add(
+        state: DesiredState, _snapshot: source.Snapshot, doc: Document, model: BaseModel
+    ) -> None:
+        getattr(state, attribute).append(Loaded(model, doc))
+
+    return add
+
+
+def _add_suite(
+    state: DesiredState, _snapshot: source.Snapshot, doc: Document, model: BaseModel
+) -> None:
+    assert isinstance(model, EvalSuite)
+    folder = doc.file.split("/")[1]
+    state.suites.setdefault(folder, []).append(Loaded(model, doc))
+
+
+_ADD: dict[
+    type[BaseModel], Callable[[DesiredState, source.Snapshot, Document, BaseModel], None]
+] = {
+    Agent: _add_agent,
+    ToolCatalog: _add_to("catalogs"),
+    Environments: _add_to("environments"),
+    Policy: _add_to("policies"),
+    Pricing: _add_to("pricing"),
+    EvalSuite: _add_suite,
+}

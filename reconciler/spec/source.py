@@ -1,0 +1,159 @@
+"""Where the desired state is read from: the working tree, or a git ref.
+
+A git ref is read without a checkout, with one `git ls-tree` and one
+`git cat-file --batch` process for the whole tree, so base and head can be
+loaded side by side.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.errors import GitError
+from reconciler.spec.yamlsafe import MAX_FILE_BYTES
+
+TOP_FOLDERS = ("agents", "policies", "evals")
+_MAX_LINK_HOPS = 8
+
+
+@dataclass(frozen=True)
+class Blob:
+    size: int
+    data: bytes | None  # None when over the size limit, or a link
+    link: str | None = None  # symlink target, as stored
+
+
+@dataclass
+class Snapshot:
+    """The files of the desired state, by repository-relative posix path."""
+
+    label: str
+    files: dict[str, Blob]
+
+    def resolve(self, path: str) -> str | None:
+        """Follow symlinks inside the snapshot; None when the path leaves the repository."""
+        for _ in range(_MAX_LINK_HOPS):
+            if not inside_repository(path):
+                return None
+            blob = self.files.get(path)
+            if blob is None or blob.link is None:
+                return path
+            if blob.link.startswith("/"):
+                return None
+            path = posixpath.normpath(posixpath.join(posixpath.dirname(path), blob.link))
+        return None
+
+
+def inside_repository(path: str) -> bool:
+    normal = posixpath.normpath(path)
+    return not (path.startswith("/") or normal == ".." or normal.startswith("../"))
+
+
+def _wanted(path: str) -> bool:
+    """Only what the loader reads: recordings under cassettes/ can be large and many."""
+    return "/cassettes/" not in path
+
+
+def _read_file(full: Path, size: int) -> bytes | None:
+    if size > MAX_FILE_BYTES:
+        return None
+    with open(full, "rb") as handle:
+        return handle.read(MAX_FILE_BYTES + 1)
+
+
+def from_worktree(root: Path) -> Snapshot:
+    files: dict[str, Blob] = {}
+    for top in TOP_FOLDERS:
+        for folder, dirs, names in os.walk(root / top):
+            dirs[:] = [d for d in dirs if d != "cassettes"]
+            for name in names:
+                full = Path(folder) / name
+                rel = full.relative_to(root).as_posix()
+                if full.is_symlink():
+                    files[rel] = Blob(0, None, os.readlink(full))
+                    continue
+                size = full.stat().st_size
+                files[rel] = Blob(size, _read_file(full, size))
+            for name in dirs:
+                full = Path(folder) / name
+                if full.is_symlink():  # os.walk does not descend into these; record the link
+                    files[full.relative_to(root).as_posix()] = Blob(0, None, os.readlink(full))
+    return Snapshot(str(root), files)
+
+
+def _git(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), *args], input=stdin, capture_output=True, check=False
+        )
+    except FileNotFoundError:
+        raise GitError("git is not installed; expected the git CLI on PATH") from None
+    if done.returncode != 0:
+        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise GitError(f"git {args[0]} failed: {detail[-1] if detail else done.returncode}")
+    return done.stdout
+
+
+def resolve_ref(root: Path, ref: str) -> str:
+    """The commit a ref names; a clear error when it names none."""
+    if ref.startswith("-"):
+        raise GitError(f"bad git ref {ref!r}; expected a branch, tag or commit")
+    try:
+        out = _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    except GitError:
+        raise GitError(f"unknown git ref {ref!r}; expected a branch, tag or commit") from None
+    return out.decode().strip()
+
+
+def from_git(root: Path, ref: str) -> Snapshot:
+    commit = resolve_ref(root, ref)
+    listing = _git(root, "ls-tree", "-r", "-z", "--long", commit, "--", *TOP_FOLDERS)
+    entries: list[tuple[str, str, str, int]] = []
+    for record in listing.split(b"\0"):
+        if not record:
+            continue
+        meta, path = record.decode("utf-8", "surrogateescape").split("\t", 1)
+        mode, kind, oid, size = meta.split()
+        if kind == "blob" and _wanted(path):
+            entries.append((path, mode, oid, int(size)))
+    wanted = [
+        oid for path, mode, oid, size in entries if mode == "120000" or size <= MAX_FILE_BYTES
+    ]
+    contents = _cat_file(root, wanted)
+    files: dict[str, Blob] = {}
+    for path, mode, oid, size in entries:
+        data = contents.get(oid)
+        if mode == "120000":
+            files[path] = Blob(0, None, (data or b"").decode("utf-8", "replace"))
+        else:
+            files[path] = Blob(size, data)
+    return Snapshot(f"{ref} ({commit[:12]})", files)
+
+
+def _cat_file(root: Path, oids: list[str]) -> dict[str, bytes]:
+    if not oids:
+        return {}
+    unique = list(dict.fromkeys(oids))
+    out = _git(root, "cat-file", "--batch", stdin=("\n".join(unique) + "\n").encode())
+    contents: dict[str, bytes] = {}
+    pos = 0
+    for _ in unique:
+        header_end = out.index(b"\n", pos)
+        oid, _kind, size = out[pos:header_end].decode().split()
+        start = header_end + 1
+        contents[oid] = out[start : start + int(size)]
+        pos = start + int(size) + 1
+    return contents
+
+
+def repository_root(start: Path) -> Path:
+    """The git top level containing start, or start itself outside git."""
+    try:
+        top = _git(start, "rev-parse", "--show-toplevel").decode().strip()
+    except GitError:
+        return start.resolve()
+    return Path(top)

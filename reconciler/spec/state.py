@@ -1,0 +1,91 @@
+"""The loaded desired state: models plus where each came from."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from reconciler.errors import Finding, Location
+from reconciler.spec.agent import Agent
+from reconciler.spec.catalog import Environments, Policy, Pricing, Tool, ToolCatalog
+from reconciler.spec.evalsuite import EvalSuite
+from reconciler.spec.yamlsafe import Document
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Loaded(Generic[M]):
+    """A model and the YAML document it was read from (for file:line:col)."""
+
+    model: M
+    doc: Document
+
+    @property
+    def file(self) -> str:
+        return self.doc.file
+
+    def at(self, *loc: Any, prefer_key: bool = False) -> Location:
+        return self.doc.location(loc, prefer_key)
+
+
+@dataclass(frozen=True)
+class PromptFile:
+    path: str
+    text: str
+
+    @property
+    def version(self) -> str:
+        """The prompt's version is the hash of its content."""
+        return "sha256:" + hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    loaded: Loaded[Agent]
+    folder: str
+    prompt: PromptFile | None
+
+    @property
+    def agent(self) -> Agent:
+        return self.loaded.model
+
+    @property
+    def name(self) -> str:
+        return self.loaded.model.metadata.name
+
+
+@dataclass
+class DesiredState:
+    label: str
+    agents: list[AgentSpec] = field(default_factory=list)
+    catalogs: list[Loaded[ToolCatalog]] = field(default_factory=list)
+    environments: list[Loaded[Environments]] = field(default_factory=list)
+    policies: list[Loaded[Policy]] = field(default_factory=list)
+    pricing: list[Loaded[Pricing]] = field(default_factory=list)
+    suites: dict[str, list[Loaded[EvalSuite]]] = field(default_factory=dict)
+    eval_folders: set[str] = field(default_factory=set)
+    findings: list[Finding] = field(default_factory=list)
+
+    def agent(self, name: str) -> AgentSpec | None:
+        return next((a for a in self.agents if a.name == name), None)
+
+    @property
+    def tools(self) -> dict[str, Tool]:
+        """The catalog, merged over every ToolCatalog document (first definition wins)."""
+        merged: dict[str, Tool] = {}
+        for catalog in self.catalogs:
+            for tool in catalog.model.tools:
+                merged.setdefault(tool.name, tool)
+        return merged
+
+    @property
+    def environment_order(self) -> list[str]:
+        return self.environments[0].model.order if self.environments else []
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]

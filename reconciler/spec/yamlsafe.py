@@ -1,0 +1,226 @@
+"""Strict, bounded YAML reading that remembers where every value came from.
+
+PyYAML composes the node graph (the C parser when available); we build the
+Python values ourselves so that duplicate keys are errors instead of last-wins,
+alias expansion has a hard budget ("billion laughs"), and each value keeps its
+line and column for findings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from reconciler.errors import Finding, Location, SpecError
+
+MAX_FILE_BYTES = 512 * 1024
+MAX_NODES_PER_DOCUMENT = 100_000
+MAX_DEPTH = 50
+
+_Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+Path = tuple[str | int, ...]
+Mark = tuple[int, int]
+
+
+@dataclass
+class Positions:
+    """1-based (line, column) of each value and each mapping key, by path."""
+
+    values: dict[Path, Mark] = field(default_factory=dict)
+    keys: dict[Path, Mark] = field(default_factory=dict)
+
+    def locate(self, loc: tuple[Any, ...], prefer_key: bool = False) -> Mark:
+        """The closest known position for a path that may hold extra parts.
+
+        Validation errors carry parts that are not in the data (union member
+        names, for instance); those are skipped.
+        """
+        path: Path = ()
+        for part in loc:
+            candidate = (*path, part)
+            if candidate in self.values:
+                path = candidate
+        if prefer_key and path in self.keys:
+            return self.keys[path]
+        return self.values.get(path, (1, 1))
+
+
+@dataclass
+class Document:
+    file: str
+    data: Any
+    positions: Positions
+
+    def location(self, loc: tuple[Any, ...] = (), prefer_key: bool = False) -> Location:
+        line, column = self.positions.locate(loc, prefer_key)
+        return Location(self.file, line, column)
+
+
+def _fail(file: str, line: int, column: int, message: str, code: str = "yaml") -> SpecError:
+    return SpecError(Finding(code, message, Location(file, line, column)))
+
+
+def decode(file: str, raw: bytes, max_bytes: int = MAX_FILE_BYTES) -> str:
+    if len(raw) > max_bytes:
+        raise _fail(
+            file,
+            0,
+            0,
+            f"file is {len(raw)} bytes; expected at most {max_bytes} bytes",
+            "file-too-large",
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        before = raw[: err.start]
+        line = before.count(b"\n") + 1
+        column = err.start - (before.rfind(b"\n") + 1) + 1
+        raise _fail(
+            file,
+            line,
+            column,
+            f"byte 0x{raw[err.start]:02x} is not UTF-8; expected UTF-8 text",
+            "encoding",
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+class _Builder:
+    """Turns one composed node graph into plain values and positions."""
+
+    def __init__(self, file: str, max_nodes: int) -> None:
+        self.file = file
+        self.budget = max_nodes
+        self.positions = Positions()
+        self.merge_depth = 0
+
+    def build(self, node: yaml.Node, path: Path) -> Any:
+        self.budget -= 1
+        if self.budget < 0:
+            line, column = _mark(node)
+            raise _fail(
+                self.file,
+                line,
+                column,
+                "document expands to too many values (aliases nested too deep?); "
+                f"expected at most {MAX_NODES_PER_DOCUMENT} values",
+                "alias-bomb",
+            )
+        if len(path) > MAX_DEPTH:
+            line, column = _mark(node)
+            raise _fail(
+                self.file,
+                line,
+                column,
+                f"values nested too deep (or an alias refers to itself); expected at most "
+                f"{MAX_DEPTH} levels",
+                "too-deep",
+            )
+        self.positions.values[path] = _mark(node)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self._scalar(node)
+
+    def _scalar(self, node: yaml.Node) -> Any:
+        if node.tag == _STR_TAG:
+            return node.value
+        make = _CONSTRUCTOR.yaml_constructors.get(node.tag)
+        if make is None:
+            line, column = _mark(node)
+            raise _fail(self.file, line, column, f"unsupported YAML tag {node.tag}")
+        try:
+            return make(_CONSTRUCTOR, node)
+        except yaml.YAMLError as err:
+            line, column = _mark(node)
+            raise _fail(self.file, line, column, f"bad {node.tag} value: {err}") from None
+
+    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
+        result: dict[Any, Any] = {}
+        merged: dict[Any, Any] = {}
+        seen: dict[Any, Mark] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                merged.update(self._merge_source(value_node, path))
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                line, column = _mark(key_node)
+                raise _fail(self.file, line, column, "expected a plain scalar key")
+            key = self._scalar(key_node)
+            mark = _mark(key_node)
+            if key in seen:
+                raise _fail(
+                    self.file,
+                    mark[0],
+                    mark[1],
+                    f"duplicate key {key!r} (first at line {seen[key][0]}); expected each key once",
+                    "duplicate-key",
+                )
+            seen[key] = mark
+            self.positions.keys[(*path, key)] = mark
+            result[key] = self.build(value_node, (*path, key))
+        for key, value in merged.items():
+            result.setdefault(key, value)
+        return result
+
+    def _merge_source(self, node: yaml.Node, path: Path) -> dict[Any, Any]:
+        if self.merge_depth >= MAX_DEPTH:
+            line, column = _mark(node)
+            raise _fail(
+                self.file,
+                line,
+                column,
+                "merge keys (<<) refer to each other in a loop; expected a finite merge",
+                "too-deep",
+            )
+        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        merged: dict[Any, Any] = {}
+        self.merge_depth += 1
+        try:
+            for source in reversed(sources):
+                if not isinstance(source, yaml.MappingNode):
+                    line, column = _mark(source)
+                    raise _fail(self.file, line, column, "expected a mapping to merge with <<")
+                merged.update(self._mapping(source, path))
+        finally:
+            self.merge_depth -= 1
+        return merged
+
+
+def _mark(node: yaml.Node) -> Mark:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _compose(file: str, text: str) -> Iterator[yaml.Node]:
+    try:
+        yield from yaml.compose_all(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        what = " ".join(p for p in (err.context, err.problem) if p)
+        raise _fail(file, line, column, f"YAML syntax error: {what}", "yaml-syntax") from None
+    except yaml.YAMLError as err:
+        raise _fail(file, 0, 0, f"YAML error: {err}", "yaml-syntax") from None
+
+
+def load_documents(file: str, raw: bytes, max_bytes: int = MAX_FILE_BYTES) -> list[Document]:
+    """Every document of a YAML file; raises SpecError with file:line:col."""
+    text = decode(file, raw, max_bytes)
+    documents: list[Document] = []
+    for node in _compose(file, text):
+        builder = _Builder(file, MAX_NODES_PER_DOCUMENT)
+        data = builder.build(node, ())
+        documents.append(Document(file, data, builder.positions))
+    if not documents:
+        raise _fail(
+            file, 1, 1, "file is empty; expected a YAML mapping with apiVersion and kind", "empty"
+        )
+    return documents
