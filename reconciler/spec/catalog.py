@@ -100,7 +100,7 @@ class PolicyMetadata(Strict):
 
 
 class Match(Strict):
-    kinds: list[Literal["Agent"]] = Field(default_factory=lambda: ["Agent"])
+    kinds: list[Literal["Agent"]] = Field(default=["Agent"])
     environments: list[Name] = Field(default_factory=list, description="empty: all")
     labels: dict[str, str] = Field(default_factory=dict)
 

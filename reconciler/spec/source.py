@@ -117,9 +117,9 @@ def from_git(root: Path, ref: str) -> Snapshot:
         if not record:
             continue
         meta, path = record.decode("utf-8", "surrogateescape").split("\t", 1)
-        mode, kind, oid, size = meta.split()
+        mode, kind, oid, size_text = meta.split()
         if kind == "blob" and _wanted(path):
-            entries.append((path, mode, oid, int(size)))
+            entries.append((path, mode, oid, int(size_text)))
     wanted = [
         oid for path, mode, oid, size in entries if mode == "120000" or size <= MAX_FILE_BYTES
     ]

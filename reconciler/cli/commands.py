@@ -1,0 +1,12 @@
+"""The registry of commands. A new command is one import and one list entry."""
+
+from __future__ import annotations
+
+import click
+
+from reconciler.cli import spec_cmds
+
+COMMANDS: list[click.Command] = [
+    spec_cmds.validate,
+    spec_cmds.schema,
+]

@@ -1,0 +1,61 @@
+"""alm validate, alm schema."""
+
+from __future__ import annotations
+
+import click
+
+from reconciler.cli.app import App, pass_app
+from reconciler.cli.output import FORMATS, render
+from reconciler.errors import ExitCode
+from reconciler.fsutil import write_atomic
+from reconciler.spec.checks import validate as run_checks
+from reconciler.spec.schema import SCHEMA_FOLDER, schema_files
+from reconciler.spec.state import DesiredState
+
+
+def _summary(state: DesiredState, errors: int, warnings: int) -> str:
+    counts = (
+        f"{len(state.agents)} agents, {len(state.tools)} tools, "
+        f"{len(state.environment_order)} environments, "
+        f"{sum(len(s) for s in state.suites.values())} eval suites"
+    )
+    verdict = "valid" if errors == 0 else "invalid"
+    return f"{state.label}: {verdict}: {counts}; {errors} errors, {warnings} warnings"
+
+
+@click.command()
+@click.option("--ref", help="Validate a git ref instead of the working tree.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@pass_app
+def validate(app: App, ref: str | None, fmt: str) -> int:
+    """Load and check the whole desired state."""
+    state = app.load(ref)
+    findings = run_checks(state)
+    errors = sum(f.severity == "error" for f in findings)
+    click.echo(render(findings, _summary(state, errors, len(findings) - errors), fmt))
+    return ExitCode.INVALID if errors else ExitCode.OK
+
+
+@click.command()
+@click.option("--check", is_flag=True, help="Fail when the committed schemas are out of date.")
+@pass_app
+def schema(app: App, check: bool) -> int:
+    """Write the JSON Schemas of every document kind under schemas/."""
+    folder = app.root / SCHEMA_FOLDER
+    stale = []
+    for name, text in schema_files().items():
+        path = folder / name
+        current = path.read_text("utf-8") if path.is_file() else None
+        if current == text:
+            continue
+        stale.append(path.relative_to(app.root).as_posix())
+        if not check:
+            write_atomic(path, text)
+    if check and stale:
+        click.echo(f"out of date: {', '.join(stale)}; run `alm schema` and commit", err=True)
+        return ExitCode.INVALID
+    verb = "would write" if check else "wrote"
+    click.echo(
+        f"{verb} {len(stale)} schema files in {SCHEMA_FOLDER}/" if stale else "schemas are current"
+    )
+    return ExitCode.OK

@@ -1,0 +1,37 @@
+"""The registry of cross-checks, and the one entry point that runs them."""
+
+from __future__ import annotations
+
+from reconciler.errors import Finding
+from reconciler.spec import crosscheck as c
+from reconciler.spec import crosscheck_docs as d
+from reconciler.spec.state import DesiredState
+
+CHECKS: list[c.Check] = [
+    c.folder_matches_name,
+    c.unique_agent_names,
+    c.granted_tools_exist,
+    c.constraints_name_arguments,
+    c.forbidden_tools_exist,
+    c.escalation_tool_available,
+    c.model_is_priced,
+    c.deploy_environments_defined,
+    c.owners_well_formed,
+    c.eval_suite_present,
+    c.customer_facing_is_guarded,
+    d.catalog_present,
+    d.catalog_tools_valid,
+    d.environments_present,
+    d.suites_belong_to_agents,
+    d.suite_tools_exist,
+]
+
+
+def cross_check(state: DesiredState) -> list[Finding]:
+    ctx = c.Context.of(state)
+    return [finding for check in CHECKS for finding in check(ctx)]
+
+
+def validate(state: DesiredState) -> list[Finding]:
+    """Every finding for a loaded state: load errors, then cross-checks, sorted by place."""
+    return sorted([*state.findings, *cross_check(state)], key=Finding.sort_key)

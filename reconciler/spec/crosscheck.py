@@ -1,0 +1,218 @@
+"""Checks that span documents: each returns findings with file:line:col.
+
+Add a check by writing a function and listing it in CHECKS.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+
+from jsonschema import Draft202012Validator
+
+from reconciler.errors import Finding, Location
+from reconciler.pricing import PriceBook
+from reconciler.spec.base import OWNER_RE
+from reconciler.spec.catalog import Tool
+from reconciler.spec.state import AgentSpec, DesiredState
+
+
+@dataclass(frozen=True)
+class Context:
+    state: DesiredState
+    tools: dict[str, Tool]
+    environments: set[str]
+    prices: PriceBook
+
+    @classmethod
+    def of(cls, state: DesiredState) -> Context:
+        overrides = [m for p in state.pricing for m in p.model.models]
+        return cls(state, state.tools, set(state.environment_order), PriceBook(overrides))
+
+    def matching_tools(self, grant: str) -> list[str]:
+        if grant.endswith(".*"):
+            return [t for t in self.tools if fnmatch.fnmatchcase(t, grant)]
+        return [grant] if grant in self.tools else []
+
+
+Check = Callable[[Context], Iterator[Finding]]
+
+
+def _agents(ctx: Context) -> Iterator[AgentSpec]:
+    return iter(ctx.state.agents)
+
+
+def folder_matches_name(ctx: Context) -> Iterator[Finding]:
+    for spec in _agents(ctx):
+        if spec.name != spec.folder:
+            yield Finding(
+                "name-mismatch",
+                f"metadata.name is {spec.name!r}; expected the folder name {spec.folder!r}",
+                spec.loaded.at("metadata", "name"),
+            )
+
+
+def unique_agent_names(ctx: Context) -> Iterator[Finding]:
+    first: dict[str, AgentSpec] = {}
+    for spec in _agents(ctx):
+        if spec.name in first:
+            yield Finding(
+                "duplicate-agent",
+                f"agent name {spec.name!r} is already used by {first[spec.name].loaded.file}; "
+                "expected each agent name once",
+                spec.loaded.at("metadata", "name"),
+            )
+        first.setdefault(spec.name, spec)
+
+
+def granted_tools_exist(ctx: Context) -> Iterator[Finding]:
+    for spec in _agents(ctx):
+        for i, grant in enumerate(spec.agent.grants):
+            if not ctx.matching_tools(grant.name):
+                yield Finding(
+                    "unknown-tool",
+                    f"tool {grant.name!r} is not in the tool catalog; expected a tool "
+                    "defined in policies/tools.yaml",
+                    spec.loaded.at("tools", i, "name"),
+                )
+
+
+def constraints_name_arguments(ctx: Context) -> Iterator[Finding]:
+    for spec in _agents(ctx):
+        for i, grant in enumerate(spec.agent.grants):
+            tool = ctx.tools.get(grant.name)
+            if tool is None:
+                continue
+            for arg, constraint in grant.constraints.items():
+                where = spec.loaded.at("tools", i, "constraints", arg, prefer_key=True)
+                if arg not in tool.argument_names:
+                    yield Finding(
+                        "unknown-argument",
+                        f"constraint on {arg!r}, which is not an argument of {tool.name}; "
+                        f"expected one of: {', '.join(sorted(tool.argument_names)) or '(none)'}",
+                        where,
+                    )
+                    continue
+                schema = tool.parameters["properties"][arg]
+                for value in constraint.enum or []:
+                    if not Draft202012Validator(schema).is_valid(value):
+                        yield Finding(
+                            "constraint-value",
+                            f"enum value {value!r} is not a valid {arg!r} for {tool.name}; "
+                            f"expected a value matching {schema}",
+                            where,
+                        )
+
+
+def forbidden_tools_exist(ctx: Context) -> Iterator[Finding]:
+    for spec in _agents(ctx):
+        for j, rule in enumerate(spec.agent.contract.must_never):
+            for k, name in enumerate(rule.forbid_tools):
+                if not ctx.matching_tools(name):
+                    yield Finding(
+                        "unknown-tool",
+                        f"must_never rule {rule.id!r} forbids {name!r}, which is not in the "
+                        "tool catalog; expected a catalog tool",
+                        spec.loaded.at("contract", "must_never", j, "forbid_tools", k),
+                    )
+
+
+def escalation_tool_available(ctx: Context) -> Iterator[Finding]:
+    for spec in _agents(ctx):
+        escalation = spec.agent.contract.escalation
+        if escalation is None:
+            continue
+        where = spec.loaded.at("contract", "escalation", "tool")
+        if escalation.tool not in ctx.tools:
+            yield Finding(
+                "missing-escalation-tool",
+                f"escalation tool {escalation.tool!r} is not in the tool catalog; "
+                "expected a catalog tool",
+                where,
+            )
+        elif escalation.tool not in {g.name for g in spec.agent.grants}:
+            yield Finding(
+                "missing-escalation-tool",
+                f"escalation tool {escalation.tool!r} is not granted; expected it under tools:",
+                where,
+            )
+
+
+def model_is_priced(ctx: Context) -> Iterator[Finding]:
+    for spec in _agents(ctx):
+        model = spec.agent.model
+        if not ctx.prices.known(model.provider, model.name):
+            yield Finding(
+                "unknown-model",
+                f"model {model.provider}/{model.name} has no price in the bundled price data; "
+                "expected a known model or a kind: Pricing override in policies/",
+                spec.loaded.at("model", "name"),
+            )
+
+
+def deploy_environments_defined(ctx: Context) -> Iterator[Finding]:
+    for spec in _agents(ctx):
+        for k, env in enumerate(spec.agent.deploy.environments):
+            if env not in ctx.environments:
+                known = ", ".join(ctx.state.environment_order) or "(none defined)"
+                yield Finding(
+                    "unknown-environment",
+                    f"environment {env!r} is not defined; expected one of: {known}",
+                    spec.loaded.at("deploy", "environments", k),
+                )
+
+
+def _bad_owners(owners: list[str], where: Callable[[int], Location]) -> Iterator[Finding]:
+    for k, owner in enumerate(owners):
+        if not OWNER_RE.match(owner):
+            yield Finding(
+                "bad-owner",
+                f"owner {owner!r} is not a GitHub handle; expected @user or @org/team",
+                where(k),
+            )
+
+
+def owners_well_formed(ctx: Context) -> Iterator[Finding]:
+    for spec in _agents(ctx):
+        yield from _bad_owners(
+            spec.agent.metadata.owners, partial(spec.loaded.at, "metadata", "owners")
+        )
+    for policy in ctx.state.policies:
+        yield from _bad_owners(
+            policy.model.metadata.owners, partial(policy.at, "metadata", "owners")
+        )
+    for catalog in ctx.state.catalogs:
+        for i, tool in enumerate(catalog.model.tools):
+            yield from _bad_owners(tool.approvers, partial(catalog.at, "tools", i, "approvers"))
+
+
+def eval_suite_present(ctx: Context) -> Iterator[Finding]:
+    for spec in _agents(ctx):
+        if spec.folder not in ctx.state.eval_folders:
+            yield Finding(
+                "missing-evals",
+                f"agent {spec.name!r} has no eval suite; expected evals/{spec.folder}/ "
+                "with at least one kind: EvalSuite file",
+                spec.loaded.at("metadata", "name"),
+            )
+
+
+def customer_facing_is_guarded(ctx: Context) -> Iterator[Finding]:
+    for spec in _agents(ctx):
+        contract = spec.agent.contract
+        if not spec.agent.customer_facing:
+            continue
+        if contract.escalation is None:
+            yield Finding(
+                "customer-facing-unguarded",
+                "customer-facing agent has no escalation path; expected contract.escalation",
+                spec.loaded.at("contract"),
+            )
+        if not contract.must_never:
+            yield Finding(
+                "customer-facing-unguarded",
+                "customer-facing agent has no must_never rules; expected contract.must_never",
+                spec.loaded.at("contract"),
+            )
