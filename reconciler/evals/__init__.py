@@ -1,0 +1,1 @@
+"""The Test stage: run agents against their eval suites, score, compare base vs head."""

@@ -1,0 +1,69 @@
+"""Real git repositories in temporary folders, driven with the git CLI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+FLEET_FOLDERS = ("agents", "policies", "evals")
+
+_ENV = {
+    "GIT_AUTHOR_NAME": "alm tests",
+    "GIT_AUTHOR_EMAIL": "tests@alm.invalid",
+    "GIT_COMMITTER_NAME": "alm tests",
+    "GIT_COMMITTER_EMAIL": "tests@alm.invalid",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+class GitRepo:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def git(self, *args: str) -> str:
+        env = {**os.environ, **_ENV, "HOME": str(self.path)}
+        done = subprocess.run(
+            ["git", "-C", str(self.path), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+        return done.stdout.strip()
+
+    def write(self, rel: str, text: str | bytes) -> Path:
+        path = self.path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text, encoding="utf-8")
+        return path
+
+    def read(self, rel: str) -> str:
+        return (self.path / rel).read_text(encoding="utf-8")
+
+    def replace(self, rel: str, old: str, new: str, count: int = 1) -> None:
+        text = self.read(rel)
+        assert old in text, f"{old!r} not in {rel}"
+        self.write(rel, text.replace(old, new, count))
+
+    def commit(self, message: str = "change") -> str:
+        self.git("add", "-A")
+        self.git("commit", "-q", "--allow-empty", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+
+def init_repo(path: Path, with_fleet: bool = True) -> GitRepo:
+    """A new git repository holding a copy of the example fleet, committed once."""
+    path.mkdir(parents=True, exist_ok=True)
+    repo = GitRepo(path)
+    repo.git("init", "-q", "-b", "main")
+    if with_fleet:
+        for folder in FLEET_FOLDERS:
+            shutil.copytree(PROJECT / folder, path / folder)
+        repo.commit("example fleet")
+    return repo
