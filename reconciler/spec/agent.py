@@ -6,7 +6,15 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from reconciler.spec.base import Document, GrantName, Name, NonEmpty, Strict, require_unique
+from reconciler.spec.base import (
+    Document,
+    GrantName,
+    Name,
+    NonEmpty,
+    Strict,
+    ToolName,
+    require_unique,
+)
 
 
 class Metadata(Strict):
@@ -31,7 +39,7 @@ class MustNever(Strict):
 
 
 class Escalation(Strict):
-    tool: GrantName
+    tool: ToolName
     when: list[NonEmpty] = Field(min_length=1)
 
 
@@ -48,6 +56,18 @@ class Bound(Strict):
         return self
 
 
+RATE_METRICS = frozenset(
+    {
+        "task_success_rate",
+        "tool_call_success_rate",
+        "escalation_precision",
+        "escalation_recall",
+        "policy_compliance",
+        "pass_hat_k",
+    }
+)
+
+
 class SuccessMetrics(Strict):
     """The thresholds gates and production checks use (metric definitions in DESIGN.md)."""
 
@@ -60,6 +80,15 @@ class SuccessMetrics(Strict):
     latency_p50_s: Bound | None = None
     latency_p95_s: Bound | None = None
     pass_hat_k: Bound | None = None
+
+    @model_validator(mode="after")
+    def _rates_are_fractions(self) -> SuccessMetrics:
+        for name, bound in self.declared().items():
+            if name in RATE_METRICS and any(
+                v is not None and not 0 <= v <= 1 for v in (bound.min, bound.max)
+            ):
+                raise ValueError(f"{name} is a rate; expected bounds between 0 and 1 (0.9, not 90)")
+        return self
 
     def declared(self) -> dict[str, Bound]:
         return {k: v for k, v in self if isinstance(v, Bound)}

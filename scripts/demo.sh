@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The main job on the example fleet: validate, schemas, and the semantic diff of a real change.
+# Run through `make demo`, which puts the project's .venv/bin first on PATH.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*"; "$@" || printf '(exit %s)\n' "$?"; }
+
+cd "$here"
+say "1. Validate the desired state of the example fleet"
+run alm validate
+
+say "2. JSON Schemas for editors are current"
+run alm schema --check
+
+say "3. A pull request: a temporary clone with a second commit that changes agents"
+git clone -q "$here" "$work/repo"
+cd "$work/repo"
+for f in agents policies evals schemas; do rm -rf "$f"; cp -R "$here/$f" "$f"; done
+git add -A
+git -c user.name=demo -c user.email=demo@alm.invalid commit -q -m "base: the fleet as in the working tree" >/dev/null || true
+python3 "$here/scripts/demo_change.py" "$work/repo"
+git add -A
+git -c user.name=demo -c user.email=demo@alm.invalid commit -q -m "support-triage: cheaper model, CRM writes; sales-research: drop a rule"
+run alm diff --base HEAD~1 --head HEAD
+
+say "4. A broken change is pointed out with file:line:col (exit 1)"
+printf '  - crm.update_recrod\n' >> agents/sales-research/agent.yaml
+sed -i 's/^  purpose:/  purpose:\n  purpose:/' agents/email-drafting/agent.yaml
+run alm validate
+run alm validate --format github
