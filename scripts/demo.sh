@@ -28,7 +28,7 @@ git -c user.name=demo -c user.email=demo@alm.invalid commit -q -m "support-triag
 run alm diff --base HEAD~1 --head HEAD
 
 say "4. A broken change is pointed out with file:line:col (exit 1)"
-printf '  - crm.update_recrod\n' >> agents/sales-research/agent.yaml
+sed -i 's/^  - crm.search_contacts$/  - crm.search_contact/' agents/sales-research/agent.yaml
 sed -i 's/^  purpose:/  purpose:\n  purpose:/' agents/email-drafting/agent.yaml
 run alm validate
 run alm validate --format github

@@ -56,8 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if verbose:
             traceback.print_exc()
         else:
+            first_line = next(iter(str(err).splitlines()), "")  # one line, whatever err says
             click.echo(
-                f"alm: unexpected error: {type(err).__name__}: {err} (run with -v for details)",
+                f"alm: unexpected error: {type(err).__name__}: {first_line} "
+                "(run with -v for details)",
                 err=True,
             )
         return ExitCode.UNEXPECTED

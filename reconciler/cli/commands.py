@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
-from reconciler.cli import spec_cmds
+from reconciler.cli import diff_cmd, spec_cmds
 
 COMMANDS: list[click.Command] = [
     spec_cmds.validate,
     spec_cmds.schema,
+    diff_cmd.diff,
 ]

@@ -103,6 +103,11 @@ class Contract(Strict):
     scope: Scope = Field(default_factory=Scope)
     must_never: list[MustNever] = Field(default_factory=list)
     escalation: Escalation | None = None
+    data_classes: list[Name] = Field(
+        default_factory=list,
+        description="classes of data this agent may handle (pii, financial, ...); "
+        "policies compare them with the data_classes of the tools it is granted",
+    )
     success_metrics: SuccessMetrics
     volume: Volume | None = None
 

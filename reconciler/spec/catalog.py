@@ -40,7 +40,10 @@ class Tool(Strict):
 
     @property
     def argument_names(self) -> set[str]:
-        return set(self.parameters.get("properties", {}))
+        properties = self.parameters.get("properties")
+        if not isinstance(properties, dict):  # not a valid schema; catalog_tools_valid says so
+            return set()
+        return {name for name in properties if isinstance(name, str)}
 
 
 class ToolCatalog(Document):
@@ -100,7 +103,10 @@ class PolicyMetadata(Strict):
 
 
 class Match(Strict):
-    kinds: list[Literal["Agent"]] = Field(default=["Agent"])
+    kinds: list[Literal["Agent", "Change"]] = Field(
+        default=["Agent"],
+        description="Agent: evaluated per agent; Change: once per change, over its changed files",
+    )
     environments: list[Name] = Field(default_factory=list, description="empty: all")
     labels: dict[str, str] = Field(default_factory=dict)
 

@@ -5,12 +5,16 @@ Add a check by writing a function and listing it in CHECKS.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from jsonschema.protocols import Validator
+from referencing.exceptions import Unresolvable
 
 from reconciler.errors import Finding, Location
 from reconciler.pricing import PriceBook
@@ -30,6 +34,10 @@ class Context:
     def of(cls, state: DesiredState) -> Context:
         overrides = [m for p in state.pricing for m in p.model.models]
         return cls(state, state.tools, set(state.environment_order), PriceBook(overrides))
+
+    def suggest(self, name: str) -> str:
+        close = difflib.get_close_matches(name, list(self.tools), n=1)
+        return f" (did you mean {close[0]!r}?)" if close else ""
 
     def matching_tools(self, grant: str) -> list[str]:
         if grant.endswith(".*"):
@@ -73,8 +81,8 @@ def granted_tools_exist(ctx: Context) -> Iterator[Finding]:
             if not ctx.matching_tools(grant.name):
                 yield Finding(
                     "unknown-tool",
-                    f"tool {grant.name!r} is not in the tool catalog; expected a tool "
-                    "defined in policies/tools.yaml",
+                    f"tool {grant.name!r} is not in the tool catalog{ctx.suggest(grant.name)}; "
+                    "expected a tool defined in policies/tools.yaml",
                     spec.loaded.at("tools", i, "name"),
                 )
 
@@ -95,15 +103,39 @@ def constraints_name_arguments(ctx: Context) -> Iterator[Finding]:
                         where,
                     )
                     continue
-                schema = tool.parameters["properties"][arg]
+                validator = _argument_validator(tool, arg)
+                if validator is None:
+                    continue
+                schema = validator.schema
                 for value in constraint.enum or []:
-                    if not Draft202012Validator(schema).is_valid(value):
+                    try:
+                        valid = validator.is_valid(value)
+                    except Unresolvable as err:
+                        yield Finding(
+                            "bad-json-schema",
+                            f"parameters of {tool.name}: {err}; expected every $ref to "
+                            "resolve inside the schema",
+                            where,
+                        )
+                        break
+                    if not valid:
                         yield Finding(
                             "constraint-value",
                             f"enum value {value!r} is not a valid {arg!r} for {tool.name}; "
                             f"expected a value matching {schema}",
                             where,
                         )
+
+
+def _argument_validator(tool: Tool, arg: str) -> Validator | None:
+    """A validator for one argument; None when the catalog schema is itself invalid
+    (catalog_tools_valid reports that), so a bad schema is a finding, not a crash."""
+    try:
+        Draft202012Validator.check_schema(tool.parameters)
+    except SchemaError:
+        return None
+    root = Draft202012Validator(tool.parameters)
+    return root.evolve(schema=tool.parameters["properties"][arg])  # keeps the root for $ref
 
 
 def forbidden_tools_exist(ctx: Context) -> Iterator[Finding]:
@@ -114,7 +146,7 @@ def forbidden_tools_exist(ctx: Context) -> Iterator[Finding]:
                     yield Finding(
                         "unknown-tool",
                         f"must_never rule {rule.id!r} forbids {name!r}, which is not in the "
-                        "tool catalog; expected a catalog tool",
+                        f"tool catalog{ctx.suggest(name)}; expected a catalog tool",
                         spec.loaded.at("contract", "must_never", j, "forbid_tools", k),
                     )
 
@@ -166,7 +198,7 @@ def deploy_environments_defined(ctx: Context) -> Iterator[Finding]:
 
 def _bad_owners(owners: list[str], where: Callable[[int], Location]) -> Iterator[Finding]:
     for k, owner in enumerate(owners):
-        if not OWNER_RE.match(owner):
+        if not OWNER_RE.fullmatch(owner):  # match() would accept "@user\n"
             yield Finding(
                 "bad-owner",
                 f"owner {owner!r} is not a GitHub handle; expected @user or @org/team",

@@ -60,7 +60,7 @@ def environments_present(ctx: Context) -> Iterator[Finding]:
 
 
 def suites_belong_to_agents(ctx: Context) -> Iterator[Finding]:
-    agents = {a.folder for a in ctx.state.agents}
+    agents = ctx.state.agent_folders
     for folder, suites in sorted(ctx.state.suites.items()):
         for suite in suites:
             declared = suite.model.metadata.agent

@@ -51,9 +51,16 @@ def load_ref(root: Path, ref: str) -> DesiredState:
 
 def load_snapshot(snapshot: source.Snapshot) -> DesiredState:
     state = DesiredState(snapshot.label)
+    state.agent_folders = {m.group(1) for p in snapshot.files if (m := _AGENT_FILE.match(p))}
     state.eval_folders = {
         p.split("/")[1] for p in snapshot.files if p.startswith("evals/") and p.count("/") >= 2
     }
+    for top in source.TOP_FOLDERS:
+        linked = snapshot.files.get(top)
+        if linked is not None and linked.link is not None:  # not followed: it may lead outside
+            state.findings.append(
+                Finding("symlink", f"{top}/ is a symlink; expected a folder", Location(top))
+            )
     for path in sorted(snapshot.files):
         kinds = _kinds_for(path)
         if kinds is not None:

@@ -35,17 +35,28 @@ class Snapshot:
     files: dict[str, Blob]
 
     def resolve(self, path: str) -> str | None:
-        """Follow symlinks inside the snapshot; None when the path leaves the repository."""
-        for _ in range(_MAX_LINK_HOPS):
-            if not inside_repository(path):
-                return None
-            blob = self.files.get(path)
+        """Follow symlinks inside the snapshot, in every component of the path (a linked
+        folder too); None when the path leaves the repository."""
+        if not inside_repository(path):
+            return None
+        pending = posixpath.normpath(path).split("/")
+        done = ""
+        hops = 0
+        while pending:
+            current = posixpath.join(done, pending.pop(0)) if done else pending.pop(0)
+            blob = self.files.get(current)
             if blob is None or blob.link is None:
-                return path
-            if blob.link.startswith("/"):
+                done = current
+                continue
+            hops += 1
+            if hops > _MAX_LINK_HOPS or blob.link.startswith("/"):
                 return None
-            path = posixpath.normpath(posixpath.join(posixpath.dirname(path), blob.link))
-        return None
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(current), blob.link))
+            if not inside_repository(target):
+                return None
+            pending = target.split("/") + pending
+            done = ""
+        return done
 
 
 def inside_repository(path: str) -> bool:
@@ -68,6 +79,9 @@ def _read_file(full: Path, size: int) -> bytes | None:
 def from_worktree(root: Path) -> Snapshot:
     files: dict[str, Blob] = {}
     for top in TOP_FOLDERS:
+        if (root / top).is_symlink():  # os.walk would follow it, out of the repository maybe
+            files[top] = Blob(0, None, os.readlink(root / top))
+            continue
         for folder, dirs, names in os.walk(root / top):
             dirs[:] = [d for d in dirs if d != "cassettes"]
             for name in names:

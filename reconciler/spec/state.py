@@ -68,6 +68,7 @@ class DesiredState:
     pricing: list[Loaded[Pricing]] = field(default_factory=list)
     suites: dict[str, list[Loaded[EvalSuite]]] = field(default_factory=dict)
     eval_folders: set[str] = field(default_factory=set)
+    agent_folders: set[str] = field(default_factory=set)  # holding an agent.yaml, valid or not
     findings: list[Finding] = field(default_factory=list)
 
     def agent(self, name: str) -> AgentSpec | None:

@@ -31,13 +31,13 @@ def check_header(doc: Document, kinds: dict[str, type[BaseModel]]) -> list[Findi
                 f"apiVersion is {data.get('apiVersion')!r}; expected {API_VERSION!r}",
             )
         )
-    if data.get("kind") not in kinds:
+    kind = data.get("kind")
+    if not isinstance(kind, str) or kind not in kinds:  # a list or mapping is not hashable
         findings.append(
             _finding(
                 doc,
                 ("kind",),
-                f"kind is {data.get('kind')!r}; expected one of: {', '.join(sorted(kinds))} "
-                "in this folder",
+                f"kind is {kind!r}; expected one of: {', '.join(sorted(kinds))} in this folder",
                 "kind",
             )
         )

@@ -20,10 +20,43 @@ MAX_FILE_BYTES = 512 * 1024
 MAX_NODES_PER_DOCUMENT = 100_000
 MAX_DEPTH = 50
 
-_Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SafeLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_RESOLVED_MAX_LENGTH = 64
+_RESOLVED_MAX_ENTRIES = 65536
+_resolved: dict[tuple[str, Any], str] = {}
+
+
+class _Loader(_SafeLoader):  # type: ignore[misc]
+    """The safe loader, remembering the implicit tag of short plain scalars.
+
+    Resolving a scalar's tag tries the resolvers' regular expressions in Python, once
+    per scalar; a spec repeats the same keys and values thousands of times. The answer
+    depends only on the value and the implicit flags while no path resolvers are
+    registered (the safe loader registers none), so it is kept in a bounded table.
+    """
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if (
+            kind is not yaml.ScalarNode
+            or self.yaml_path_resolvers
+            or len(value) > _RESOLVED_MAX_LENGTH
+        ):
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = _resolved.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(_resolved) < _RESOLVED_MAX_ENTRIES:
+                _resolved[key] = tag
+        return tag
+
+
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_SCALAR_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "binary", "timestamp")
+)
 
 Path = tuple[str | int, ...]
 Mark = tuple[int, int]
@@ -101,7 +134,7 @@ class _Builder:
         self.positions = Positions()
         self.merge_depth = 0
 
-    def build(self, node: yaml.Node, path: Path) -> Any:
+    def charge(self, node: yaml.Node) -> None:
         self.budget -= 1
         if self.budget < 0:
             line, column = _mark(node)
@@ -113,6 +146,9 @@ class _Builder:
                 f"expected at most {MAX_NODES_PER_DOCUMENT} values",
                 "alias-bomb",
             )
+
+    def build(self, node: yaml.Node, path: Path) -> Any:
+        self.charge(node)
         if len(path) > MAX_DEPTH:
             line, column = _mark(node)
             raise _fail(
@@ -134,14 +170,16 @@ class _Builder:
         if node.tag == _STR_TAG:
             return node.value
         make = _CONSTRUCTOR.yaml_constructors.get(node.tag)
-        if make is None:
+        if make is None or node.tag not in _SCALAR_TAGS:
             line, column = _mark(node)
             raise _fail(self.file, line, column, f"unsupported YAML tag {node.tag}")
         try:
             return make(_CONSTRUCTOR, node)
-        except yaml.YAMLError as err:
+        except (yaml.YAMLError, ValueError, KeyError, TypeError, OverflowError) as err:
+            # e.g. a date such as 2024-13-45, `!!int abc`, an integer of 5000 digits
             line, column = _mark(node)
-            raise _fail(self.file, line, column, f"bad {node.tag} value: {err}") from None
+            detail = next(iter(str(err).splitlines()), "")  # without PyYAML's "in <string>"
+            raise _fail(self.file, line, column, f"bad {node.tag} value: {detail}") from None
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
@@ -186,6 +224,7 @@ class _Builder:
         self.merge_depth += 1
         try:
             for source in reversed(sources):
+                self.charge(source)  # merging empty mappings expands too ("<<: [*a, *a, ...]")
                 if not isinstance(source, yaml.MappingNode):
                     line, column = _mark(source)
                     raise _fail(self.file, line, column, "expected a mapping to merge with <<")
@@ -199,8 +238,30 @@ def _mark(node: yaml.Node) -> Mark:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+def _check_nesting(file: str, text: str) -> None:
+    """Refuse deep nesting before composing: the composer recurses once per level, and
+    tens of thousands of `[` crash the interpreter (the C composer) or overflow its stack."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+                raise _fail(
+                    file,
+                    line,
+                    column,
+                    f"values nested too deep; expected at most {MAX_DEPTH} levels",
+                    "too-deep",
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def _compose(file: str, text: str) -> Iterator[yaml.Node]:
     try:
+        _check_nesting(file, text)
         yield from yaml.compose_all(text, Loader=_Loader)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark

@@ -1,0 +1,308 @@
+"""The semantic diff of the desired state between two loaded states (pure).
+
+Each side is first turned into a normalised JSON view (grants keyed by tool
+name, must-never rules by id, environments, policies and prices by name, the
+prompt's content hash alongside its path), DeepDiff finds what differs, a
+change inside a list is reported on the whole list, and the phrase tables in
+reconciler.plan.phrases turn every difference into a sentence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from deepdiff import DeepDiff
+from pydantic import BaseModel
+
+from reconciler.plan.phrases import (
+    AGENT_PHRASES,
+    CATALOG_PHRASES,
+    ENVIRONMENT_PHRASES,
+    POLICY_PHRASES,
+    PRICING_PHRASES,
+)
+from reconciler.plan.phrasing import (
+    MISSING,
+    Change,
+    Context,
+    Edit,
+    PathKey,
+    Registry,
+    describe,
+    tool_info,
+)
+from reconciler.spec.state import AgentSpec, DesiredState
+
+SCHEMA_VERSION = 1
+AGENT_SECTIONS = ("metadata", "model", "prompt", "tools", "contract", "limits", "runtime", "deploy")
+SECTIONS = ("catalog", "environments", "policies", "pricing")
+
+
+@dataclass(frozen=True)
+class Side:
+    label: str
+    errors: int
+
+
+@dataclass(frozen=True)
+class AgentDiff:
+    name: str
+    status: Literal["added", "removed", "changed", "invalid"]
+    changes: tuple[Change, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "changes": [c.to_dict() for c in self.changes],
+        }
+
+
+@dataclass(frozen=True)
+class StateDiff:
+    """Everything that differs between base and head, agent by agent and section by section."""
+
+    base: Side
+    head: Side
+    agents: tuple[AgentDiff, ...] = ()
+    catalog: tuple[Change, ...] = ()
+    environments: tuple[Change, ...] = ()
+    policies: tuple[Change, ...] = ()
+    pricing: tuple[Change, ...] = ()
+
+    @property
+    def sections(self) -> dict[str, tuple[Change, ...]]:
+        return {name: getattr(self, name) for name in SECTIONS}
+
+    @property
+    def count(self) -> int:
+        return sum(len(a.changes) for a in self.agents) + sum(map(len, self.sections.values()))
+
+    @property
+    def empty(self) -> bool:
+        return self.count == 0
+
+    def agent(self, name: str) -> AgentDiff | None:
+        return next((a for a in self.agents if a.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "base": {"label": self.base.label, "errors": self.base.errors},
+            "head": {"label": self.head.label, "errors": self.head.errors},
+            "changes": self.count,
+            "agents": [a.to_dict() for a in self.agents],
+            **{name: [c.to_dict() for c in changes] for name, changes in self.sections.items()},
+        }
+
+
+# --- normalised views -----------------------------------------------------------
+
+
+def _dump(model: BaseModel, exclude: set[str] | None = None) -> dict[str, Any]:
+    return model.model_dump(mode="json", by_alias=True, exclude_defaults=False, exclude=exclude)
+
+
+def _keyed(items: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """A list as a dict, so DeepDiff reports entries by name; repeated keys get a suffix."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in items:
+        unique, n = key, 1
+        while unique in out:
+            n += 1
+            unique = f"{key} ({n})"
+        out[unique] = value
+    return out
+
+
+def agent_view(spec: AgentSpec) -> dict[str, Any]:
+    agent = spec.agent
+    data = _dump(agent, exclude={"api_version", "kind", "tools"})
+    data["tools"] = {g.name: _dump(g, exclude={"name"}) for g in agent.grants}
+    contract = data["contract"]
+    contract["must_never"] = _keyed(
+        (rule.id, _dump(rule, exclude={"id"})) for rule in agent.contract.must_never
+    )
+    data["prompt"]["version"] = spec.prompt.version if spec.prompt else None
+    return data
+
+
+def catalog_view(state: DesiredState) -> dict[str, Any]:
+    return {name: _dump(tool, exclude={"name"}) for name, tool in state.tools.items()}
+
+
+def environments_view(state: DesiredState) -> dict[str, Any]:
+    envs: dict[str, Any] = {}
+    for doc in state.environments:
+        for env in doc.model.environments:
+            envs.setdefault(env.name, _dump(env, exclude={"name"}))
+    return {"order": state.environment_order, "environments": envs}
+
+
+def policies_view(state: DesiredState) -> dict[str, Any]:
+    policies: dict[str, Any] = {}
+    for loaded in state.policies:
+        policy = loaded.model
+        data = _dump(policy, exclude={"api_version", "kind"})
+        data["validations"] = _keyed((v.id or v.message, _dump(v)) for v in policy.validations)
+        data["approvals"] = _keyed((a.reason, _dump(a)) for a in policy.approvals)
+        policies.setdefault(policy.metadata.name, data)
+    return policies
+
+
+def pricing_view(state: DesiredState) -> dict[str, Any]:
+    return {
+        f"{m.provider}/{m.name}": _dump(m, exclude={"provider", "name"})
+        for loaded in state.pricing
+        for m in loaded.model.models
+    }
+
+
+# --- differences ----------------------------------------------------------------
+
+
+def _get(tree: Any, path: Iterable[PathKey]) -> Any:
+    for key in path:
+        in_dict = isinstance(tree, dict) and key in tree
+        in_list = isinstance(tree, list) and isinstance(key, int) and 0 <= key < len(tree)
+        if not (in_dict or in_list):
+            return MISSING
+        tree = tree[key]
+    return tree
+
+
+def _collapse(path: list[PathKey], before: Any, after: Any) -> tuple[PathKey, ...]:
+    """Cut a path at the first list: a list changes as a whole."""
+    for i in range(len(path)):
+        prefix = path[:i]
+        if isinstance(_get(before, prefix), list) or isinstance(_get(after, prefix), list):
+            return tuple(prefix)
+    return tuple(path)
+
+
+def edits(before: Any, after: Any) -> list[Edit]:
+    """Every difference DeepDiff finds, one edit per path (lists whole), in its order."""
+    tree = DeepDiff(before, after, view="tree", ignore_numeric_type_changes=True)
+    paths: dict[tuple[PathKey, ...], None] = {}
+    for levels in tree.values():
+        for level in levels:
+            paths.setdefault(_collapse(level.path(output_format="list"), before, after))
+    return [Edit(p, _get(before, p), _get(after, p)) for p in paths]
+
+
+def _path_key(path: tuple[PathKey, ...]) -> tuple[str, ...]:
+    return tuple(str(p) for p in path)
+
+
+def _agent_key(path: tuple[PathKey, ...]) -> tuple[int, tuple[str, ...]]:
+    first = str(path[0]) if path else ""
+    rank = AGENT_SECTIONS.index(first) if first in AGENT_SECTIONS else len(AGENT_SECTIONS)
+    return rank, _path_key(path)
+
+
+def changes_between(
+    registry: Registry,
+    ctx: Context,
+    before: Any,
+    after: Any,
+    order: Callable[[tuple[PathKey, ...]], Any] = _path_key,
+) -> tuple[Change, ...]:
+    """Phrase every difference between two views with a registry."""
+    found = sorted(edits(before, after), key=lambda e: order(e.path))
+    return tuple(describe(registry, ctx, e) for e in found)
+
+
+def _covers(grant: str, tool: str) -> bool:
+    return grant == tool or (grant.endswith(".*") and tool.startswith(grant[:-1]))
+
+
+def holders(tool: str, *states: DesiredState) -> tuple[str, ...]:
+    """The agents that hold a grant covering a tool, on any of the given sides."""
+    return tuple(
+        sorted(
+            {
+                spec.name
+                for state in states
+                for spec in state.agents
+                if any(_covers(g.name, tool) for g in spec.agent.grants)
+            }
+        )
+    )
+
+
+def _agent_added(spec: AgentSpec, ctx: Context) -> Change:
+    agent = spec.agent
+    grants = agent.grants
+    text = f"agent added: {spec.name} (model {agent.model.name}, {len(grants)} tools)"
+    detail = "\n".join(f"tool {g.name} ({tool_info(g.name, ctx.head_tools)})" for g in grants)
+    return Change("agent.added", text, (), MISSING, agent_view(spec), detail or None)
+
+
+def _folder_errors(state: DesiredState, name: str) -> int:
+    return sum(f.location.file.startswith(f"agents/{name}/") for f in state.errors)
+
+
+def _not_loaded(name: str, which: str, errors: int) -> AgentDiff:
+    text = (
+        f"agent {name} not compared: it does not load in {which} "
+        f"({errors} {'error' if errors == 1 else 'errors'} in agents/{name}/)"
+    )
+    return AgentDiff(name, "invalid", (Change("agent.invalid", text),))
+
+
+def _agent_diff(
+    name: str, base: DesiredState, head: DesiredState, ctx: Context
+) -> AgentDiff | None:
+    old, new = base.agent(name), head.agent(name)
+    if new is None and old is not None:
+        if errors := _folder_errors(head, name):
+            return _not_loaded(name, "head", errors)
+        removed = Change("agent.removed", f"agent removed: {name}", (), agent_view(old), MISSING)
+        return AgentDiff(name, "removed", (removed,))
+    if old is None and new is not None:
+        if errors := _folder_errors(base, name):
+            return _not_loaded(name, "base", errors)
+        return AgentDiff(name, "added", (_agent_added(new, ctx),))
+    assert old is not None and new is not None
+    return _agent_changed(name, old, new, ctx)
+
+
+def _agent_changed(name: str, base: AgentSpec, head: AgentSpec, ctx: Context) -> AgentDiff | None:
+    ctx = replace(ctx, base_prompt=base.prompt, head_prompt=head.prompt)
+    found = changes_between(AGENT_PHRASES, ctx, agent_view(base), agent_view(head), _agent_key)
+    return AgentDiff(name, "changed", found) if found else None
+
+
+def _agents(base: DesiredState, head: DesiredState, ctx: Context) -> tuple[AgentDiff, ...]:
+    names = sorted({a.name for a in base.agents} | {a.name for a in head.agents})
+    diffs = (_agent_diff(n, base, head, ctx) for n in names)
+    return tuple(d for d in diffs if d is not None)
+
+
+def _catalog_holders(change: Change, base: DesiredState, head: DesiredState) -> tuple[str, ...]:
+    return holders(str(change.path[0]), base, head) if change.path else ()
+
+
+def _with_affects(change: Change, affects: tuple[str, ...]) -> Change:
+    if not affects:
+        return change
+    return replace(change, text=f"{change.text} (affects: {', '.join(affects)})", affects=affects)
+
+
+def diff_states(base: DesiredState, head: DesiredState) -> StateDiff:
+    """The semantic diff from base to head; what failed to load on a side is simply absent."""
+    ctx = Context(base.tools, head.tools)
+    catalog = changes_between(CATALOG_PHRASES, ctx, catalog_view(base), catalog_view(head))
+    return StateDiff(
+        base=Side(base.label, len(base.errors)),
+        head=Side(head.label, len(head.errors)),
+        agents=_agents(base, head, ctx),
+        catalog=tuple(_with_affects(c, _catalog_holders(c, base, head)) for c in catalog),
+        environments=changes_between(
+            ENVIRONMENT_PHRASES, ctx, environments_view(base), environments_view(head)
+        ),
+        policies=changes_between(POLICY_PHRASES, ctx, policies_view(base), policies_view(head)),
+        pricing=changes_between(PRICING_PHRASES, ctx, pricing_view(base), pricing_view(head)),
+    )
