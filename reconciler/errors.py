@@ -23,16 +23,19 @@ class ExitCode(IntEnum):
 
 @dataclass(frozen=True, order=True)
 class Location:
-    """A place in a repository file; line and column are 1-based, 0 when unknown."""
+    """A place in a repository file; line and column are 1-based. A finding about a
+    whole file (too large, a symlink, missing) points at its start, 1:1."""
 
     file: str
-    line: int = 0
-    column: int = 0
+    line: int = 1
+    column: int = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "line", max(self.line, 1))
+        object.__setattr__(self, "column", max(self.column, 1))
 
     def __str__(self) -> str:
-        if not self.line:
-            return self.file
-        return f"{self.file}:{self.line}:{self.column or 1}"
+        return f"{self.file}:{self.line}:{self.column}"
 
 
 @dataclass(frozen=True)

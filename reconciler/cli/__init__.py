@@ -21,7 +21,7 @@ from reconciler.errors import AlmError, ExitCode
 @click.option(
     "-C",
     "--repo",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=".",
     help="The alm repository (default: the current directory).",
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -10,7 +10,7 @@ import click
 
 from reconciler.errors import AlmError
 from reconciler.spec import source
-from reconciler.spec.loader import load_ref, load_worktree
+from reconciler.spec.loader import ParseCache, load_ref, load_worktree
 from reconciler.spec.state import DesiredState
 
 
@@ -18,6 +18,8 @@ from reconciler.spec.state import DesiredState
 class App:
     repo: Path
     verbose: bool = False
+    # one parse per unchanged file, however many refs a command loads
+    parse_cache: ParseCache = field(default_factory=dict, repr=False)
 
     @cached_property
     def root(self) -> Path:
@@ -37,8 +39,8 @@ class App:
                     f"no agents/ folder in {self.root}; expected an alm repository "
                     "(run alm from its root or pass -C PATH)"
                 )
-            return load_worktree(self.root)
-        return load_ref(self.root, ref)
+            return load_worktree(self.root, self.parse_cache)
+        return load_ref(self.root, ref, self.parse_cache)
 
 
 pass_app = click.make_pass_decorator(App)

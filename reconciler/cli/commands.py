@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import click
 
-from reconciler.cli import diff_cmd, spec_cmds
+from reconciler.cli import diff_cmd, policy_cmds, spec_cmds
 
 COMMANDS: list[click.Command] = [
     spec_cmds.validate,
     spec_cmds.schema,
     diff_cmd.diff,
+    policy_cmds.policy,
+    policy_cmds.codeowners,
 ]

@@ -39,8 +39,7 @@ def _github(findings: list[Finding], summary: str) -> str:
         level = "error" if f.severity == "error" else "warning"
         loc = f.location
         props = f"file={_escape(loc.file, True)}"
-        if loc.line:
-            props += f",line={loc.line},col={loc.column or 1}"
+        props += f",line={loc.line},col={loc.column}"
         props += f",title={_escape('alm ' + f.code, True)}"
         lines.append(f"::{level} {props}::{_escape(f.message)}")
     return "\n".join([*lines, summary])

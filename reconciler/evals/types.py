@@ -106,6 +106,7 @@ class ToolCall:
     result: Any = None
     error: str | None = None  # the error the agent was answered with
     violations: tuple[Violation, ...] = ()
+    approval_requested: bool = False  # the grant has requires_approval: a human was asked
 
     @property
     def succeeded(self) -> bool:
@@ -134,6 +135,7 @@ class Trajectory:
     outcome: Outcome | None = None  # when the runner reports one; else the grader derives it
     error: str | None = None
     output_violations: list[Violation] = field(default_factory=list)
+    not_recorded: bool = False  # replay found no cassette: the case did not run; never a pass
 
     @property
     def cost_usd(self) -> float:

@@ -11,6 +11,7 @@ from reconciler.spec.base import (
     GrantName,
     Name,
     NonEmpty,
+    Regex,
     Strict,
     ToolName,
     require_unique,
@@ -33,7 +34,7 @@ class MustNever(Strict):
     id: Name
     rule: NonEmpty
     forbid_tools: list[GrantName] = Field(default_factory=list)
-    forbid_output_patterns: list[NonEmpty] = Field(
+    forbid_output_patterns: list[Regex] = Field(
         default_factory=list, description="regular expressions the final output must not match"
     )
 
@@ -140,7 +141,7 @@ class Constraint(Strict):
 
     enum: list[Any] | None = Field(default=None, min_length=1)
     const: Any = None
-    pattern: str | None = None
+    pattern: Regex | None = None
     minimum: float | None = None
     maximum: float | None = None
     max_length: int | None = Field(default=None, ge=0)

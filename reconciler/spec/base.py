@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 API_VERSION = "alm/v1"
 
@@ -20,6 +20,19 @@ GrantName = Annotated[
     str, Field(pattern=GRANT_NAME_PATTERN, description="system.action, or system.* (wildcard)")
 ]
 NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+def _compiles(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as err:
+        raise ValueError(
+            f"not a valid regular expression ({err}); expected Python re syntax"
+        ) from None
+    return pattern
+
+
+Regex = Annotated[str, Field(min_length=1), AfterValidator(_compiles)]
 
 
 class Strict(BaseModel):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from jsonschema import Draft202012Validator
@@ -29,6 +29,7 @@ class Context:
     tools: dict[str, Tool]
     environments: set[str]
     prices: PriceBook
+    _validators: dict[str, Validator | None] = field(default_factory=dict, compare=False)
 
     @classmethod
     def of(cls, state: DesiredState) -> Context:
@@ -103,7 +104,7 @@ def constraints_name_arguments(ctx: Context) -> Iterator[Finding]:
                         where,
                     )
                     continue
-                validator = _argument_validator(tool, arg)
+                validator = _argument_validator(ctx, tool, arg)
                 if validator is None:
                     continue
                 schema = validator.schema
@@ -127,14 +128,19 @@ def constraints_name_arguments(ctx: Context) -> Iterator[Finding]:
                         )
 
 
-def _argument_validator(tool: Tool, arg: str) -> Validator | None:
+def _argument_validator(ctx: Context, tool: Tool, arg: str) -> Validator | None:
     """A validator for one argument; None when the catalog schema is itself invalid
-    (catalog_tools_valid reports that), so a bad schema is a finding, not a crash."""
-    try:
-        Draft202012Validator.check_schema(tool.parameters)
-    except SchemaError:
+    (catalog_tools_valid reports that), so a bad schema is a finding, not a crash.
+    The schema check runs once per tool: thousands of grants share a few tools."""
+    if tool.name not in ctx._validators:
+        try:
+            Draft202012Validator.check_schema(tool.parameters)
+            ctx._validators[tool.name] = Draft202012Validator(tool.parameters)
+        except SchemaError:
+            ctx._validators[tool.name] = None
+    root = ctx._validators[tool.name]
+    if root is None:
         return None
-    root = Draft202012Validator(tool.parameters)
     return root.evolve(schema=tool.parameters["properties"][arg])  # keeps the root for $ref
 
 
@@ -164,7 +170,9 @@ def escalation_tool_available(ctx: Context) -> Iterator[Finding]:
                 "expected a catalog tool",
                 where,
             )
-        elif escalation.tool not in {g.name for g in spec.agent.grants}:
+        elif not any(  # a wildcard grant (human.*) grants it too
+            escalation.tool in ctx.matching_tools(g.name) for g in spec.agent.grants
+        ):
             yield Finding(
                 "missing-escalation-tool",
                 f"escalation tool {escalation.tool!r} is not granted; expected it under tools:",
@@ -240,11 +248,11 @@ def customer_facing_is_guarded(ctx: Context) -> Iterator[Finding]:
             yield Finding(
                 "customer-facing-unguarded",
                 "customer-facing agent has no escalation path; expected contract.escalation",
-                spec.loaded.at("contract"),
+                spec.loaded.at("contract", prefer_key=True),
             )
         if not contract.must_never:
             yield Finding(
                 "customer-facing-unguarded",
                 "customer-facing agent has no must_never rules; expected contract.must_never",
-                spec.loaded.at("contract"),
+                spec.loaded.at("contract", prefer_key=True),
             )

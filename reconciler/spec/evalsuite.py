@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from reconciler.spec.base import Document, Name, NonEmpty, Strict, ToolName, require_unique
+from reconciler.spec.base import Document, Name, NonEmpty, Regex, Strict, ToolName, require_unique
 
 
 class SuiteMetadata(Strict):
@@ -41,7 +41,7 @@ class ExpectedCall(Strict):
 class OutputCheck(Strict):
     contains: list[str] = Field(default_factory=list)
     not_contains: list[str] = Field(default_factory=list)
-    regex: list[str] = Field(default_factory=list)
+    regex: list[Regex] = Field(default_factory=list)
     json_schema: dict[str, Any] | None = None
 
 

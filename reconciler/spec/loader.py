@@ -6,9 +6,12 @@ and what could be read is returned alongside.
 
 from __future__ import annotations
 
+import gc
 import posixpath
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -41,31 +44,51 @@ KINDS_BY_PLACE: list[tuple[re.Pattern[str], dict[str, type[BaseModel]]]] = [
 ]
 
 
-def load_worktree(root: Path) -> DesiredState:
-    return load_snapshot(source.from_worktree(root))
+def load_worktree(root: Path, cache: ParseCache | None = None) -> DesiredState:
+    return load_snapshot(source.from_worktree(root), cache)
 
 
-def load_ref(root: Path, ref: str) -> DesiredState:
-    return load_snapshot(source.from_git(root, ref))
+def load_ref(root: Path, ref: str, cache: ParseCache | None = None) -> DesiredState:
+    """The desired state at a git ref. Pass one cache to several calls (base and head of
+    a pull request) and files that did not change are parsed once."""
+    return load_snapshot(source.from_git(root, ref), cache)
 
 
-def load_snapshot(snapshot: source.Snapshot) -> DesiredState:
+def load_snapshot(snapshot: source.Snapshot, cache: ParseCache | None = None) -> DesiredState:
     state = DesiredState(snapshot.label)
     state.agent_folders = {m.group(1) for p in snapshot.files if (m := _AGENT_FILE.match(p))}
-    state.eval_folders = {
-        p.split("/")[1] for p in snapshot.files if p.startswith("evals/") and p.count("/") >= 2
-    }
+    state.eval_folders = {m.group(1) for p in snapshot.files if (m := _SUITE_FILE.match(p))}
     for top in source.TOP_FOLDERS:
         linked = snapshot.files.get(top)
         if linked is not None and linked.link is not None:  # not followed: it may lead outside
             state.findings.append(
                 Finding("symlink", f"{top}/ is a symlink; expected a folder", Location(top))
             )
-    for path in sorted(snapshot.files):
-        kinds = _kinds_for(path)
-        if kinds is not None:
-            _load_file(state, snapshot, path, kinds)
+    with _gc_paused():
+        for path in sorted(snapshot.files):
+            kinds = _kinds_for(path)
+            if kinds is not None:
+                _load_file(state, snapshot, path, kinds, {} if cache is None else cache)
     return state
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a snapshot loads.
+
+    Loading a large fleet allocates millions of small objects that stay alive
+    (values, positions, models) and creates almost no reference cycles; the
+    collector's repeated full passes over that growing heap took about 40% of
+    the load time of 1000 agents (bench/bench_load.py). Reference counting
+    still frees everything as usual, and the previous setting is restored.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _kinds_for(path: str) -> dict[str, type[BaseModel]] | None:
@@ -89,19 +112,24 @@ def _read(snapshot: source.Snapshot, path: str) -> bytes:
     return blob.data
 
 
-def _load_file(
-    state: DesiredState,
-    snapshot: source.Snapshot,
-    path: str,
-    kinds: dict[str, type[BaseModel]],
-) -> None:
+@dataclass(frozen=True)
+class _ParsedFile:
+    findings: list[Finding]
+    documents: list[tuple[Document, BaseModel | None]]
+
+
+# (path, content) -> what parsing it gave; shared between the refs of one comparison
+ParseCache = dict[tuple[str, bytes], _ParsedFile]
+
+
+def _parse_file(path: str, raw: bytes, kinds: dict[str, type[BaseModel]]) -> _ParsedFile:
     try:
-        documents = load_documents(path, _read(snapshot, path))
+        documents = load_documents(path, raw)
     except SpecError as err:
-        state.findings.extend(err.findings)
-        return
+        return _ParsedFile(list(err.findings), [])
+    findings: list[Finding] = []
     if "Agent" in kinds and len(documents) > 1:
-        state.findings.append(
+        findings.append(
             Finding(
                 "schema",
                 "agent.yaml holds several documents; expected one Agent",
@@ -109,9 +137,31 @@ def _load_file(
             )
         )
         documents = documents[:1]
+    parsed: list[tuple[Document, BaseModel | None]] = []
     for doc in documents:
-        model, findings = parse(doc, kinds)
-        state.findings.extend(findings)
+        model, problems = parse(doc, kinds)
+        findings.extend(problems)
+        parsed.append((doc, model))
+    return _ParsedFile(findings, parsed)
+
+
+def _load_file(
+    state: DesiredState,
+    snapshot: source.Snapshot,
+    path: str,
+    kinds: dict[str, type[BaseModel]],
+    cache: ParseCache,
+) -> None:
+    try:
+        raw = _read(snapshot, path)
+    except SpecError as err:
+        state.findings.extend(err.findings)
+        return
+    parsed = cache.get((path, raw))
+    if parsed is None:
+        parsed = cache[(path, raw)] = _parse_file(path, raw, kinds)
+    state.findings.extend(parsed.findings)
+    for doc, model in parsed.documents:
         if model is not None:
             _ADD[type(model)](state, snapshot, doc, model)
 

@@ -90,6 +90,8 @@ def from_worktree(root: Path) -> Snapshot:
                 if full.is_symlink():
                     files[rel] = Blob(0, None, os.readlink(full))
                     continue
+                if not full.is_file():  # a FIFO or device would block or mislead the reader
+                    continue
                 size = full.stat().st_size
                 files[rel] = Blob(size, _read_file(full, size))
             for name in dirs:

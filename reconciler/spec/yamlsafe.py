@@ -54,6 +54,8 @@ class _Loader(_SafeLoader):  # type: ignore[misc]
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
 _SCALAR_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "binary", "timestamp")
 )
@@ -149,7 +151,7 @@ class _Builder:
 
     def build(self, node: yaml.Node, path: Path) -> Any:
         self.charge(node)
-        if len(path) > MAX_DEPTH:
+        if len(path) >= MAX_DEPTH and isinstance(node, yaml.CollectionNode):
             line, column = _mark(node)
             raise _fail(
                 self.file,
@@ -161,10 +163,18 @@ class _Builder:
             )
         self.positions.values[path] = _mark(node)
         if isinstance(node, yaml.MappingNode):
+            self._plain_collection(node, _MAP_TAG)
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
+            self._plain_collection(node, _SEQ_TAG)
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         return self._scalar(node)
+
+    def _plain_collection(self, node: yaml.Node, tag: str) -> None:
+        """A tag such as !!python/object or !!set on a collection is refused, not ignored."""
+        if node.tag != tag:
+            line, column = _mark(node)
+            raise _fail(self.file, line, column, f"unsupported YAML tag {node.tag}")
 
     def _scalar(self, node: yaml.Node) -> Any:
         if node.tag == _STR_TAG:
@@ -238,9 +248,21 @@ def _mark(node: yaml.Node) -> Mark:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+_SAFE_NESTING_BOUND = 2000  # the composer's recursion is safe far beyond this
+
+
+def _nesting_bound(text: str) -> int:
+    """An upper bound on nesting depth: each level needs a new line or an indicator."""
+    return sum(text.count(c) for c in "\n[{-?") + 1
+
+
 def _check_nesting(file: str, text: str) -> None:
     """Refuse deep nesting before composing: the composer recurses once per level, and
-    tens of thousands of `[` crash the interpreter (the C composer) or overflow its stack."""
+    tens of thousands of `[` crash the interpreter (the C composer) or overflow its stack.
+    Files too small to nest that deep skip the extra parse; the builder still refuses
+    anything past MAX_DEPTH."""
+    if _nesting_bound(text) <= _SAFE_NESTING_BOUND:
+        return
     depth = 0
     for event in yaml.parse(text, Loader=_Loader):
         if isinstance(event, yaml.CollectionStartEvent):

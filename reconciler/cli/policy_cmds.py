@@ -1,0 +1,121 @@
+"""alm policy check, alm codeowners."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from reconciler.cli.app import App, pass_app
+from reconciler.errors import AlmError, ExitCode
+from reconciler.fsutil import write_atomic
+from reconciler.policy import changes
+from reconciler.policy import codeowners as owners
+from reconciler.policy import report as render
+from reconciler.policy.check import CheckInput, check
+from reconciler.spec import source
+from reconciler.spec.loader import load_snapshot
+from reconciler.spec.state import DesiredState
+
+FORMATS = ("text", "json")
+
+
+@click.group()
+def policy() -> None:
+    """Policies as code: violations, and the approvals a change needs."""
+
+
+def _snapshot(app: App, ref: str | None) -> source.Snapshot:
+    if ref is not None:
+        return source.from_git(app.root, ref)
+    if not (app.root / "agents").is_dir():
+        raise AlmError(
+            f"no agents/ folder in {app.root}; expected an alm repository "
+            "(run alm from its root or pass -C PATH)"
+        )
+    return source.from_worktree(app.root)
+
+
+def _base_codeowners(app: App, base: str, state: DesiredState) -> owners.Codeowners:
+    """The base's CODEOWNERS, as GitHub uses it; generated from its owners when it has none."""
+    found = changes.codeowners_at(app.root, base)
+    if found is not None:
+        path, text = found
+        return owners.parse(text, f"{path} at {base}")
+    generated = owners.generate(state)
+    return owners.parse(generated, f"generated from the owners at {base} (no CODEOWNERS there)")
+
+
+@policy.command("check")
+@click.option("--base", help="Check the change from this git ref: approvals, new violations.")
+@click.option("--head", help="Check this git ref instead of the working tree.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@pass_app
+def check_cmd(app: App, base: str | None, head: str | None, fmt: str) -> int:
+    """Evaluate the policies; print violations and the required approvals.
+
+    Policies (policies/*.yaml, kind: Policy) are CEL expressions over: object, the
+    agent (tools enriched from the catalog with access, risk, data_classes and
+    wildcard; derived facts under object.derived); oldObject, the agent at --base
+    (null for a new agent; the object itself without --base); catalog, tool name to
+    tool; environment, each one the agent deploys to when the policy matches
+    environments (else null); changes, the changed paths.
+
+    With --base, the required approvals are the base CODEOWNERS of each changed
+    file plus every approval a policy demands. Exit 1 on any error-severity
+    violation. --format json is versioned (schema_version: 1).
+    """
+    snapshot = _snapshot(app, head)
+    head_state = load_snapshot(snapshot)
+    files = {path: blob.data for path, blob in snapshot.files.items()}
+    inp = CheckInput(head_state, files)
+    base_label = None
+    if base is not None:
+        base_state = app.load(base)
+        base_label = base_state.label
+        inp = CheckInput(
+            head_state,
+            files,
+            base_state,
+            tuple(changes.changed_files(app.root, base, head)),
+            _base_codeowners(app, base, base_state),
+        )
+    report = check(inp)
+    if fmt == "json":
+        click.echo(json.dumps(render.to_dict(report, head_state.label, base_label), indent=2))
+    else:
+        click.echo(render.to_text(report, head_state.label, base_label))
+    return ExitCode.OK if report.ok else ExitCode.INVALID
+
+
+@click.command("codeowners")
+@click.option("--write", is_flag=True, help=f"Write {owners.PATH}.")
+@click.option("--check", "check_only", is_flag=True, help="Fail when it is out of date.")
+@pass_app
+def codeowners(app: App, write: bool, check_only: bool) -> int:
+    """Generate .github/CODEOWNERS from the agents' and the policies' owners."""
+    if write and check_only:
+        raise click.UsageError("--write and --check exclude each other")
+    state = app.load()
+    if state.errors:
+        raise AlmError(
+            f"the desired state has {len(state.errors)} errors; expected a valid state "
+            "to take owners from (run alm validate)"
+        )
+    text = owners.generate(state)
+    path = app.root / owners.PATH
+    current = path.read_text("utf-8") if path.is_file() else None
+    if check_only:
+        if current != text:
+            click.echo(
+                f"{owners.PATH} is out of date; run `alm codeowners --write` and commit", err=True
+            )
+            return ExitCode.INVALID
+        click.echo(f"{owners.PATH} is current")
+    elif write:
+        if current != text:
+            write_atomic(path, text)
+        click.echo(f"wrote {owners.PATH}" if current != text else f"{owners.PATH} is current")
+    else:
+        click.echo(text, nl=False)
+    return ExitCode.OK

@@ -1,0 +1,87 @@
+"""Model providers for the builtin runner: live ones by name, cassettes around them.
+
+``Providers`` builds the provider of each agent for a run mode. In ``replay`` mode no live
+client is ever created, so no key is needed. Live providers are created once per name
+and shared by every agent (one connection pool), wrapped by ``wrap`` (the engine's rate
+limit and retries), and only then recorded by the cassette layer, so a retried call is
+stored once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from reconciler.evals.providers.openai_provider import BASE_URL_VARIABLES, OpenAIProvider
+from reconciler.evals.providers.replay import MODES, CassetteStore, Mode, ReplayProvider
+from reconciler.evals.types import Provider, ProviderError
+
+LiveFactory = Callable[[Mapping[str, str]], Provider]
+
+LIVE_PROVIDERS: dict[str, LiveFactory] = {
+    "openai": lambda env: OpenAIProvider.from_env(env),
+}
+
+__all__ = [
+    "LIVE_PROVIDERS",
+    "MODES",
+    "CassetteStore",
+    "Mode",
+    "OpenAIProvider",
+    "Providers",
+    "ReplayProvider",
+    "live_provider",
+]
+
+
+def live_provider(name: str, env: Mapping[str, str] | None = None) -> Provider:
+    factory = LIVE_PROVIDERS.get(name)
+    if factory is None:
+        known = ", ".join(sorted(LIVE_PROVIDERS))
+        raise ProviderError(f"no live model provider named {name!r}; known: {known}")
+    return factory(os.environ if env is None else env)
+
+
+class Providers:
+    """The providers of one run: a mode, the environment, and a wrapper for live calls."""
+
+    def __init__(
+        self,
+        mode: Mode = "replay",
+        env: Mapping[str, str] | None = None,
+        wrap: Callable[[Provider], Provider] | None = None,
+    ) -> None:
+        if mode not in MODES:
+            raise ProviderError(f"unknown provider mode {mode!r}; expected one of {MODES}")
+        self.mode = mode
+        self._env = os.environ if env is None else env
+        self._wrap = wrap
+        self._live: dict[str, Provider] = {}
+
+    def for_agent(self, provider_name: str, cassette_dir: Path) -> Provider:
+        """The provider for an agent whose model.provider is ``provider_name``."""
+        if self.mode == "replay":
+            return ReplayProvider(CassetteStore(cassette_dir), "replay")
+        live = self.live(provider_name)
+        if self.mode == "live":
+            return live
+        endpoint = "custom" if any(self._env.get(v) for v in BASE_URL_VARIABLES) else "default"
+        return ReplayProvider(CassetteStore(cassette_dir), "record", live, endpoint=endpoint)
+
+    def live(self, name: str) -> Provider:
+        provider = self._live.get(name)
+        if provider is None:
+            provider = live_provider(name, self._env)
+            if self._wrap is not None:
+                provider = self._wrap(provider)
+            self._live[name] = provider
+        return provider
+
+    async def aclose(self) -> None:
+        """Close live clients (their connection pools)."""
+        for provider in self._live.values():
+            close = getattr(provider, "aclose", None)
+            if close is not None:
+                await close()
+        self._live.clear()

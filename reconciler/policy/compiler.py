@@ -1,0 +1,238 @@
+"""Compile every policy expression once per run, and refuse bad policies.
+
+A bad policy is an error finding at the expression's file:line:col: a CEL syntax
+error, a reference to a field or variable that does not exist, or a result
+that is not a boolean. Its expression is left out of the run; the rest still runs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import cel
+
+from reconciler.errors import Finding, Location, Severity
+from reconciler.policy import celparse
+from reconciler.policy.needs import Need, settle
+from reconciler.policy.typecheck import analyse
+from reconciler.policy.views import variable_types
+from reconciler.spec.base import OWNER_RE
+from reconciler.spec.catalog import Policy
+from reconciler.spec.state import Loaded
+
+_SYNTAX = re.compile(r"<input>:(\d+):(\d+): (?:Syntax error: )?([^\n]*)")
+ALL_VARIABLES = ("object", "oldObject", "environment", "catalog", "changes")
+_PURPOSE = {
+    "validation": "true when the agent complies",
+    "approval": "true when the approvals are required",
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One compiled expression: a validation, or the `when` of an approval."""
+
+    policy: str
+    id: str
+    kind: str  # validation | approval
+    expression: str
+    program: cel.Program
+    location: Location
+    message: str  # the validation's message, or the approval's reason
+    severity: Severity = "error"
+    owners: tuple[str, ...] = ()
+    paths: tuple[tuple[str, ...], ...] = ()  # parts of `object` read, to point at a line
+    reads: frozenset[str] = frozenset(ALL_VARIABLES)  # the variables it uses
+
+    @property
+    def key(self) -> str:
+        return f"{self.policy}/{self.id}"
+
+
+@dataclass(frozen=True)
+class CompiledPolicy:
+    loaded: Loaded[Policy]
+    rules: tuple[Rule, ...]
+
+    @property
+    def policy(self) -> Policy:
+        return self.loaded.model
+
+    @property
+    def name(self) -> str:
+        return self.loaded.model.metadata.name
+
+
+@dataclass
+class Compiled:
+    policies: list[CompiledPolicy] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    # rule kind -> variable (object stands for oldObject too, and catalog) -> what it reads
+    needs: dict[str, dict[str, Need]] = field(default_factory=dict)
+    merged: dict[tuple[str, bool], Need] = field(default_factory=dict)
+
+    def of_kind(self, kind: str) -> Iterator[CompiledPolicy]:
+        return (p for p in self.policies if kind in p.policy.match.kinds)
+
+    def need(self, variable: str, approvals: bool) -> Need:
+        """What the validations (and the approval rules, too, or not) read of a variable."""
+        key = (variable, approvals)
+        if key not in self.merged:
+            merged = Need()
+            for kind in ("validation", "approval") if approvals else ("validation",):
+                merged.merge(self.needs[kind][variable])
+            self.merged[key] = settle(merged)
+        return self.merged[key]
+
+    def reads(self, kind: str, approvals: bool) -> frozenset[str]:
+        """The variables the rules of policies of `kind` read (approval rules too, or not)."""
+        rules = [r for p in self.of_kind(kind) for r in p.rules]
+        return frozenset(
+            name for r in rules if approvals or r.kind == "validation" for name in r.reads
+        )
+
+
+@dataclass(frozen=True)
+class _Source:
+    loaded: Loaded[Policy]
+    kind: str
+    index: int
+    id: str
+    expression: str
+
+    @property
+    def where(self) -> Location:
+        part = "validations" if self.kind == "validation" else "approvals"
+        key = "expression" if self.kind == "validation" else "when"
+        return self.loaded.at(part, self.index, key)
+
+    @property
+    def message(self) -> str:
+        """The validation's message, or the approval's reason."""
+        policy = self.loaded.model
+        if self.kind == "validation":
+            return policy.validations[self.index].message
+        return policy.approvals[self.index].reason
+
+    @property
+    def severity(self) -> Severity:
+        if self.kind == "approval":
+            return "error"
+        warn = self.loaded.model.validations[self.index].severity == "warn"
+        return "warning" if warn else "error"
+
+    @property
+    def owners(self) -> tuple[str, ...]:
+        if self.kind == "validation":
+            return ()
+        return tuple(self.loaded.model.approvals[self.index].from_)
+
+    def bad(self, code: str, message: str) -> Finding:
+        name = self.loaded.model.metadata.name
+        return Finding(code, f"policy {name}, {self.id}: {message}", self.where)
+
+
+def compile_policies(policies: list[Loaded[Policy]]) -> Compiled:
+    compiled = Compiled(
+        needs={kind: {"object": Need(), "catalog": Need()} for kind in ("validation", "approval")}
+    )
+    seen: dict[str, Loaded[Policy]] = {}
+    for loaded in policies:
+        name = loaded.model.metadata.name
+        if name in seen:
+            compiled.findings.append(
+                Finding(
+                    "policy-duplicate",
+                    f"policy name {name!r} is already used in {seen[name].file}; "
+                    "expected each policy name once",
+                    loaded.at("metadata", "name"),
+                )
+            )
+            continue
+        seen[name] = loaded
+        rules = [r for s in _sources(loaded) if (r := _compile(s, compiled)) is not None]
+        compiled.policies.append(CompiledPolicy(loaded, tuple(rules)))
+    return compiled
+
+
+def _sources(loaded: Loaded[Policy]) -> Iterator[_Source]:
+    policy = loaded.model
+    for i, validation in enumerate(policy.validations):
+        rule_id = validation.id or f"validations[{i}]"
+        yield _Source(loaded, "validation", i, rule_id, validation.expression)
+    for i, approval in enumerate(policy.approvals):
+        yield _Source(loaded, "approval", i, f"approvals[{i}]", approval.when)
+
+
+def _compile(source: _Source, compiled: Compiled) -> Rule | None:
+    try:
+        program = cel.compile(source.expression)
+    except (ValueError, RuntimeError) as err:
+        compiled.findings.append(source.bad("policy-syntax", _syntax_message(str(err))))
+        return None
+    bad_owners = [o for o in source.owners if not OWNER_RE.match(o)]
+    if bad_owners:
+        message = f"approvers {', '.join(bad_owners)} are not @user or @org/team"
+        compiled.findings.append(source.bad("policy-owner", message))
+    checked = _static_checks(source, compiled)
+    if checked is None or bad_owners:
+        return None
+    paths, reads = checked
+    return Rule(
+        source.loaded.model.metadata.name,
+        source.id,
+        source.kind,
+        source.expression,
+        program,
+        source.where,
+        source.message,
+        source.severity,
+        source.owners,
+        paths,
+        reads,
+    )
+
+
+Paths = tuple[tuple[str, ...], ...]
+
+
+def _static_checks(source: _Source, compiled: Compiled) -> tuple[Paths, frozenset[str]] | None:
+    """Check the expression for every kind its policy matches: the object paths and the
+    variables it reads, or None (and findings) when it is bad."""
+    try:
+        tree = celparse.parse(source.expression)
+    except celparse.ParseError:  # accepted by cel but not by our parser: check at run time
+        for needs in compiled.needs.values():
+            for need in needs.values():
+                need.whole = True
+        return (), frozenset(ALL_VARIABLES)
+    paths: list[tuple[str, ...]] = []
+    reads: set[str] = set()
+    errors: dict[tuple[int, str], None] = {}
+    for kind in source.loaded.model.match.kinds:
+        analysis = analyse(tree, variable_types(kind))
+        errors.update(dict.fromkeys(analysis.errors))
+        if analysis.result.kind not in ("bool", "dyn"):
+            returns = analysis.result.describe()
+            message = f"returns {returns}; expected a boolean ({_PURPOSE[source.kind]})"
+            errors[(0, message)] = None
+        reads.update(analysis.needs)
+        for root, need in analysis.needs.items():
+            target = "object" if root == "oldObject" else root
+            if target in compiled.needs[source.kind]:
+                compiled.needs[source.kind][target].merge(need)
+        paths.extend(analysis.paths)
+    for pos, message in errors:
+        where = f" (column {pos + 1} of the expression)" if pos else ""
+        compiled.findings.append(source.bad("policy-expression", message + where))
+    return None if errors else (tuple(dict.fromkeys(paths)), frozenset(reads))
+
+
+def _syntax_message(text: str) -> str:
+    match = _SYNTAX.search(text)
+    if match is None:
+        return f"CEL syntax error: {text.splitlines()[0] if text else 'empty expression'}"
+    line, column, what = match.groups()
+    return f"CEL syntax error at line {line}, column {column} of the expression: {what}"

@@ -1,0 +1,207 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from reconciler.evals.engine import (
+    Engine,
+    EngineConfig,
+    JobResult,
+    RateLimit,
+    RetryPolicy,
+    TokenBucket,
+)
+from reconciler.evals.providers import OpenAIProvider
+from reconciler.evals.runners import BuiltinRunner
+from reconciler.evals.types import CaseJob, Trajectory
+from tests.evals_support import agent, case, job
+from tests.openai_server import OpenAIServer
+
+PROJECT = Path(__file__).resolve().parent.parent
+FAST_RETRY = RetryPolicy(max_attempts=4, base_s=0.01, max_s=0.05)
+
+
+class SleepyRunner:
+    """Sleeps, counts how many trials run at once; some trials crash or hang."""
+
+    def __init__(self, seconds: float = 0.05, crash: str = "", hang: str = "") -> None:
+        self.seconds, self.crash, self.hang = seconds, crash, hang
+        self.running = 0
+        self.max_running = 0
+
+    async def run(self, job: CaseJob) -> Trajectory:
+        self.running += 1
+        self.max_running = max(self.max_running, self.running)
+        try:
+            if job.case.id == self.crash:
+                raise RuntimeError("the runner broke")
+            await asyncio.sleep(3600 if job.case.id == self.hang else self.seconds)
+            return Trajectory(final_output=job.case.id)
+        finally:
+            self.running -= 1
+
+
+def jobs(n: int, timeout_s: float = 10) -> list[CaseJob]:
+    the_agent = agent(limits={"max_steps": 6, "timeout_s": timeout_s})
+    return [job(the_agent, case(id=f"c{i}")) for i in range(n)]
+
+
+def test_concurrency_bound_is_respected_and_results_keep_job_order() -> None:
+    runner = SleepyRunner(0.05)
+    seen: list[tuple[int, int]] = []
+
+    def progress(result: JobResult, done: int, total: int) -> None:
+        seen.append((done, total))
+
+    engine = Engine(EngineConfig(concurrency=4))
+    started = time.monotonic()
+    report = asyncio.run(engine.run(jobs(20), lambda _: runner, progress))
+    elapsed = time.monotonic() - started
+    assert runner.max_running == 4
+    assert 0.25 <= elapsed < 0.6  # 20 / 4 x 0.05 s
+    assert [r.trajectory.final_output for r in report.results] == [f"c{i}" for i in range(20)]
+    assert seen[-1] == (20, 20) and len(seen) == 20 and not report.cancelled
+
+
+def test_one_crashing_or_hanging_case_never_sinks_the_run() -> None:
+    runner = SleepyRunner(0.01, crash="c1", hang="c2")
+    engine = Engine(EngineConfig(concurrency=3, timeout_grace_s=0.0))
+    report = asyncio.run(engine.run(jobs(5, timeout_s=0.2), lambda _: runner))
+    by_case = {r.job.case.id: r.trajectory for r in report.results}
+    assert by_case["c1"].stop_reason == "error" and "the runner broke" in (
+        by_case["c1"].error or ""
+    )
+    assert by_case["c2"].stop_reason == "timeout" and by_case["c2"].latency_s >= 0.2
+    assert {by_case[c].stop_reason for c in ("c0", "c3", "c4")} == {"final"}
+    assert report.not_run == []
+
+
+def test_cancellation_keeps_the_finished_results() -> None:
+    runner = SleepyRunner(0.1)
+
+    async def main() -> object:
+        task = asyncio.create_task(
+            Engine(EngineConfig(concurrency=2)).run(jobs(10), lambda _: runner)
+        )
+        await asyncio.sleep(0.25)
+        task.cancel()
+        return await task
+
+    report = asyncio.run(main())
+    assert report.cancelled  # type: ignore[attr-defined]
+    finished = [r.job.case.id for r in report.results]  # type: ignore[attr-defined]
+    assert finished == ["c0", "c1", "c2", "c3"]
+    assert [j.case.id for j in report.not_run] == [f"c{i}" for i in range(4, 10)]  # type: ignore[attr-defined]
+    assert runner.running == 0
+
+
+def test_ctrl_c_under_asyncio_run_returns_the_finished_results(tmp_path: Path) -> None:
+    program = tmp_path / "run.py"
+    program.write_text(
+        textwrap.dedent(
+            """
+            import asyncio, json, sys
+            from reconciler.evals.engine import Engine, EngineConfig
+            from tests.test_evals_engine import SleepyRunner, jobs
+
+            runner = SleepyRunner(0.1)
+            def progress(result, done, total):
+                if done == 2:
+                    print("two done", flush=True)
+            report = asyncio.run(Engine(EngineConfig(concurrency=1)).run(
+                jobs(50), lambda _: runner, progress))
+            print(json.dumps({"cancelled": report.cancelled, "done": len(report.results),
+                              "not_run": len(report.not_run)}), flush=True)
+            """
+        )
+    )
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    process = subprocess.Popen(
+        [sys.executable, str(program)], cwd=PROJECT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "two done"
+    process.send_signal(signal.SIGINT)
+    out, _ = process.communicate(timeout=10)
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["cancelled"] and summary["done"] >= 2
+    assert summary["done"] + summary["not_run"] == 50 and process.returncode == 0
+
+
+def openai_engine(server: OpenAIServer, config: EngineConfig) -> tuple[Engine, BuiltinRunner]:
+    engine = Engine(config)
+    live = OpenAIProvider.from_env(
+        {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": server.base_url}
+    )
+    return engine, BuiltinRunner(engine.wrap(live))
+
+
+def test_429_with_retry_after_is_honoured() -> None:
+    with OpenAIServer([{"content": "fine"}]) as server:
+        engine, runner = openai_engine(server, EngineConfig(concurrency=2, retry=FAST_RETRY))
+        server.fail_next(429, retry_after="0.4")
+        started = time.monotonic()
+        report = asyncio.run(engine.run(jobs(1), lambda _: runner))
+        elapsed = time.monotonic() - started
+    trajectory = report.results[0].trajectory
+    assert trajectory.stop_reason == "final" and trajectory.final_output == "fine"
+    assert elapsed >= 0.4 and len(server.requests) == 2
+    assert runner.provider.retries == 1  # type: ignore[attr-defined]
+
+
+def test_5xx_is_retried_with_backoff_and_4xx_is_not() -> None:
+    with OpenAIServer([{"content": "fine"}]) as server:
+        engine, runner = openai_engine(server, EngineConfig(retry=FAST_RETRY))
+
+        async def three() -> list[Trajectory]:  # one event loop: the client's pool lives in it
+            trajectories = []
+            for status, times in ((500, 2), (400, 1), (503, 10)):
+                server.fail_next(status, times=times)
+                report = await engine.run(jobs(1), lambda _: runner)
+                trajectories.append(report.results[0].trajectory)
+            return trajectories
+
+        ok, bad, exhausted = asyncio.run(three())
+        assert len(server.requests) == 3 + 1 + 4
+    assert ok.stop_reason == "final"
+    assert bad.stop_reason == "error" and "HTTP 400" in (bad.error or "")
+    assert exhausted.stop_reason == "error" and "HTTP 503" in (exhausted.error or "")
+
+
+def test_rate_limit_per_provider() -> None:
+    with OpenAIServer([{"content": "fine"}]) as server:
+        limits = {"openai": RateLimit(requests_per_s=20, burst=2)}
+        engine, runner = openai_engine(server, EngineConfig(concurrency=10, rate_limits=limits))
+        started = time.monotonic()
+        report = asyncio.run(engine.run(jobs(10), lambda _: runner))
+        elapsed = time.monotonic() - started
+    assert all(r.trajectory.stop_reason == "final" for r in report.results)
+    assert elapsed >= 0.35  # 2 at once, then 8 more at 20/s
+
+
+def test_token_bucket_pause_holds_everyone_back() -> None:
+    async def main() -> float:
+        bucket = TokenBucket(RateLimit(requests_per_s=1000, burst=5))
+        bucket.pause(0.2)
+        started = time.monotonic()
+        await asyncio.gather(*(bucket.acquire() for _ in range(3)))
+        return time.monotonic() - started
+
+    assert asyncio.run(main()) >= 0.19
+
+
+@pytest.mark.parametrize(("attempt", "low", "high"), [(1, 0.25, 0.5), (3, 1.0, 2.0), (9, 15, 30)])
+def test_backoff_grows_with_jitter_and_is_capped(attempt: int, low: float, high: float) -> None:
+    policy = RetryPolicy(base_s=0.5, max_s=30)
+    delays = [policy.delay(attempt, None) for _ in range(50)]
+    assert all(low <= d <= high for d in delays) and len(set(delays)) > 1
+    assert 2.0 <= policy.delay(1, 2.0) <= 2.1

@@ -1,0 +1,184 @@
+"""CODEOWNERS: GitHub's matching semantics, generation from owners, and the base-branch rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.policy.codeowners import generate, parse, pattern_regex
+from reconciler.spec.loader import load_worktree
+from tests.gitrepo import GitRepo
+from tests.test_policy_fleet import approvals, check_json, governed, run
+
+__all__ = ["governed"]
+
+# (pattern, path, matches) -- the examples of GitHub's CODEOWNERS documentation and more
+MATCHES = [
+    ("*", "anything/at/all.md", True),
+    ("*.js", "app.js", True),
+    ("*.js", "src/deep/app.js", True),
+    ("*.js", "app.jsx", False),
+    ("/build/logs/", "build/logs/x.log", True),
+    ("/build/logs/", "build/logs/deeper/x.log", True),
+    ("/build/logs/", "src/build/logs/x.log", False),
+    ("docs/*", "docs/getting-started.md", True),
+    ("docs/*", "docs/build-app/troubleshooting.md", False),
+    ("apps/", "apps/web/index.js", True),
+    ("apps/", "src/apps/web/index.js", True),
+    ("/docs/", "docs/a/b.md", True),
+    ("/docs/", "src/docs/a.md", False),
+    ("**/logs", "build/logs/x.log", True),
+    ("**/logs", "deeply/nested/logs/x", True),
+    ("**/logs", "logs/x", True),
+    ("/apps/github", "apps/github/x.rb", True),
+    ("/apps/github", "apps/github", True),
+    ("/apps/github", "apps/githubber/x", False),
+    ("agents/*/agent.yaml", "agents/a/agent.yaml", True),
+    ("agents/*/agent.yaml", "agents/a/b/agent.yaml", False),
+    ("agents/**/agent.yaml", "agents/a/b/agent.yaml", True),
+    ("a/**/b", "a/b", True),
+    ("a/**/b", "a/x/y/b", True),
+    ("docs/**", "docs/x/y.md", True),
+    ("README.md", "sub/README.md", True),
+    ("/README.md", "sub/README.md", False),
+    ("file?.txt", "file1.txt", True),
+    ("file?.txt", "file/.txt", False),
+]
+
+
+@pytest.mark.parametrize(("pattern", "path", "expected"), MATCHES)
+def test_patterns_match_as_on_github(pattern: str, path: str, expected: bool) -> None:
+    assert bool(pattern_regex(pattern).search(path)) is expected
+
+
+def test_the_last_matching_pattern_wins() -> None:
+    owners = parse("*  @acme/everyone\n/agents/  @acme/agents\n/agents/x/  @acme/x\n")
+    assert owners.owners_of("agents/x/agent.yaml") == ("@acme/x",)
+    assert owners.owners_of("agents/y/agent.yaml") == ("@acme/agents",)
+    assert owners.owners_of("README.md") == ("@acme/everyone",)
+
+
+def test_a_pattern_with_no_owners_clears_ownership() -> None:
+    owners = parse("/agents/  @acme/agents\n/agents/scratch/\n")
+    assert owners.owners_of("agents/scratch/agent.yaml") == ()
+    assert owners.owners_of("agents/real/agent.yaml") == ("@acme/agents",)
+
+
+def test_comments_blank_lines_and_escaped_spaces() -> None:
+    text = "# owners\n\n/my\\ docs/  @acme/docs  # the docs team\n*.md @u user@example.com\n"
+    owners = parse(text)
+    assert owners.owners_of("my docs/a.txt") == ("@acme/docs",)
+    assert owners.owners_of("x.md") == ("@u", "user@example.com")
+    assert owners.errors == ()
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ("!/agents/  @acme/x", "negated patterns"),
+        ("/agents/[ab]/  @acme/x", "character ranges"),
+        ("/agents/  acme-team", "is not @user, @org/team or an email"),
+    ],
+)
+def test_lines_github_does_not_support_are_skipped_with_a_finding(line: str, why: str) -> None:
+    owners = parse(f"*  @acme/all\n{line}\n", "CODEOWNERS")
+    assert owners.owners_of("agents/a/agent.yaml") == ("@acme/all",)
+    (finding,) = owners.errors
+    assert why in finding.message and str(finding.location) == "CODEOWNERS:2:1"
+
+
+def test_generation_round_trips_the_owners(governed: GitRepo) -> None:
+    state = load_worktree(governed.path)
+    text = generate(state)
+    assert text == generate(load_worktree(governed.path))  # stable, byte for byte
+    owners = parse(text)
+    assert owners.errors == ()
+    for spec in state.agents:
+        expected = tuple(spec.agent.metadata.owners)
+        assert owners.owners_of(f"agents/{spec.folder}/agent.yaml") == expected
+        assert owners.owners_of(f"agents/{spec.folder}/prompts/system.md") == expected
+        assert owners.owners_of(f"evals/{spec.folder}/cases.yaml") == expected
+    for policy in state.policies:
+        if policy.model.metadata.owners:
+            assert set(policy.model.metadata.owners) <= set(owners.owners_of(policy.file))
+    governance = ("@acme/platform",)
+    assert owners.owners_of("policies/tools.yaml") == governance
+    assert owners.owners_of("policies/environments.yaml") == governance
+    assert owners.owners_of(".github/CODEOWNERS") == governance
+    assert owners.owners_of("agents/brand-new/agent.yaml") == governance
+    assert owners.owners_of("evals/brand-new/cases.yaml") == governance
+
+
+def test_codeowners_write_then_check(governed: GitRepo, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(governed, capsys, "codeowners", "--check")
+    assert code == 1 and "out of date" in err
+    code, out, _ = run(governed, capsys, "codeowners", "--write")
+    assert code == 0 and out.strip() == "wrote .github/CODEOWNERS"
+    assert run(governed, capsys, "codeowners", "--check")[:2] == (
+        0,
+        ".github/CODEOWNERS is current\n",
+    )
+    assert (
+        run(governed, capsys, "codeowners", "--write")[1].strip() == ".github/CODEOWNERS is current"
+    )
+
+
+def test_codeowners_check_fails_when_an_owner_changes(
+    governed: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(governed, capsys, "codeowners", "--write")
+    governed.replace(
+        "agents/sales-research/agent.yaml", '["@acme/sales-eng"]', '["@acme/sales-eng", "@bob"]'
+    )
+    code, _, err = run(governed, capsys, "codeowners", "--check")
+    assert code == 1 and "alm codeowners --write" in err
+
+
+def test_codeowners_without_a_flag_prints_the_file(
+    governed: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(governed, capsys, "codeowners")
+    assert code == 0 and out == generate(load_worktree(governed.path))
+    assert not (governed.path / ".github" / "CODEOWNERS").exists()
+
+
+def test_codeowners_write_and_check_exclude_each_other(
+    governed: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(governed, capsys, "codeowners", "--write", "--check")[0] == 2
+
+
+def test_codeowners_refuses_an_invalid_state(
+    governed: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    governed.replace("agents/sales-research/agent.yaml", "owners:", "ownerz:")
+    code, _, err = run(governed, capsys, "codeowners", "--write")
+    assert code == 1 and "errors" in err
+    assert not (governed.path / ".github" / "CODEOWNERS").exists()
+
+
+def test_required_owners_come_from_the_base_codeowners(
+    governed: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    governed.write(".github/CODEOWNERS", "/agents/sales-research/  @acme/base-owners\n")
+    base = governed.commit("CODEOWNERS on the base")
+    governed.write(".github/CODEOWNERS", "/agents/sales-research/  @mallory\n")
+    governed.replace("agents/sales-research/agent.yaml", "max_steps: 10,", "max_steps: 11,")
+    governed.commit("change an agent and give it to myself")
+    _, data = check_json(governed, capsys, "--base", base)
+    owners = {a["id"]: a for a in data["approvals"] if a["source"] == "codeowners"}
+    assert owners["codeowners:@acme/base-owners"]["files"] == ["agents/sales-research/agent.yaml"]
+    assert "codeowners:@mallory" not in owners
+    assert data["codeowners"] == f".github/CODEOWNERS at {base}"
+    assert ".github/CODEOWNERS" in data["unowned_files"]
+    assert "policy:governance/approvals[1]" in approvals(data)  # .github/ changed
+
+
+def test_without_a_base_codeowners_ownership_is_generated_from_base_owners(
+    governed: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = governed.git("rev-parse", "HEAD")
+    governed.replace("agents/sales-research/agent.yaml", "max_steps: 10,", "max_steps: 11,")
+    governed.commit("change")
+    _, data = check_json(governed, capsys, "--base", base)
+    assert approvals(data)["codeowners:@acme/sales-eng"]["source"] == "codeowners"
+    assert data["codeowners"].startswith("generated from the owners at")
