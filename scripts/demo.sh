@@ -27,7 +27,11 @@ git add -A
 git -c user.name=demo -c user.email=demo@alm.invalid commit -q -m "support-triage: cheaper model, CRM writes; sales-research: drop a rule"
 run alm diff --base HEAD~1 --head HEAD
 
-say "4. A broken change is pointed out with file:line:col (exit 1)"
+say "4. Policy as code: what the change violates, and whose approval it needs (exit 1)"
+run alm policy check --base HEAD~1 --head HEAD
+run alm codeowners --check
+
+say "5. A broken change is pointed out with file:line:col (exit 1)"
 sed -i 's/^  - crm.search_contacts$/  - crm.search_contact/' agents/sales-research/agent.yaml
 sed -i 's/^  purpose:/  purpose:\n  purpose:/' agents/email-drafting/agent.yaml
 run alm validate

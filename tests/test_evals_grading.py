@@ -12,12 +12,11 @@ from reconciler.evals.grading import (
     derive_outcome,
     grade,
     not_run_reason,
-    tool_matches,
 )
 from reconciler.evals.matching import args_match, parse_json_output, value_matches
 from reconciler.evals.types import ModelCall, ToolCall, Trajectory, Violation
 from reconciler.pricing import TokenUsage
-from reconciler.spec.agent import Agent, Contract, MustNever
+from reconciler.spec.agent import Agent, Contract, MustNever, grant_covers
 from reconciler.spec.evalsuite import Case, EvalSuite
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -278,10 +277,10 @@ def test_refusal_is_derived_conservatively(
 
 
 def test_tool_matches_wildcards() -> None:
-    assert tool_matches("crm.*", "crm.update_record")
-    assert not tool_matches("crm.*", "crmx.update_record")
-    assert tool_matches("human.escalate", "human.escalate")
-    assert not tool_matches("human.escalate", "human.escalate_later")
+    assert grant_covers("crm.*", "crm.update_record")
+    assert not grant_covers("crm.*", "crmx.update_record")
+    assert grant_covers("human.escalate", "human.escalate")
+    assert not grant_covers("human.escalate", "human.escalate_later")
 
 
 # --- must never ------------------------------------------------------------------------

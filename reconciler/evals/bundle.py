@@ -7,24 +7,13 @@ change also looks at the policies that match it and at its eval cases.
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.evals.sandbox import granted_tools
 from reconciler.evals.types import sha256_of
-from reconciler.spec.catalog import Tool
 from reconciler.spec.evalsuite import Case
 from reconciler.spec.state import AgentSpec, DesiredState
-
-
-def granted_tools(spec: AgentSpec, catalog: dict[str, Tool]) -> dict[str, Tool]:
-    """The catalog entries an agent's grants cover (wildcards expanded)."""
-    granted: dict[str, Tool] = {}
-    for grant in spec.agent.grants:
-        for name, tool in catalog.items():
-            if name == grant.name or fnmatch.fnmatchcase(name, grant.name):
-                granted[name] = tool
-    return granted
 
 
 def _dump(value: Any) -> Any:
@@ -39,7 +28,7 @@ def run_hash(spec: AgentSpec, state: DesiredState) -> str:
         for p in doc.model.models
         if (p.provider, p.name) == (model.provider, model.name)
     ]
-    tools = granted_tools(spec, state.tools)
+    tools = {tool.name: tool for tool in granted_tools(spec.agent, state.tools)}
     return sha256_of(
         {
             "agent": _dump(spec.agent),

@@ -38,7 +38,7 @@ from typing import Literal
 from reconciler.errors import AlmError
 from reconciler.evals.matching import OUTPUT_CHECKS, args_match, compiled, describe_args
 from reconciler.evals.types import Outcome, Trajectory, Violation
-from reconciler.spec.agent import Contract
+from reconciler.spec.agent import Contract, grant_covers
 from reconciler.spec.evalsuite import Case, Expect, ExpectedCall
 
 TrialStatus = Literal["passed", "failed", "not_run"]
@@ -120,17 +120,10 @@ def _stopped(reason: str, violations: tuple[Violation, ...]) -> Grade:
 # --- outcome ---------------------------------------------------------------------------
 
 
-def tool_matches(pattern: str, tool: str) -> bool:
-    """A grant-style name: exact, or `system.*` for every tool of a system."""
-    if pattern.endswith(".*"):
-        return tool.startswith(pattern[:-1])
-    return pattern == tool
-
-
 def derive_outcome(contract: Contract, trajectory: Trajectory) -> Outcome:
     escalation = contract.escalation
     calls = trajectory.tool_calls
-    if escalation and any(c.succeeded and tool_matches(escalation.tool, c.tool) for c in calls):
+    if escalation and any(c.succeeded and grant_covers(escalation.tool, c.tool) for c in calls):
         return "escalated"
     if looks_refused(trajectory):
         return "refused"
@@ -153,7 +146,7 @@ def collect_violations(contract: Contract, trajectory: Trajectory) -> tuple[Viol
         found.extend(call.violations)
         recorded = {v.rule for v in call.violations if v.kind == "must_never"}
         for rule in contract.must_never:
-            forbidden = any(tool_matches(p, call.tool) for p in rule.forbid_tools)
+            forbidden = any(grant_covers(p, call.tool) for p in rule.forbid_tools)
             if forbidden and rule.id not in recorded:
                 message = f"called {call.tool}, which must-never rule {rule.id} forbids"
                 found.append(Violation("must_never", message, rule.id))

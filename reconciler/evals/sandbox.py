@@ -37,18 +37,11 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from reconciler.evals.types import CaseJob, ToolCall, Violation, canonical_json
-from reconciler.spec.agent import Agent, Constraint, MustNever, ToolGrant
+from reconciler.spec.agent import Agent, Constraint, MustNever, ToolGrant, grant_covers
 from reconciler.spec.catalog import Tool
 from reconciler.spec.evalsuite import Fixture
 
 NO_FIXTURE = "no fixture"
-
-
-def grant_covers(grant: str, tool: str) -> bool:
-    """`system.*` covers every tool of the system; otherwise names must be equal."""
-    if grant.endswith(".*"):
-        return tool.split(".", 1)[0] == grant[:-2]
-    return grant == tool
 
 
 def find_grant(grants: Sequence[ToolGrant], tool: str) -> ToolGrant | None:

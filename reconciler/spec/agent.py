@@ -18,6 +18,13 @@ from reconciler.spec.base import (
 )
 
 
+def grant_covers(grant: str, tool: str) -> bool:
+    """`system.*` covers every tool of the system; otherwise names must be equal."""
+    if grant.endswith(".*"):
+        return tool.split(".", 1)[0] == grant[:-2]
+    return grant == tool
+
+
 class Metadata(Strict):
     name: Name
     owners: list[str] = Field(min_length=1, description="@user or @org/team")

@@ -6,7 +6,6 @@ Add a check by writing a function and listing it in CHECKS.
 from __future__ import annotations
 
 import difflib
-import fnmatch
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -18,6 +17,7 @@ from referencing.exceptions import Unresolvable
 
 from reconciler.errors import Finding, Location
 from reconciler.pricing import PriceBook
+from reconciler.spec.agent import grant_covers
 from reconciler.spec.base import OWNER_RE
 from reconciler.spec.catalog import Tool
 from reconciler.spec.state import AgentSpec, DesiredState
@@ -42,7 +42,7 @@ class Context:
 
     def matching_tools(self, grant: str) -> list[str]:
         if grant.endswith(".*"):
-            return [t for t in self.tools if fnmatch.fnmatchcase(t, grant)]
+            return [t for t in self.tools if grant_covers(grant, t)]
         return [grant] if grant in self.tools else []
 
 

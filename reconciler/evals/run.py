@@ -1,0 +1,240 @@
+"""Plan and run an eval: the desired state's cases as trials, cached, run, graded, scored.
+
+``plan_jobs`` turns a desired state into one PlannedJob (a CaseJob and what is needed to
+record it) per (agent, suite, case, trial), with each case's effective repeats. A shard
+``i/n`` keeps the cases whose hash of (agent, suite, case id) falls in bucket ``i``, so
+every trial of a case lands in the same shard.
+
+``run_evals`` answers what it can from the SQLite cache, runs the rest on the engine
+(cassettes in ``evals/<agent>/cassettes``), grades and records every trial, stores the
+trials that ran (never a not-run one) and builds the Results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from pydantic import TypeAdapter
+
+from reconciler.errors import AlmError
+from reconciler.evals.bundle import case_hash, run_hash
+from reconciler.evals.cache import ResultCache, TrialKey, open_cache
+from reconciler.evals.engine import Engine, EngineConfig, JobResult, RunReport
+from reconciler.evals.grading import Grade, grade
+from reconciler.evals.providers import Mode, Providers
+from reconciler.evals.records import CaseResult, effective_repeats, effective_tags, record
+from reconciler.evals.results import Results, RunInfo, Shard, agent_result, build
+from reconciler.evals.runners import RunnerContext, make_runner
+from reconciler.evals.types import CaseJob, Provider, Runner, Trajectory
+from reconciler.pricing import PriceBook
+from reconciler.spec.catalog import Tool
+from reconciler.spec.state import AgentSpec, DesiredState
+
+CASSETTES = "cassettes"
+CANCELLED = "not run: the run was interrupted first"
+
+RunProgress = Callable[[int, int], None]  # (trials done, trials to run)
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    """One trial to run, with what its record and its cache key need."""
+
+    spec: AgentSpec
+    suite: str
+    job: CaseJob
+    repeats: int
+    tags: tuple[str, ...]
+    case_hash: str
+    run_hash: str
+
+
+@dataclass(frozen=True)
+class EvalRun:
+    results: Results
+    model_calls: int  # model calls made by the trials that ran (0 when all were cached)
+    cached: int  # trials answered from the cache
+    ran: int  # trials run
+
+
+def in_shard(agent: str, suite: str, case_id: str, shard: Shard | None) -> bool:
+    if shard is None:
+        return True
+    digest = hashlib.sha256(f"{agent}\0{suite}\0{case_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % shard.count == shard.index - 1
+
+
+def plan_jobs(
+    state: DesiredState, agents: list[str] | None = None, shard: Shard | None = None
+) -> list[PlannedJob]:
+    """The trials of the selected agents (all when None), in a stable order."""
+    known = {spec.name for spec in state.agents}
+    unknown = sorted(set(agents or ()) - known)
+    if unknown:
+        raise AlmError(f"no agent named {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    prices = PriceBook(p for doc in state.pricing for p in doc.model.models)
+    catalog = state.tools
+    planned: list[PlannedJob] = []
+    for spec in sorted(state.agents, key=lambda s: s.name):
+        if agents is None or spec.name in agents:
+            planned.extend(_agent_jobs(spec, state, prices, catalog, shard))
+    return planned
+
+
+def _agent_jobs(
+    spec: AgentSpec,
+    state: DesiredState,
+    prices: PriceBook,
+    catalog: dict[str, Tool],
+    shard: Shard | None,
+) -> list[PlannedJob]:
+    bundle = run_hash(spec, state)
+    prompt = spec.prompt.text if spec.prompt else ""
+    jobs = []
+    for loaded in sorted(state.suites.get(spec.folder, []), key=lambda s: s.model.metadata.name):
+        suite = loaded.model
+        name = suite.metadata.name
+        for case in suite.cases:
+            if not in_shard(spec.name, name, case.id, shard):
+                continue
+            repeats = effective_repeats(suite, case)
+            tags = effective_tags(suite, case)
+            digest = case_hash(case)
+            for trial in range(repeats):
+                job = CaseJob(spec.agent, prompt, catalog, case, prices, trial)
+                jobs.append(PlannedJob(spec, name, job, repeats, tags, digest, bundle))
+    return jobs
+
+
+@cache
+def _record_adapter() -> TypeAdapter[CaseResult]:
+    return TypeAdapter(CaseResult)
+
+
+def cache_key(planned: PlannedJob, mode: str) -> TrialKey:
+    agent = planned.spec.agent
+    provider = f"{mode}:{agent.model.provider}/{agent.model.name}"
+    return TrialKey(
+        planned.run_hash, planned.case_hash, planned.job.trial, agent.runtime.type, provider
+    )
+
+
+def to_record(planned: PlannedJob, result: Grade, trajectory: Trajectory | None) -> CaseResult:
+    return record(
+        agent=planned.spec.name,
+        suite=planned.suite,
+        case=planned.job.case,
+        trial=planned.job.trial,
+        repeats=planned.repeats,
+        tags=planned.tags,
+        grade=result,
+        trajectory=trajectory,
+        case_hash=planned.case_hash,
+    )
+
+
+def _from_cache(store: ResultCache | None, planned: PlannedJob, mode: str) -> CaseResult | None:
+    if store is None:
+        return None
+    text = store.get(cache_key(planned, mode))
+    return None if text is None else _record_adapter().validate_json(text)
+
+
+class _Runners:
+    """One runner per agent for the run, each with its agent's provider."""
+
+    def __init__(self, root: Path, providers: Providers) -> None:
+        self.root = root
+        self.providers = providers
+        self._runners: dict[str, Runner] = {}
+
+    def __call__(self, job: CaseJob) -> Runner:
+        agent = job.agent
+        runner = self._runners.get(agent.name)
+        if runner is None:
+            provider: Provider | None = None
+            if agent.runtime.type == "builtin":
+                folder = self.root / "evals" / agent.name / CASSETTES
+                provider = self.providers.for_agent(agent.model.provider, folder)
+            workdir = self.root / "agents" / agent.name
+            runner = make_runner(RunnerContext(agent, provider, workdir))
+            self._runners[agent.name] = runner
+        return runner
+
+
+async def _execute(
+    root: Path, jobs: Sequence[CaseJob], mode: Mode, concurrency: int, progress: RunProgress | None
+) -> RunReport:
+    engine = Engine(EngineConfig(concurrency=concurrency))
+    providers = Providers(mode, wrap=engine.wrap)
+
+    def report(_: JobResult, done: int, total: int) -> None:
+        if progress is not None:
+            progress(done, total)
+
+    try:
+        return await engine.run(jobs, _Runners(root, providers), report)
+    finally:
+        await providers.aclose()
+
+
+def run_evals(
+    root: Path,
+    state: DesiredState,
+    jobs: Sequence[PlannedJob],
+    mode: Mode = "replay",
+    concurrency: int = 8,
+    cache_path: Path | None = None,
+    progress: RunProgress | None = None,
+    *,
+    ref: str | None = None,
+    commit: str | None = None,
+    shard: Shard | None = None,
+) -> EvalRun:
+    """Run (or fetch from the cache) every planned trial; grade, record and score them."""
+    with open_cache(cache_path) as store:
+        cached = {i: r for i, p in enumerate(jobs) if (r := _from_cache(store, p, mode))}
+        todo = [i for i in range(len(jobs)) if i not in cached]
+        report = asyncio.run(
+            _execute(root, [jobs[i].job for i in todo], mode, concurrency, progress)
+        )
+        fresh, calls = _grade_report(report, [jobs[i] for i in todo])
+        if store is not None:
+            for planned, result in fresh:
+                if result.graded:
+                    store.put(
+                        cache_key(planned, mode), _record_adapter().dump_json(result).decode()
+                    )
+    records = [*cached.values(), *(r for _, r in fresh)]
+    specs = {p.spec.name: p for p in jobs}
+    agents = [
+        agent_result(p.spec.agent, [r for r in records if r.agent == name], p.run_hash)
+        for name, p in specs.items()
+    ]
+    run = RunInfo(ref=ref, commit=commit, mode=mode, shard=shard)
+    return EvalRun(build(run, agents, records), calls, len(cached), len(fresh))
+
+
+def _grade_report(
+    report: RunReport, planned: Sequence[PlannedJob]
+) -> tuple[list[tuple[PlannedJob, CaseResult]], int]:
+    """Records for every planned trial: graded when it ran, not run when cancelled."""
+    by_job = {id(p.job): p for p in planned}
+    out: list[tuple[PlannedJob, CaseResult]] = []
+    calls = 0
+    for result in report.results:
+        p = by_job[id(result.job)]
+        contract = p.spec.agent.contract
+        out.append(
+            (p, to_record(p, grade(p.job.case, contract, result.trajectory), result.trajectory))
+        )
+        calls += len(result.trajectory.model_calls)
+    for job in report.not_run:
+        p = by_job[id(job)]
+        out.append((p, to_record(p, Grade("not_run", CANCELLED, None), None)))
+    return out, calls
