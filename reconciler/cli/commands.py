@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from reconciler.cli import diff_cmd, policy_cmds, spec_cmds
+from reconciler.cli import diff_cmd, eval_cmd, policy_cmds, spec_cmds
 
 COMMANDS: list[click.Command] = [
     spec_cmds.validate,
@@ -12,4 +12,5 @@ COMMANDS: list[click.Command] = [
     diff_cmd.diff,
     policy_cmds.policy,
     policy_cmds.codeowners,
+    eval_cmd.eval_group,
 ]

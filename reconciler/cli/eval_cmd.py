@@ -1,0 +1,229 @@
+"""alm eval, alm eval merge, alm eval compare."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from reconciler.cli.app import App
+from reconciler.errors import ExitCode
+from reconciler.evals.bundle import affected_agents
+from reconciler.evals.metrics import Metrics, Rate
+from reconciler.evals.providers import MODES, Mode
+from reconciler.evals.results import Results, Shard, from_json, merge, to_json
+from reconciler.evals.run import RunProgress, plan_jobs, run_evals
+from reconciler.evals.stats import Comparison, compare
+from reconciler.fsutil import write_atomic
+from reconciler.spec import source
+
+CACHE_FILE = Path(".alm") / "cache" / "evals.sqlite"
+_SHARD = re.compile(r"^(\d+)/(\d+)$")
+_OUT = click.Path(dir_okay=False, path_type=Path)
+_IN = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def parse_shard(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Shard | None:
+    if value is None:
+        return None
+    match = _SHARD.match(value)
+    index, count = (int(match[1]), int(match[2])) if match else (0, 0)
+    if not 1 <= index <= count:
+        raise click.BadParameter(f"expected i/n with 1 <= i <= n, e.g. 1/4; got {value!r}")
+    return Shard(index, count)
+
+
+# --- output ----------------------------------------------------------------------------
+
+
+def _rate(rate: Rate) -> str:
+    return "—" if rate.value is None else f"{rate.value:.0%}"
+
+
+def _number(value: float | None, fmt: str) -> str:
+    return "—" if value is None else format(value, fmt)
+
+
+def _row(metrics: Metrics) -> list[str]:
+    return [
+        _rate(metrics.task_success_rate),
+        _rate(metrics.tool_call_success_rate),
+        f"{_rate(metrics.escalation_precision)} / {_rate(metrics.escalation_recall)}",
+        _rate(metrics.policy_compliance),
+        _number(metrics.cost_per_task_usd, ".4f"),
+        _number(metrics.latency_p95_s, ".2f"),
+        _rate(metrics.pass_hat_k),
+    ]
+
+
+def metrics_table(results: Results) -> Table:
+    table = Table(title="eval results")
+    for header in ("agent", "model", "trials", "task success", "tool calls", "escalation P / R"):
+        table.add_column(header)
+    for header in ("policy", "cost/task $", "p95 s", "pass^k", "gate", "not run"):
+        table.add_column(header)
+    for agent in results.agents:
+        m = agent.metrics.overall
+        failed = ", ".join(c.metric for c in agent.gate.failed)
+        gate = f"{agent.gate.status}: {failed}" if failed else str(agent.gate.status)
+        table.add_row(
+            agent.agent, agent.model, str(m.trials), *_row(m), gate, str(m.not_run_trials)
+        )
+    return table
+
+
+def not_run_lines(results: Results) -> list[str]:
+    """Per agent, how many trials did not run and why ("not recorded", "timed out", ...)."""
+    lines = []
+    for agent in results.agents:
+        reasons = Counter(
+            c.reason.split(":")[0] for c in results.cases_of(agent.agent) if not c.graded
+        )
+        if reasons:
+            why = ", ".join(f"{reason} x{n}" for reason, n in sorted(reasons.items()))
+            lines.append(f"{agent.agent}: {sum(reasons.values())} trials not run: {why}")
+    return lines
+
+
+def report(results: Results) -> int:
+    """Print the table and the verdict; the exit code of an eval."""
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)
+    console.print(metrics_table(results))
+    problems = not_run_lines(results)
+    for agent in results.agents:
+        for check in agent.gate.checks:
+            if check.status != "passed":
+                problems.append(f"{agent.agent}: {check.metric} {check.status}: {check.reason}")
+    for line in problems:
+        click.echo(line)
+    if not results.agents:
+        click.echo("no agents to evaluate")
+    if problems:
+        click.echo("eval: FAILED (a gate did not pass or a case could not run)")
+        return ExitCode.INVALID
+    click.echo(f"eval: passed ({len(results.agents)} agents)")
+    return ExitCode.OK
+
+
+@contextmanager
+def progress_bar() -> Iterator[RunProgress]:
+    console = Console(stderr=True)
+    columns = (TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
+        task = bar.add_task("eval", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance
+
+
+# --- commands --------------------------------------------------------------------------
+
+
+def _select(
+    app: App, ref: str | None, agents: tuple[str, ...], since: str | None
+) -> list[str] | None:
+    selected = list(agents) or None
+    if since is None:
+        return selected
+    changed = affected_agents(app.load(since), app.load(ref))
+    click.echo(f"affected since {since}: {', '.join(changed) or 'none'}", err=True)
+    return [a for a in changed if selected is None or a in selected]
+
+
+@click.group("eval", invoke_without_command=True)
+@click.option("--agent", "agents", multiple=True, help="Evaluate this agent (repeatable).")
+@click.option("--ref", help="Evaluate the desired state at a git ref (default: working tree).")
+@click.option("--affected-since", "since", help="Only agents affected since this git ref.")
+@click.option("--shard", callback=parse_shard, help="Run shard i of n, e.g. 1/4.")
+@click.option("--out", type=_OUT, help="Write the results JSON here.")
+@click.option("--mode", type=click.Choice(MODES), default="replay", show_default=True)
+@click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--no-cache", is_flag=True, help="Run every trial, ignoring the result cache.")
+@click.pass_context
+def eval_group(
+    ctx: click.Context,
+    agents: tuple[str, ...],
+    ref: str | None,
+    since: str | None,
+    shard: Shard | None,
+    out: Path | None,
+    mode: Mode,
+    concurrency: int,
+    no_cache: bool,
+) -> int:
+    """Run eval suites, print metrics, write results JSON; merge shards; compare runs."""
+    if ctx.invoked_subcommand is not None:
+        return ExitCode.OK
+    app = ctx.find_object(App)
+    assert app is not None
+    state = app.load(ref)
+    names = _select(app, ref, agents, since)
+    unknown = sorted(set(names or ()) - {spec.name for spec in state.agents})
+    if unknown:
+        raise click.BadParameter(f"no agent named {', '.join(unknown)}", param_hint="--agent")
+    jobs = plan_jobs(state, names, shard)
+    commit = source.resolve_ref(app.root, ref) if ref else None
+    cache_path = None if no_cache else app.root / CACHE_FILE
+    with progress_bar() as advance:
+        run = run_evals(
+            app.root, state, jobs, mode, concurrency, cache_path, advance,
+            ref=ref, commit=commit, shard=shard,
+        )  # fmt: skip
+    click.echo(
+        f"{len(jobs)} trials: {run.ran} run, {run.cached} from the cache, "
+        f"{run.model_calls} model calls",
+        err=True,
+    )
+    if out is not None:
+        write_atomic(out, to_json(run.results))
+    return report(run.results)
+
+
+@eval_group.command("merge")
+@click.argument("files", nargs=-1, required=True, type=_IN)
+@click.option("--out", type=_OUT, required=True, help="Write the merged results JSON here.")
+def merge_cmd(files: tuple[Path, ...], out: Path) -> int:
+    """Merge the results JSON of a run's shards into one."""
+    shards = [from_json(f.read_text("utf-8"), str(f)) for f in files]
+    merged = merge(*shards)
+    write_atomic(out, to_json(merged))
+    return report(merged)
+
+
+def comparison_lines(c: Comparison) -> list[str]:
+    rates = f"{_number(c.base_pass_rate, '.0%')} → {_number(c.head_pass_rate, '.0%')}"
+    verdict = "REGRESSION" if c.any_regression else "ok"
+    lines = [f"{c.agent}: {verdict}: {c.pairs} paired cases, pass rate {rates}, p={c.p_value:.3g}"]
+    lines += [f"  regressed: {ch.case}" for ch in c.regressed_cases]
+    lines += [f"  flaky: {ch.case} (base {ch.base}, head {ch.head})" for ch in c.flaky_cases]
+    lines += [f"  {r.metric}: {r.reason}" for r in (c.cost, c.latency_p95) if r.regressed]
+    if c.regressed:
+        lines.append(f"  {c.reason}")
+    return lines
+
+
+@eval_group.command("compare")
+@click.argument("base", type=_IN)
+@click.argument("head", type=_IN)
+def compare_cmd(base: Path, head: Path) -> int:
+    """Compare two results files on paired cases; exit 1 when a regression is flagged."""
+    before = from_json(base.read_text("utf-8"), str(base))
+    after = from_json(head.read_text("utf-8"), str(head))
+    comparisons = compare(before.cases, after.cases)
+    for comparison in comparisons:
+        for line in comparison_lines(comparison):
+            click.echo(line)
+    if not comparisons:
+        click.echo("no agent has results on both sides")
+    return ExitCode.INVALID if any(c.any_regression for c in comparisons) else ExitCode.OK

@@ -1,0 +1,125 @@
+"""alm eval, alm eval merge, alm eval compare through the CLI entry point, on a real git
+repository, with the openai client against a local OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.cli import main
+from tests.gitrepo import GitRepo
+from tests.openai_server import OpenAIServer
+
+AGENT = "email-drafting"
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAIServer]:
+    with OpenAIServer([{"content": "Drafted DR-3f9a12c0 for Joanna."}]) as live:
+        monkeypatch.setenv("ALM_OPENAI_BASE_URL", live.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-dummy")
+        yield live
+
+
+def _eval(repo: GitRepo, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["-C", str(repo.path), "eval", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _cases(path: Path) -> list[tuple[Any, ...]]:
+    data = json.loads(path.read_text("utf-8"))
+    return [(c["agent"], c["suite"], c["case_id"], c["trial"], c["status"]) for c in data["cases"]]
+
+
+def test_record_replay_and_cache(
+    fleet_repo: GitRepo, server: OpenAIServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = _eval(fleet_repo, capsys, "--agent", AGENT, "--mode", "record")
+    assert len(server.requests) == 5
+    assert "email-drafting" in out and "gate" in out and "5 model calls" in err
+    assert code in (0, 1)
+    recorded = tmp_path / "recorded.json"
+    code2, out, err = _eval(
+        fleet_repo, capsys, "--agent", AGENT, "--mode", "record", "--out", str(recorded)
+    )
+    assert code2 == code
+    assert len(server.requests) == 5  # second run of an unchanged agent: all from the cache
+    assert "0 model calls" in err and "5 from the cache" in err
+
+    replayed = tmp_path / "replayed.json"
+    _eval(fleet_repo, capsys, "--agent", AGENT, "--no-cache", "--out", str(replayed))
+    assert len(server.requests) == 5  # replay reads the cassettes only
+    assert _cases(replayed) == _cases(recorded)
+    assert all(case[4] != "not_run" for case in _cases(replayed))
+
+
+def test_missing_cassette_is_not_run_and_fails(
+    fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out_file = tmp_path / "r.json"
+    code, out, _ = _eval(fleet_repo, capsys, "--agent", AGENT, "--out", str(out_file))
+    assert code == 1
+    assert "5 trials not run: not recorded x5" in out
+    assert "FAILED" in out
+    assert {case[4] for case in _cases(out_file)} == {"not_run"}
+
+
+def test_shards_merge_to_the_unsharded_run(
+    fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    whole, one, two, merged = (tmp_path / f"{n}.json" for n in ("whole", "1", "2", "merged"))
+    _eval(fleet_repo, capsys, "--out", str(whole))
+    _eval(fleet_repo, capsys, "--shard", "1/2", "--out", str(one))
+    _eval(fleet_repo, capsys, "--shard", "2/2", "--out", str(two))
+    assert _cases(one) and _cases(two)
+    code = main(
+        ["-C", str(fleet_repo.path), "eval", "merge", str(one), str(two), "--out", str(merged)]
+    )
+    capsys.readouterr()
+    assert code == 1  # nothing is recorded in the example fleet: not run, so not passed
+    assert _cases(merged) == _cases(whole)
+
+
+def test_compare_flags_nothing_on_identical_runs(
+    fleet_repo: GitRepo, server: OpenAIServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    results = tmp_path / "r.json"
+    _eval(fleet_repo, capsys, "--agent", AGENT, "--mode", "record", "--out", str(results))
+    code = main(["-C", str(fleet_repo.path), "eval", "compare", str(results), str(results)])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert out.startswith(f"{AGENT}: ok: 5 paired cases")
+
+
+def test_affected_since_selects_only_the_changed_agent(
+    fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    base = fleet_repo.git("rev-parse", "HEAD")
+    prompt = "agents/email-drafting/prompts/system.md"
+    fleet_repo.write(prompt, fleet_repo.read(prompt) + "\nBe brief.\n")
+    fleet_repo.commit("shorter drafts")
+    out_file = tmp_path / "r.json"
+    _, _, err = _eval(fleet_repo, capsys, "--affected-since", base, "--out", str(out_file))
+    assert f"affected since {base}: {AGENT}" in err
+    assert {case[0] for case in _cases(out_file)} == {AGENT}
+
+
+@pytest.mark.parametrize("shard", ["3/2", "0/2", "1-2", "x"])
+def test_bad_shard_is_a_usage_error(
+    fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str], shard: str
+) -> None:
+    code, _, err = _eval(fleet_repo, capsys, "--shard", shard)
+    assert code == 2
+    assert "--shard" in err
+
+
+def test_unknown_agent_is_a_usage_error(
+    fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _eval(fleet_repo, capsys, "--agent", "nobody")
+    assert code == 2 and "nobody" in err
