@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check reconciler tests bench
-	$(BIN)/ruff format --check reconciler tests bench
+	$(BIN)/ruff check reconciler tests bench scripts
+	$(BIN)/ruff format --check reconciler tests bench scripts
 	$(BIN)/mypy reconciler
 
 unit: $(STAMP)

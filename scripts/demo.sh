@@ -31,7 +31,20 @@ say "4. Policy as code: what the change violates, and whose approval it needs (e
 run alm policy check --base HEAD~1 --head HEAD
 run alm codeowners --check
 
-say "5. A broken change is pointed out with file:line:col (exit 1)"
+say "5. Evals from the shipped cassettes, then a model swap compared on paired cases (exit 1)"
+# Cassettes are synthetic: written by the scripted reference responder in
+# scripts/record_cassettes.py (gpt-4.1-nano answers are its degraded variant), no real model.
+cd "$here"
+run alm eval --no-cache --out "$work/base.json"
+mkdir -p "$work/swap"
+for f in agents policies evals; do cp -R "$here/$f" "$work/swap/$f"; done
+sed -i 's/^  name: gpt-4.1-mini$/  name: gpt-4.1-nano/' "$work/swap/agents/support-triage/agent.yaml"
+cd "$work/swap"
+run alm eval --no-cache --agent support-triage --out "$work/head.json"
+run alm eval compare "$work/base.json" "$work/head.json"
+cd "$work/repo"
+
+say "6. A broken change is pointed out with file:line:col (exit 1)"
 sed -i 's/^  - crm.search_contacts$/  - crm.search_contact/' agents/sales-research/agent.yaml
 sed -i 's/^  purpose:/  purpose:\n  purpose:/' agents/email-drafting/agent.yaml
 run alm validate

@@ -25,14 +25,19 @@ EDITS: list[tuple[str, str, str]] = [
     (
         "agents/support-triage/prompts/system.md",
         "4. Add one internal note",
-        "4. Update the CRM record when the customer's plan is out of date.\n5. Add one internal note",
+        "4. Update the CRM record when the customer's plan is out of date.\n"
+        "5. Add one internal note",
     ),
 ]
 
 # (file, first line of the block, the line that follows it): the block is deleted.
 CUTS: list[tuple[str, str, str]] = [
     # sales-research: drop a must_never rule
-    ("agents/sales-research/agent.yaml", "    - id: no-personal-contact-details\n", "  escalation:\n"),
+    (
+        "agents/sales-research/agent.yaml",
+        "    - id: no-personal-contact-details\n",
+        "  escalation:\n",
+    ),
 ]
 
 

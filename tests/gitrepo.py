@@ -67,3 +67,9 @@ def init_repo(path: Path, with_fleet: bool = True) -> GitRepo:
             shutil.copytree(PROJECT / folder, path / folder)
         repo.commit("example fleet")
     return repo
+
+
+def drop_cassettes(repo: GitRepo) -> None:
+    """Remove the example fleet's shipped cassettes (for tests of recording or of misses)."""
+    for cassette in (repo.path / "evals").glob("*/cassettes/*.json"):
+        cassette.unlink()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from reconciler.cli import main
-from tests.gitrepo import GitRepo
+from tests.gitrepo import GitRepo, drop_cassettes
 from tests.openai_server import OpenAIServer
 
 AGENT = "email-drafting"
@@ -61,6 +61,7 @@ def test_record_replay_and_cache(
 def test_missing_cassette_is_not_run_and_fails(
     fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    drop_cassettes(fleet_repo)
     out_file = tmp_path / "r.json"
     code, out, _ = _eval(fleet_repo, capsys, "--agent", AGENT, "--out", str(out_file))
     assert code == 1
@@ -72,6 +73,7 @@ def test_missing_cassette_is_not_run_and_fails(
 def test_shards_merge_to_the_unsharded_run(
     fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    drop_cassettes(fleet_repo)
     whole, one, two, merged = (tmp_path / f"{n}.json" for n in ("whole", "1", "2", "merged"))
     _eval(fleet_repo, capsys, "--out", str(whole))
     _eval(fleet_repo, capsys, "--shard", "1/2", "--out", str(one))

@@ -160,3 +160,13 @@ def test_a_malformed_cassette_is_an_error(tmp_path: Path) -> None:
     (tmp_path / f"{request().key()}.json").write_text('{"format": "other"}')
     with pytest.raises(ProviderError, match="malformed cassette"):
         asyncio.run(ReplayProvider(CassetteStore(tmp_path)).complete(request()))
+
+
+def test_record_adds_provenance_from_the_environment(server: OpenAIServer, tmp_path: Path) -> None:
+    extra = {"produced_by": "a script", "model": "not this"}
+    variables = {**env(server), "ALM_CASSETTE_PROVENANCE": json.dumps(extra)}
+    recorder = Providers("record", env=variables).for_agent("openai", tmp_path)
+    asyncio.run(recorder.complete(request()))
+    provenance = json.loads((tmp_path / f"{request().key()}.json").read_text())["provenance"]
+    assert provenance["produced_by"] == "a script"
+    assert provenance["model"] == "gpt-4.1-mini"  # added fields never replace recorded ones

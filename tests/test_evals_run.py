@@ -12,7 +12,7 @@ from reconciler.evals.results import Shard
 from reconciler.evals.run import plan_jobs, run_evals
 from reconciler.spec.loader import load_worktree
 from reconciler.spec.state import DesiredState
-from tests.gitrepo import GitRepo
+from tests.gitrepo import GitRepo, drop_cassettes
 from tests.openai_server import OpenAIServer
 
 AGENT = "email-drafting"
@@ -59,6 +59,7 @@ def test_shards_partition_cases_and_keep_trials_together(fleet_repo: GitRepo) ->
 def test_record_then_replay_then_cache(
     fleet_repo: GitRepo, server: OpenAIServer, tmp_path: Path
 ) -> None:
+    drop_cassettes(fleet_repo)
     root = fleet_repo.path
     state = _state(fleet_repo)
     jobs = plan_jobs(state, [AGENT])
@@ -82,6 +83,7 @@ def test_record_then_replay_then_cache(
 
 
 def test_missing_cassette_is_not_run_and_never_cached(fleet_repo: GitRepo, tmp_path: Path) -> None:
+    drop_cassettes(fleet_repo)
     state = _state(fleet_repo)
     jobs = plan_jobs(state, [AGENT])
     cache = tmp_path / "cache.sqlite"

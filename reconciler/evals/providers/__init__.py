@@ -5,18 +5,24 @@ client is ever created, so no key is needed. Live providers are created once per
 and shared by every agent (one connection pool), wrapped by ``wrap`` (the engine's rate
 limit and retries), and only then recorded by the cassette layer, so a retried call is
 stored once.
+
+In ``record`` mode, ``ALM_CASSETTE_PROVENANCE`` (a JSON object) adds fields to every
+cassette's provenance, so a recorder can say what really produced the answers.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from reconciler.evals.providers.openai_provider import BASE_URL_VARIABLES, OpenAIProvider
 from reconciler.evals.providers.replay import MODES, CassetteStore, Mode, ReplayProvider
 from reconciler.evals.types import Provider, ProviderError
 
+PROVENANCE_VARIABLE = "ALM_CASSETTE_PROVENANCE"
 LiveFactory = Callable[[Mapping[str, str]], Provider]
 
 LIVE_PROVIDERS: dict[str, LiveFactory] = {
@@ -43,6 +49,20 @@ def live_provider(name: str, env: Mapping[str, str] | None = None) -> Provider:
     return factory(os.environ if env is None else env)
 
 
+def extra_provenance(env: Mapping[str, str]) -> dict[str, Any]:
+    """The JSON object in ALM_CASSETTE_PROVENANCE (none: empty)."""
+    text = env.get(PROVENANCE_VARIABLE)
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ProviderError(f"{PROVENANCE_VARIABLE}: not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ProviderError(f"{PROVENANCE_VARIABLE}: expected a JSON object")
+    return value
+
+
 class Providers:
     """The providers of one run: a mode, the environment, and a wrapper for live calls."""
 
@@ -67,7 +87,13 @@ class Providers:
         if self.mode == "live":
             return live
         endpoint = "custom" if any(self._env.get(v) for v in BASE_URL_VARIABLES) else "default"
-        return ReplayProvider(CassetteStore(cassette_dir), "record", live, endpoint=endpoint)
+        return ReplayProvider(
+            CassetteStore(cassette_dir),
+            "record",
+            live,
+            endpoint=endpoint,
+            extra_provenance=extra_provenance(self._env),
+        )
 
     def live(self, name: str) -> Provider:
         provider = self._live.get(name)

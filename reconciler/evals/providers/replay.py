@@ -4,7 +4,9 @@ A cassette is ``evals/<agent>/cassettes/<key>.json`` where ``key`` is ``ChatRequ
 the hash of model, messages, tools, tool_choice and parameters. It holds a summary of the
 request, the response, the token usage, the recorded latency and its provenance: which
 provider and model produced it, when, with which alm version and in which mode. The
-endpoint's host is withheld (only "default" or "custom" is kept).
+endpoint's host is withheld (only "default" or "custom" is kept). A recorder may add its
+own fields to the provenance (``extra_provenance``, e.g. "this was not the named model");
+they never replace the fields above.
 
 Modes:
 - ``replay`` (the default): answer from cassettes only; a missing one raises NotRecorded.
@@ -113,6 +115,7 @@ class ReplayProvider:
         mode: Mode = "replay",
         live: Provider | None = None,
         endpoint: str = "default",
+        extra_provenance: dict[str, Any] | None = None,
     ) -> None:
         if mode == "record" and live is None:
             raise ProviderError("record mode needs a live provider")
@@ -121,6 +124,7 @@ class ReplayProvider:
         self.store = store
         self._live = live
         self._endpoint = endpoint
+        self._extra = dict(extra_provenance or {})
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         if self.mode == "replay" or self._live is None:
@@ -135,6 +139,7 @@ class ReplayProvider:
 
     def provenance(self, request: ChatRequest) -> dict[str, Any]:
         return {
+            **self._extra,
             "provider": self._live.name if self._live is not None else request.provider,
             "endpoint": self._endpoint,
             "model": request.model,

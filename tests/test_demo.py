@@ -1,0 +1,32 @@
+"""`make demo` keeps working: the script runs end to end on the project's example fleet."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def test_demo_script_shows_validation_diff_policy_and_evals() -> None:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(
+        [str(PROJECT / "scripts" / "demo.sh")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "valid: 4 agents" in out
+    assert "model gpt-4.1-mini → gpt-4o-mini" in out
+    assert "tool granted: crm.update_record (write, high risk)" in out
+    assert "must_never rule removed: no-personal-contact-details" in out
+    assert "required approvals" in out
+    assert "eval results" in out
+    assert "did you mean 'crm.search_contacts'?" in out
+    assert "Traceback" not in out + done.stderr
