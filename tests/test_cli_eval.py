@@ -4,7 +4,6 @@ repository, with the openai client against a local OpenAI-compatible server."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +14,6 @@ from tests.gitrepo import GitRepo, drop_cassettes
 from tests.openai_server import OpenAIServer
 
 AGENT = "email-drafting"
-
-
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAIServer]:
-    with OpenAIServer([{"content": "Drafted DR-3f9a12c0 for Joanna."}]) as live:
-        monkeypatch.setenv("ALM_OPENAI_BASE_URL", live.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-dummy")
-        yield live
 
 
 def _eval(repo: GitRepo, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -12,19 +12,8 @@ import pytest
 from reconciler import __version__
 from reconciler.cli import main
 from reconciler.errors import AlmError, ExitCode, UsageError
+from tests.cli import run
 from tests.gitrepo import GitRepo
-from tests.test_spec_minifleet import make_mini
-
-
-@pytest.fixture
-def mini(tmp_path: Path) -> GitRepo:
-    return make_mini(tmp_path / "repo")
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_exit_codes_are_the_documented_numbers() -> None:

@@ -7,23 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.cli import main
 from reconciler.cli.output import render
 from reconciler.errors import Finding, Location
+from tests.cli import run
 from tests.gitrepo import GitRepo
-from tests.test_spec_minifleet import AGENT, SUITE_YAML, make_mini
-
-
-@pytest.fixture
-def mini(tmp_path: Path) -> GitRepo:
-    return make_mini(tmp_path / "repo")
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
+from tests.test_spec_minifleet import AGENT, SUITE_YAML
 
 MISMATCH_MESSAGE = "metadata.name is 'helpr'; expected the folder name 'helper'"
 

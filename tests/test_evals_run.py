@@ -3,10 +3,7 @@ local OpenAI-compatible server (record) and cassettes (replay)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from reconciler.evals.results import Shard
 from reconciler.evals.run import plan_jobs, run_evals
@@ -16,14 +13,6 @@ from tests.gitrepo import GitRepo, drop_cassettes
 from tests.openai_server import OpenAIServer
 
 AGENT = "email-drafting"
-
-
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAIServer]:
-    with OpenAIServer([{"content": "Drafted DR-3f9a12c0 for Joanna."}]) as live:
-        monkeypatch.setenv("ALM_OPENAI_BASE_URL", live.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-dummy")
-        yield live
 
 
 def _state(repo: GitRepo) -> DesiredState:

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from reconciler.cli import main
 from reconciler.spec.schema import KINDS, SCHEMA_FOLDER, schema_files
 from reconciler.spec.yamlsafe import load_documents
+from tests.cli import run
 from tests.gitrepo import GitRepo
-from tests.test_spec_minifleet import MINI_FILES, make_mini
+from tests.test_spec_minifleet import MINI_FILES
 
 PROJECT = Path(__file__).resolve().parent.parent
 SCHEMA_LINE = re.compile(r"^# yaml-language-server: \$schema=(\S+)\s*$", re.MULTILINE)
@@ -32,12 +32,6 @@ def example_yaml_files() -> list[Path]:
 def schema_of(kind: str) -> dict[str, Any]:
     schema: dict[str, Any] = json.loads(schema_files()[f"{kind.lower()}.schema.json"])
     return schema
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 # --- the generated schemas -------------------------------------------------------------
@@ -132,11 +126,6 @@ def test_schema_refuses_what_the_model_refuses() -> None:
 
 
 # --- alm schema / alm schema --check ---------------------------------------------------
-
-
-@pytest.fixture
-def mini(tmp_path: Path) -> GitRepo:
-    return make_mini(tmp_path / "repo")
 
 
 def test_schema_writes_every_file_then_is_current(
