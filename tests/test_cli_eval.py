@@ -86,7 +86,8 @@ def test_compare_flags_nothing_on_identical_runs(
     code = main(["-C", str(fleet_repo.path), "eval", "compare", str(results), str(results)])
     out, _ = capsys.readouterr()
     assert code == 0
-    assert out.startswith(f"{AGENT}: ok: 5 paired cases")
+    assert out.startswith(f"{AGENT}: no regression flagged: 5 paired cases")
+    assert "no regression (within tolerance): 0 regressed, 0 fixed of 5 paired cases" in out
 
 
 def test_affected_since_selects_only_the_changed_agent(

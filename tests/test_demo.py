@@ -28,5 +28,7 @@ def test_demo_script_shows_validation_diff_policy_and_evals() -> None:
     assert "must_never rule removed: no-personal-contact-details" in out
     assert "required approvals" in out
     assert "eval results" in out
+    assert "support-triage: no regression flagged" in out  # 3 of 6 cases regressed: too few
+    assert "no regression (not significant): 3 regressed, 0 fixed of 6 paired cases" in out
     assert "did you mean 'crm.search_contacts'?" in out
     assert "Traceback" not in out + done.stderr

@@ -203,13 +203,12 @@ def merge_cmd(files: tuple[Path, ...], out: Path) -> int:
 
 def comparison_lines(c: Comparison) -> list[str]:
     rates = f"{_number(c.base_pass_rate, '.0%')} → {_number(c.head_pass_rate, '.0%')}"
-    verdict = "REGRESSION" if c.any_regression else "ok"
+    verdict = "REGRESSION" if c.any_regression else "no regression flagged"
     lines = [f"{c.agent}: {verdict}: {c.pairs} paired cases, pass rate {rates}, p={c.p_value:.3g}"]
     lines += [f"  regressed: {ch.case}" for ch in c.regressed_cases]
     lines += [f"  flaky: {ch.case} (base {ch.base}, head {ch.head})" for ch in c.flaky_cases]
     lines += [f"  {r.metric}: {r.reason}" for r in (c.cost, c.latency_p95) if r.regressed]
-    if c.regressed:
-        lines.append(f"  {c.reason}")
+    lines.append(f"  {c.reason}")  # also why a drop was not flagged: tolerance or noise
     return lines
 
 
