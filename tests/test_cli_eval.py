@@ -117,3 +117,21 @@ def test_unknown_agent_is_a_usage_error(
 ) -> None:
     code, _, err = _eval(fleet_repo, capsys, "--agent", "nobody")
     assert code == 2 and "nobody" in err
+
+
+def test_a_shard_does_not_judge_gates_but_merge_does(
+    fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    outs = [tmp_path / f"s{i}.json" for i in (1, 2, 3)]
+    for i, out in enumerate(outs, start=1):
+        code, stdout, _ = _eval(fleet_repo, capsys, "--shard", f"{i}/3", "--out", str(out))
+        assert code == 0  # the shipped cassettes replay every trial
+        assert "gates not judged on a shard" in stdout
+    merged = tmp_path / "all.json"
+    code = main(
+        ["-C", str(fleet_repo.path), "eval", "merge", *map(str, outs), "--out", str(merged)]
+    )
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert "eval: passed (4 agents)" in out
+    assert len(json.loads(merged.read_text("utf-8"))["cases"]) == 34

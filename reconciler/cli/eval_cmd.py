@@ -92,14 +92,17 @@ def not_run_lines(results: Results) -> list[str]:
     return lines
 
 
-def report(results: Results) -> int:
-    """Print the table and the verdict; the exit code of an eval."""
+def report(results: Results, judge_gates: bool = True) -> int:
+    """Print the table and the verdict; the exit code of an eval. A shard does not judge
+    gates: a part of a suite says nothing about the whole (merge does)."""
     console = Console()
     if not console.is_terminal:
         console = Console(width=200)
     console.print(metrics_table(results))
     problems = not_run_lines(results)
-    for agent in results.agents:
+    if not judge_gates:
+        click.echo("gates not judged on a shard: run alm eval merge over every shard")
+    for agent in results.agents if judge_gates else ():
         for check in agent.gate.checks:
             if check.status != "passed":
                 problems.append(f"{agent.agent}: {check.metric} {check.status}: {check.reason}")
@@ -110,7 +113,8 @@ def report(results: Results) -> int:
     if problems:
         click.echo("eval: FAILED (a gate did not pass or a case could not run)")
         return ExitCode.INVALID
-    click.echo(f"eval: passed ({len(results.agents)} agents)")
+    verdict = "passed" if judge_gates else "every trial of this shard ran"
+    click.echo(f"eval: {verdict} ({len(results.agents)} agents)")
     return ExitCode.OK
 
 
@@ -187,7 +191,7 @@ def eval_group(
     )
     if out is not None:
         write_atomic(out, to_json(run.results))
-    return report(run.results)
+    return report(run.results, judge_gates=shard is None)
 
 
 @eval_group.command("merge")
