@@ -135,3 +135,22 @@ def test_a_shard_does_not_judge_gates_but_merge_does(
     assert code == 0
     assert "eval: passed (4 agents)" in out
     assert len(json.loads(merged.read_text("utf-8"))["cases"]) == 34
+
+
+def test_eval_at_a_ref_replays_the_cassettes_of_that_ref(
+    fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    drop_cassettes(fleet_repo)  # only in the working tree; HEAD still has them
+    code, out, _ = _eval(fleet_repo, capsys, "--agent", AGENT, "--no-cache")
+    assert code == 1 and "not recorded" in out
+    code, out, _ = _eval(fleet_repo, capsys, "--agent", AGENT, "--no-cache", "--ref", "HEAD")
+    assert code == 0, out
+    assert "not recorded" not in out
+
+
+def test_recording_at_a_ref_is_a_usage_error(
+    fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _eval(fleet_repo, capsys, "--ref", "HEAD", "--mode", "record")
+    assert code == 2
+    assert "record into the working tree" in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -179,9 +180,9 @@ def eval_group(
     jobs = plan_jobs(state, names, shard)
     commit = source.resolve_ref(app.root, ref) if ref else None
     cache_path = None if no_cache else app.root / CACHE_FILE
-    with progress_bar() as advance:
+    with progress_bar() as advance, _files_at(app, ref, mode) as files:
         run = run_evals(
-            app.root, state, jobs, mode, concurrency, cache_path, advance,
+            files, state, jobs, mode, concurrency, cache_path, advance,
             ref=ref, commit=commit, shard=shard,
         )  # fmt: skip
     click.echo(
@@ -192,6 +193,19 @@ def eval_group(
     if out is not None:
         write_atomic(out, to_json(run.results))
     return report(run.results, judge_gates=shard is None)
+
+
+@contextmanager
+def _files_at(app: App, ref: str | None, mode: Mode) -> Iterator[Path]:
+    """Where cassettes and command agents are read: the working tree, or the ref itself."""
+    if ref is None:
+        yield app.root
+        return
+    if mode == "record":
+        raise click.BadParameter("record into the working tree, not a git ref", param_hint="--ref")
+    with tempfile.TemporaryDirectory(prefix="alm-ref-") as tmp:
+        source.export_tree(app.root, ref, ("agents", "evals"), Path(tmp))
+        yield Path(tmp)
 
 
 @eval_group.command("merge")

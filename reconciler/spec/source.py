@@ -7,9 +7,11 @@ loaded side by side.
 
 from __future__ import annotations
 
+import io
 import os
 import posixpath
 import subprocess
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -173,3 +175,15 @@ def repository_root(start: Path) -> Path:
     except GitError:
         return start.resolve()
     return Path(top)
+
+
+def export_tree(root: Path, ref: str, folders: tuple[str, ...], dest: Path) -> None:
+    """Write the files of folders at ref into dest (what a checkout of them would hold),
+    for runs that need real files at a ref: cassettes, a command agent's own code."""
+    commit = resolve_ref(root, ref)
+    present = _git(root, "ls-tree", "--name-only", commit, "--", *folders).decode().split()
+    if not present:
+        return
+    archive = _git(root, "archive", "--format=tar", commit, "--", *present)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(dest, filter="data")  # "data": no links out, no absolute paths
