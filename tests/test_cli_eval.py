@@ -10,6 +10,9 @@ from typing import Any
 import pytest
 
 from reconciler.cli import main
+from reconciler.evals.grading import TrialStatus
+from reconciler.evals.results import RunInfo, build, score, to_json
+from tests.evalrecords import trial
 from tests.gitrepo import GitRepo, drop_cassettes
 from tests.openai_server import OpenAIServer
 
@@ -154,3 +157,21 @@ def test_recording_at_a_ref_is_a_usage_error(
     code, _, err = _eval(fleet_repo, capsys, "--ref", "HEAD", "--mode", "record")
     assert code == 2
     assert "record into the working tree" in err
+
+
+def test_compare_flags_a_real_drop_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def results_file(name: str, status: TrialStatus) -> Path:
+        cases = [trial(f"c{i}", status, case_hash=f"h{i}") for i in range(10)]
+        scored = score("support-triage", "openai/gpt-4.1-mini", {}, cases)
+        path = tmp_path / name
+        path.write_text(to_json(build(RunInfo(), [scored], cases)), "utf-8")
+        return path
+
+    base, head = results_file("base.json", "passed"), results_file("head.json", "failed")
+    code = main(["eval", "compare", str(base), str(head)])
+    out, _ = capsys.readouterr()
+    assert code == 1
+    assert out.startswith("support-triage: REGRESSION: 10 paired cases, pass rate 100% → 0%")
+    assert "regression: 10 regressed, 0 fixed of 10 paired cases" in out
