@@ -127,11 +127,13 @@ class OpenAIServer:
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
+                arrived = asyncio.get_running_loop().time()
                 lines = head.decode("latin-1").split("\r\n")
                 path = lines[0].split(" ")[1]
                 headers = dict(_header(line) for line in lines[1:] if ":" in line)
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
-                writer.write(await self._answer(path, json.loads(body or b"{}"), headers))
+                answer = self._answer(path, json.loads(body or b"{}"), headers, arrived)
+                writer.write(await answer)
                 await writer.drain()
                 if headers.get("connection", "").lower() == "close":
                     break
@@ -140,7 +142,9 @@ class OpenAIServer:
         finally:
             writer.close()
 
-    async def _answer(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> bytes:
+    async def _answer(
+        self, path: str, body: dict[str, Any], headers: dict[str, str], arrived: float
+    ) -> bytes:
         with self._lock:
             self.requests.append(body)
             self.headers.append(headers)
@@ -148,8 +152,8 @@ class OpenAIServer:
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             status, retry_after = self._failures.pop(0) if self._failures else (200, None)
         try:
-            if self.latency_s:
-                await asyncio.sleep(self.latency_s)
+            if self.latency_s:  # from the request's arrival: the same latency under load
+                await asyncio.sleep(arrived + self.latency_s - asyncio.get_running_loop().time())
             if not path.endswith("/chat/completions"):
                 return _response(404, {"error": {"message": "not found"}})
             if status != 200:
