@@ -60,8 +60,25 @@ def test_missing_cassette_is_not_run_and_fails(
     code, out, _ = _eval(fleet_repo, capsys, "--agent", AGENT, "--out", str(out_file))
     assert code == 1
     assert "5 trials not run: not recorded x5" in out
+    assert "  e.g. not recorded: no cassette for request " in out
     assert "FAILED" in out
     assert {case[4] for case in _cases(out_file)} == {"not_run"}
+
+
+@pytest.mark.parametrize("mode", ["live", "record"])
+def test_a_live_run_without_a_key_fails_once_up_front(
+    fleet_repo: GitRepo,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    mode: str,
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    out_file = tmp_path / "r.json"
+    code, out, err = _eval(fleet_repo, capsys, "--mode", mode, "--out", str(out_file))
+    assert code == 2
+    assert f"--mode {mode}: live model calls need OPENAI_API_KEY in the environment" in err
+    assert "eval results" not in out and not out_file.exists()
 
 
 def test_shards_merge_to_the_unsharded_run(

@@ -81,15 +81,17 @@ def metrics_table(results: Results) -> Table:
 
 
 def not_run_lines(results: Results) -> list[str]:
-    """Per agent, how many trials did not run and why ("not recorded", "timed out", ...)."""
+    """Per agent, how many trials did not run and why ("not recorded", "timed out", ...),
+    with the first full reason of each kind."""
     lines = []
     for agent in results.agents:
-        reasons = Counter(
-            c.reason.split(":")[0] for c in results.cases_of(agent.agent) if not c.graded
-        )
-        if reasons:
-            why = ", ".join(f"{reason} x{n}" for reason, n in sorted(reasons.items()))
-            lines.append(f"{agent.agent}: {sum(reasons.values())} trials not run: {why}")
+        reasons = [c.reason for c in results.cases_of(agent.agent) if not c.graded]
+        kinds = Counter(reason.split(":")[0] for reason in reasons)
+        if kinds:
+            why = ", ".join(f"{kind} x{n}" for kind, n in sorted(kinds.items()))
+            lines.append(f"{agent.agent}: {len(reasons)} trials not run: {why}")
+            examples = {reason.split(":")[0]: reason for reason in reversed(reasons)}
+            lines += [f"  e.g. {examples[kind]}" for kind in sorted(kinds)]
     return lines
 
 

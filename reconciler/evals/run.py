@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pydantic import TypeAdapter
 
-from reconciler.errors import AlmError
+from reconciler.errors import AlmError, UsageError
 from reconciler.evals.bundle import case_hash, run_hash
 from reconciler.evals.cache import ResultCache, TrialKey, open_cache
 from reconciler.evals.engine import Engine, EngineConfig, JobResult, RunReport
@@ -30,7 +30,7 @@ from reconciler.evals.providers import Mode, Providers
 from reconciler.evals.records import CaseResult, effective_repeats, effective_tags, record
 from reconciler.evals.results import Results, RunInfo, Shard, agent_result, build
 from reconciler.evals.runners import RunnerContext, make_runner
-from reconciler.evals.types import CaseJob, Provider, Runner, Trajectory
+from reconciler.evals.types import CaseJob, Provider, ProviderError, Runner, Trajectory
 from reconciler.pricing import PriceBook
 from reconciler.spec.catalog import Tool
 from reconciler.spec.state import AgentSpec, DesiredState
@@ -178,9 +178,23 @@ async def _execute(
             progress(done, total)
 
     try:
+        _start_live_providers(providers, jobs)
         return await engine.run(jobs, _Runners(root, providers), report)
     finally:
         await providers.aclose()
+
+
+def _start_live_providers(providers: Providers, jobs: Sequence[CaseJob]) -> None:
+    """A live run that cannot call its model (no key, say) fails once, up front, rather
+    than in every trial."""
+    if providers.mode == "replay":
+        return
+    builtin = {j.agent.model.provider for j in jobs if j.agent.runtime.type == "builtin"}
+    for name in sorted(builtin):
+        try:
+            providers.live(name)
+        except ProviderError as exc:
+            raise UsageError(f"--mode {providers.mode}: {exc.message}") from None
 
 
 def run_evals(
