@@ -67,7 +67,13 @@ def completion(body: dict[str, Any], step: Step) -> dict[str, Any]:
 class OpenAIServer:
     """An asyncio HTTP/1.1 server (keep-alive) on its own event loop, in a thread or not."""
 
-    def __init__(self, steps: list[Step] | Responder | None = None, latency_s: float = 0.0):
+    def __init__(
+        self,
+        steps: list[Step] | Responder | None = None,
+        latency_s: float = 0.0,
+        keep_requests: bool = True,  # off for benchmarks: a growing heap slows the server
+    ):
+        self.keep_requests = keep_requests
         self.respond: Responder = steps if callable(steps) else scripted(steps or [])
         self.latency_s = latency_s
         self.requests: list[dict[str, Any]] = []
@@ -146,8 +152,9 @@ class OpenAIServer:
         self, path: str, body: dict[str, Any], headers: dict[str, str], arrived: float
     ) -> bytes:
         with self._lock:
-            self.requests.append(body)
-            self.headers.append(headers)
+            if self.keep_requests:
+                self.requests.append(body)
+                self.headers.append(headers)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             status, retry_after = self._failures.pop(0) if self._failures else (200, None)
@@ -184,7 +191,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--steps", default="[]", help="JSON list of scripted steps")
     args = parser.parse_args()
-    server = OpenAIServer(json.loads(args.steps), latency_s=args.latency)
+    server = OpenAIServer(json.loads(args.steps), latency_s=args.latency, keep_requests=False)
     sys.stdout.write(f"PORT {server.port}\n")
     sys.stdout.flush()
     server.serve_forever()

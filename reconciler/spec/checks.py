@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from reconciler.errors import Finding
+from reconciler.gcpause import gc_paused
 from reconciler.spec import crosscheck as c
 from reconciler.spec import crosscheck_docs as d
 from reconciler.spec.state import DesiredState
@@ -34,4 +35,5 @@ def cross_check(state: DesiredState) -> list[Finding]:
 
 def validate(state: DesiredState) -> list[Finding]:
     """Every finding for a loaded state: load errors, then cross-checks, sorted by place."""
-    return sorted([*state.findings, *cross_check(state)], key=Finding.sort_key)
+    with gc_paused():
+        return sorted([*state.findings, *cross_check(state)], key=Finding.sort_key)

@@ -6,17 +6,16 @@ and what could be read is returned alongside.
 
 from __future__ import annotations
 
-import gc
 import posixpath
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from reconciler.errors import Finding, Location, SpecError
+from reconciler.gcpause import gc_paused
 from reconciler.spec import source
 from reconciler.spec.agent import Agent
 from reconciler.spec.catalog import Environments, Policy, Pricing, ToolCatalog
@@ -64,31 +63,12 @@ def load_snapshot(snapshot: source.Snapshot, cache: ParseCache | None = None) ->
             state.findings.append(
                 Finding("symlink", f"{top}/ is a symlink; expected a folder", Location(top))
             )
-    with _gc_paused():
+    with gc_paused():
         for path in sorted(snapshot.files):
             kinds = _kinds_for(path)
             if kinds is not None:
                 _load_file(state, snapshot, path, kinds, {} if cache is None else cache)
     return state
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a snapshot loads.
-
-    Loading a large fleet allocates millions of small objects that stay alive
-    (values, positions, models) and creates almost no reference cycles; the
-    collector's repeated full passes over that growing heap took about 40% of
-    the load time of 1000 agents (bench/bench_load.py). Reference counting
-    still frees everything as usual, and the previous setting is restored.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _kinds_for(path: str) -> dict[str, type[BaseModel]] | None:
