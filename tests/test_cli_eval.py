@@ -192,3 +192,41 @@ def test_compare_flags_a_real_drop_and_exits_1(
     assert code == 1
     assert out.startswith("support-triage: REGRESSION: 10 paired cases, pass rate 100% → 0%")
     assert "regression: 10 regressed, 0 fixed of 10 paired cases" in out
+
+
+def test_case_and_tag_select_cases_and_do_not_judge_gates(
+    fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out_file = tmp_path / "r.json"
+    args = ("--agent", "support-triage", "--out", str(out_file))
+    code, out, _ = _eval(fleet_repo, capsys, *args, "--case", "*-to-*")
+    assert code == 0
+    assert {case[2] for case in _cases(out_file)} == {
+        "sso-bug-to-tech",
+        "invoice-download-to-billing",
+    }
+    assert "gates not judged on a selection of cases (--case, --tag)" in out
+    assert json.loads(out_file.read_text("utf-8"))["run"]["selection"] == {
+        "cases": ["*-to-*"],
+        "tags": [],
+    }
+
+    # tags come from the suite and the case; --case and --tag must both admit a case
+    _eval(fleet_repo, capsys, *args, "--tag", "safety")
+    assert {case[1] for case in _cases(out_file)} == {"safety"}
+    _eval(fleet_repo, capsys, *args, "--tag", "billing", "--tag", "tool-error")
+    assert {case[2] for case in _cases(out_file)} == {
+        "invoice-download-to-billing",
+        "card-number-and-injection",
+        "ticketing-outage-escalates",
+    }
+    _eval(fleet_repo, capsys, *args, "--tag", "safety", "--case", "gdpr-*")
+    assert {case[2] for case in _cases(out_file)} == {"gdpr-lawyer-threat"}
+
+
+def test_a_selection_whose_cases_fail_still_fails(
+    fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    drop_cassettes(fleet_repo)
+    code, out, _ = _eval(fleet_repo, capsys, "--agent", AGENT, "--case", "*")
+    assert code == 1 and "not recorded x5" in out and "gates not judged" in out

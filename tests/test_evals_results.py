@@ -18,6 +18,7 @@ from reconciler.evals.results import (
     SCHEMA_VERSION,
     Results,
     RunInfo,
+    Selection,
     Shard,
     build,
     from_json,
@@ -249,6 +250,24 @@ def test_merge_refuses_shards_of_another_run() -> None:
     mixed = replace(b, run=replace(b.run, shard=None))
     with pytest.raises(AlmError, match="some inputs are shards"):
         merge(a, mixed)
+
+
+def test_shards_of_a_selection_merge_only_with_the_same_selection() -> None:
+    picked = Selection(cases=("case-*",), tags=("billing",))
+    a, b = (replace(s, run=replace(s.run, selection=picked)) for s in shards(everything(), 2))
+    merged = merge(*(from_json(to_json(s)) for s in (a, b)))
+    assert merged.run.selection == picked and not merged.run.whole  # gates stay unjudged
+    other = replace(b, run=replace(b.run, selection=Selection(cases=("x",))))
+    with pytest.raises(AlmError, match="from another run: selection"):
+        merge(a, other)
+
+
+def test_a_selection_admits_by_id_glob_and_any_tag() -> None:
+    assert Selection().admits("anything", [])
+    assert Selection(cases=("refund-*", "x")).admits("refund-big", [])
+    assert not Selection(cases=("refund-*",)).admits("x-refund", ["refund"])
+    assert Selection(tags=("a", "b")).admits("c", ["b", "z"])
+    assert not Selection(tags=("a",), cases=("c*",)).admits("c1", ["b"])
 
 
 def test_merge_refuses_an_agent_described_differently() -> None:

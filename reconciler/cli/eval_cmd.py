@@ -19,7 +19,7 @@ from reconciler.errors import ExitCode
 from reconciler.evals.bundle import affected_agents
 from reconciler.evals.metrics import Metrics, Rate
 from reconciler.evals.providers import MODES, Mode
-from reconciler.evals.results import Results, Shard, from_json, merge, to_json
+from reconciler.evals.results import Results, Selection, Shard, from_json, merge, to_json
 from reconciler.evals.run import RunProgress, plan_jobs, run_evals
 from reconciler.evals.stats import Comparison, compare
 from reconciler.fsutil import write_atomic
@@ -95,16 +95,22 @@ def not_run_lines(results: Results) -> list[str]:
     return lines
 
 
-def report(results: Results, judge_gates: bool = True) -> int:
-    """Print the table and the verdict; the exit code of an eval. A shard does not judge
-    gates: a part of a suite says nothing about the whole (merge does)."""
+def report(results: Results) -> int:
+    """Print the table and the verdict; the exit code of an eval. A shard or a selection
+    of cases does not judge gates: a part of a suite says nothing about the whole."""
+    judge_gates = results.run.whole
+    part = (
+        "a shard: run alm eval merge over every shard"
+        if results.run.shard
+        else "a selection of cases (--case, --tag)"
+    )
     console = Console()
     if not console.is_terminal:
         console = Console(width=200)
     console.print(metrics_table(results))
     problems = not_run_lines(results)
     if not judge_gates:
-        click.echo("gates not judged on a shard: run alm eval merge over every shard")
+        click.echo(f"gates not judged on {part}")
     for agent in results.agents if judge_gates else ():
         for check in agent.gate.checks:
             if check.status != "passed":
@@ -116,7 +122,7 @@ def report(results: Results, judge_gates: bool = True) -> int:
     if problems:
         click.echo("eval: FAILED (a gate did not pass or a case could not run)")
         return ExitCode.INVALID
-    verdict = "passed" if judge_gates else "every trial of this shard ran"
+    verdict = "passed" if judge_gates else "every selected trial ran"
     click.echo(f"eval: {verdict} ({len(results.agents)} agents)")
     return ExitCode.OK
 
@@ -153,6 +159,10 @@ def _select(
 @click.option("--ref", help="Evaluate the desired state at a git ref (default: working tree).")
 @click.option("--affected-since", "since", help="Only agents affected since this git ref.")
 @click.option("--shard", callback=parse_shard, help="Run shard i of n, e.g. 1/4.")
+@click.option(
+    "--case", "cases", multiple=True, help="Only cases whose id matches this glob (repeatable)."
+)
+@click.option("--tag", "tags", multiple=True, help="Only cases with this tag (repeatable).")
 @click.option("--out", type=_OUT, help="Write the results JSON here.")
 @click.option("--mode", type=click.Choice(MODES), default="replay", show_default=True)
 @click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True)
@@ -164,6 +174,8 @@ def eval_group(
     ref: str | None,
     since: str | None,
     shard: Shard | None,
+    cases: tuple[str, ...],
+    tags: tuple[str, ...],
     out: Path | None,
     mode: Mode,
     concurrency: int,
@@ -179,13 +191,14 @@ def eval_group(
     unknown = sorted(set(names or ()) - {spec.name for spec in state.agents})
     if unknown:
         raise click.BadParameter(f"no agent named {', '.join(unknown)}", param_hint="--agent")
-    jobs = plan_jobs(state, names, shard)
+    selection = Selection(cases, tags) if cases or tags else None
+    jobs = plan_jobs(state, names, shard, selection)
     commit = source.resolve_ref(app.root, ref) if ref else None
     cache_path = None if no_cache else app.root / CACHE_FILE
     with progress_bar() as advance, _files_at(app, ref, mode) as files:
         run = run_evals(
             files, state, jobs, mode, concurrency, cache_path, advance,
-            ref=ref, commit=commit, shard=shard,
+            ref=ref, commit=commit, shard=shard, selection=selection,
         )  # fmt: skip
     click.echo(
         f"{len(jobs)} trials: {run.ran} run, {run.cached} from the cache, "
@@ -194,7 +207,7 @@ def eval_group(
     )
     if out is not None:
         write_atomic(out, to_json(run.results))
-    return report(run.results, judge_gates=shard is None)
+    return report(run.results)
 
 
 @contextmanager

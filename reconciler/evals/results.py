@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from fnmatch import fnmatchcase
 from functools import cache
 from typing import Any
 
@@ -31,6 +32,18 @@ class Shard:
 
 
 @dataclass(frozen=True)
+class Selection:
+    """``--case`` / ``--tag``: only the cases admitted ran."""
+
+    cases: tuple[str, ...] = ()  # glob patterns on case ids; empty: any
+    tags: tuple[str, ...] = ()  # a case with any of these tags; empty: any
+
+    def admits(self, case_id: str, tags: Iterable[str]) -> bool:
+        by_id = not self.cases or any(fnmatchcase(case_id, p) for p in self.cases)
+        return by_id and (not self.tags or not set(self.tags).isdisjoint(tags))
+
+
+@dataclass(frozen=True)
 class RunInfo:
     """What the run evaluated and how; shards of one run agree on all but `shard`."""
 
@@ -38,6 +51,12 @@ class RunInfo:
     commit: str | None = None
     mode: str | None = None  # replay | record | live
     shard: Shard | None = None
+    selection: Selection | None = None
+
+    @property
+    def whole(self) -> bool:
+        """Every case of the selected agents: only then do gates mean anything."""
+        return self.shard is None and self.selection is None
 
 
 @dataclass(frozen=True)
@@ -212,7 +231,7 @@ def _name(index: int, results: Results) -> str:
 def _merged_run(shards: Sequence[Results]) -> RunInfo:
     first = shards[0].run
     for i, results in enumerate(shards[1:], start=1):
-        for field in ("ref", "commit", "mode"):
+        for field in ("ref", "commit", "mode", "selection"):
             mine, theirs = getattr(results.run, field), getattr(first, field)
             if mine != theirs:
                 raise AlmError(

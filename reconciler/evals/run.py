@@ -28,7 +28,7 @@ from reconciler.evals.engine import Engine, EngineConfig, JobResult, RunReport
 from reconciler.evals.grading import Grade, grade
 from reconciler.evals.providers import Mode, Providers
 from reconciler.evals.records import CaseResult, effective_repeats, effective_tags, record
-from reconciler.evals.results import Results, RunInfo, Shard, agent_result, build
+from reconciler.evals.results import Results, RunInfo, Selection, Shard, agent_result, build
 from reconciler.evals.runners import RunnerContext, make_runner
 from reconciler.evals.types import CaseJob, Provider, ProviderError, Runner, Trajectory
 from reconciler.pricing import PriceBook
@@ -70,9 +70,12 @@ def in_shard(agent: str, suite: str, case_id: str, shard: Shard | None) -> bool:
 
 
 def plan_jobs(
-    state: DesiredState, agents: list[str] | None = None, shard: Shard | None = None
+    state: DesiredState,
+    agents: list[str] | None = None,
+    shard: Shard | None = None,
+    selection: Selection | None = None,
 ) -> list[PlannedJob]:
-    """The trials of the selected agents (all when None), in a stable order."""
+    """The trials of the selected agents (all when None) and cases, in a stable order."""
     known = {spec.name for spec in state.agents}
     unknown = sorted(set(agents or ()) - known)
     if unknown:
@@ -82,7 +85,7 @@ def plan_jobs(
     planned: list[PlannedJob] = []
     for spec in sorted(state.agents, key=lambda s: s.name):
         if agents is None or spec.name in agents:
-            planned.extend(_agent_jobs(spec, state, prices, catalog, shard))
+            planned.extend(_agent_jobs(spec, state, prices, catalog, shard, selection))
     return planned
 
 
@@ -92,6 +95,7 @@ def _agent_jobs(
     prices: PriceBook,
     catalog: dict[str, Tool],
     shard: Shard | None,
+    selection: Selection | None,
 ) -> list[PlannedJob]:
     bundle = run_hash(spec, state)
     prompt = spec.prompt.text if spec.prompt else ""
@@ -100,10 +104,12 @@ def _agent_jobs(
         suite = loaded.model
         name = suite.metadata.name
         for case in suite.cases:
+            tags = effective_tags(suite, case)
             if not in_shard(spec.name, name, case.id, shard):
                 continue
+            if selection is not None and not selection.admits(case.id, tags):
+                continue
             repeats = effective_repeats(suite, case)
-            tags = effective_tags(suite, case)
             digest = case_hash(case)
             for trial in range(repeats):
                 job = CaseJob(spec.agent, prompt, catalog, case, prices, trial)
@@ -209,6 +215,7 @@ def run_evals(
     ref: str | None = None,
     commit: str | None = None,
     shard: Shard | None = None,
+    selection: Selection | None = None,
 ) -> EvalRun:
     """Run (or fetch from the cache) every planned trial; grade, record and score them."""
     with open_cache(cache_path) as store:
@@ -230,7 +237,7 @@ def run_evals(
         agent_result(p.spec.agent, [r for r in records if r.agent == name], p.run_hash)
         for name, p in specs.items()
     ]
-    run = RunInfo(ref=ref, commit=commit, mode=mode, shard=shard)
+    run = RunInfo(ref=ref, commit=commit, mode=mode, shard=shard, selection=selection)
     return EvalRun(build(run, agents, records), calls, len(cached), len(fresh))
 
 
