@@ -4,6 +4,7 @@ repository, with the openai client against a local OpenAI-compatible server."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -230,3 +231,22 @@ def test_a_selection_whose_cases_fail_still_fails(
     drop_cassettes(fleet_repo)
     code, out, _ = _eval(fleet_repo, capsys, "--agent", AGENT, "--case", "*")
     assert code == 1 and "not recorded x5" in out and "gates not judged" in out
+
+
+def test_rate_limit_spaces_live_calls(
+    fleet_repo: GitRepo, server: OpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ("--agent", AGENT, "--mode", "live", "--no-cache", "--concurrency", "5")
+    started = time.perf_counter()
+    _eval(fleet_repo, capsys, *args, "--rate-limit", "openai=600/min")  # 10 per second
+    limited = time.perf_counter() - started
+    assert len(server.requests) == 5
+    assert limited >= 0.4  # five calls, 0.1 s apart; unlimited they all leave at once
+
+
+@pytest.mark.parametrize("value", ["openai=0", "openai", "openai=5/hour", "=5"])
+def test_a_bad_rate_limit_is_a_usage_error(
+    fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    code, _, err = _eval(fleet_repo, capsys, "--rate-limit", value)
+    assert code == 2 and "expected PROVIDER=N, N/s or N/min" in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reconciler.evals.engine import EngineConfig
 from reconciler.evals.results import Shard
 from reconciler.evals.run import plan_jobs, run_evals
 from reconciler.spec.loader import load_worktree
@@ -52,20 +53,20 @@ def test_record_then_replay_then_cache(
     root = fleet_repo.path
     state = _state(fleet_repo)
     jobs = plan_jobs(state, [AGENT])
-    recorded = run_evals(root, state, jobs, "record", 4, None)
+    recorded = run_evals(root, state, jobs, "record", EngineConfig(concurrency=4), None)
     assert recorded.model_calls == len(jobs) == len(server.requests) == 5
     assert all(c.graded for c in recorded.results.cases)
     assert len(list((root / "evals" / AGENT / "cassettes").glob("*.json"))) == 5
 
-    replayed = run_evals(root, state, jobs, "replay", 4, None)
+    replayed = run_evals(root, state, jobs, "replay", EngineConfig(concurrency=4), None)
     assert len(server.requests) == 5  # replay never calls the server
     statuses = {c.key: c.status for c in replayed.results.cases}
     assert statuses == {c.key: c.status for c in recorded.results.cases}
 
     cache = tmp_path / "cache.sqlite"
-    first = run_evals(root, state, jobs, "record", 4, cache)
+    first = run_evals(root, state, jobs, "record", EngineConfig(concurrency=4), cache)
     assert (first.ran, first.cached, len(server.requests)) == (5, 0, 10)
-    second = run_evals(root, state, jobs, "record", 4, cache)
+    second = run_evals(root, state, jobs, "record", EngineConfig(concurrency=4), cache)
     assert (second.ran, second.cached, second.model_calls) == (0, 5, 0)
     assert len(server.requests) == 10  # an unchanged agent makes zero model calls
     assert second.results.cases == first.results.cases
@@ -76,9 +77,9 @@ def test_missing_cassette_is_not_run_and_never_cached(fleet_repo: GitRepo, tmp_p
     state = _state(fleet_repo)
     jobs = plan_jobs(state, [AGENT])
     cache = tmp_path / "cache.sqlite"
-    run = run_evals(fleet_repo.path, state, jobs, "replay", 2, cache)
+    run = run_evals(fleet_repo.path, state, jobs, "replay", EngineConfig(concurrency=2), cache)
     assert all(c.status == "not_run" for c in run.results.cases)
     assert all(c.reason.startswith("not recorded") for c in run.results.cases)
     assert not run.results.agents[0].gate.passed
-    again = run_evals(fleet_repo.path, state, jobs, "replay", 2, cache)
+    again = run_evals(fleet_repo.path, state, jobs, "replay", EngineConfig(concurrency=2), cache)
     assert (again.cached, again.ran) == (0, 5)

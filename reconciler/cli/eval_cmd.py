@@ -17,6 +17,7 @@ from rich.table import Table
 from reconciler.cli.app import App
 from reconciler.errors import ExitCode
 from reconciler.evals.bundle import affected_agents
+from reconciler.evals.engine import EngineConfig, RateLimit
 from reconciler.evals.metrics import Metrics, Rate
 from reconciler.evals.providers import MODES, Mode
 from reconciler.evals.results import Results, Selection, Shard, from_json, merge, to_json
@@ -39,6 +40,25 @@ def parse_shard(_ctx: click.Context, _param: click.Parameter, value: str | None)
     if not 1 <= index <= count:
         raise click.BadParameter(f"expected i/n with 1 <= i <= n, e.g. 1/4; got {value!r}")
     return Shard(index, count)
+
+
+_RATE = re.compile(r"^([a-z0-9][a-z0-9_.-]*)=(\d+(?:\.\d+)?)(?:/(s|min))?$")
+
+
+def parse_rate_limits(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, RateLimit]:
+    """``openai=10`` or ``openai=10/s``: requests per second; ``openai=500/min`` per minute."""
+    limits: dict[str, RateLimit] = {}
+    for value in values:
+        match = _RATE.match(value)
+        if not match or float(match[2]) <= 0:
+            raise click.BadParameter(
+                f"expected PROVIDER=N, N/s or N/min with N > 0, e.g. openai=500/min; got {value!r}"
+            )
+        per_second = float(match[2]) / (60 if match[3] == "min" else 1)
+        limits[match[1]] = RateLimit(requests_per_s=per_second)
+    return limits
 
 
 # --- output ----------------------------------------------------------------------------
@@ -166,6 +186,13 @@ def _select(
 @click.option("--out", type=_OUT, help="Write the results JSON here.")
 @click.option("--mode", type=click.Choice(MODES), default="replay", show_default=True)
 @click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option(
+    "--rate-limit",
+    "rate_limits",
+    multiple=True,
+    callback=parse_rate_limits,
+    help="Live calls per provider, e.g. openai=500/min (repeatable).",
+)
 @click.option("--no-cache", is_flag=True, help="Run every trial, ignoring the result cache.")
 @click.pass_context
 def eval_group(
@@ -179,6 +206,7 @@ def eval_group(
     out: Path | None,
     mode: Mode,
     concurrency: int,
+    rate_limits: dict[str, RateLimit],
     no_cache: bool,
 ) -> int:
     """Run eval suites, print metrics, write results JSON; merge shards; compare runs."""
@@ -197,7 +225,7 @@ def eval_group(
     cache_path = None if no_cache else app.root / CACHE_FILE
     with progress_bar() as advance, _files_at(app, ref, mode) as files:
         run = run_evals(
-            files, state, jobs, mode, concurrency, cache_path, advance,
+            files, state, jobs, mode, EngineConfig(concurrency, rate_limits), cache_path, advance,
             ref=ref, commit=commit, shard=shard, selection=selection,
         )  # fmt: skip
     click.echo(

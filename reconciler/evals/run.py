@@ -174,9 +174,13 @@ class _Runners:
 
 
 async def _execute(
-    root: Path, jobs: Sequence[CaseJob], mode: Mode, concurrency: int, progress: RunProgress | None
+    root: Path,
+    jobs: Sequence[CaseJob],
+    mode: Mode,
+    config: EngineConfig,
+    progress: RunProgress | None,
 ) -> RunReport:
-    engine = Engine(EngineConfig(concurrency=concurrency))
+    engine = Engine(config)
     providers = Providers(mode, wrap=engine.wrap)
 
     def report(_: JobResult, done: int, total: int) -> None:
@@ -208,7 +212,7 @@ def run_evals(
     state: DesiredState,
     jobs: Sequence[PlannedJob],
     mode: Mode = "replay",
-    concurrency: int = 8,
+    config: EngineConfig | None = None,
     cache_path: Path | None = None,
     progress: RunProgress | None = None,
     *,
@@ -222,7 +226,7 @@ def run_evals(
         cached = {i: r for i, p in enumerate(jobs) if (r := _from_cache(store, p, mode))}
         todo = [i for i in range(len(jobs)) if i not in cached]
         report = asyncio.run(
-            _execute(root, [jobs[i].job for i in todo], mode, concurrency, progress)
+            _execute(root, [jobs[i].job for i in todo], mode, config or EngineConfig(), progress)
         )
         fresh, calls = _grade_report(report, [jobs[i] for i in todo])
         if store is not None:
