@@ -18,6 +18,7 @@ RESULTS_DIR = BENCH_DIR / "results"
 REGISTRY: dict[str, str] = {
     "load": "bench.bench_load",
     "evals": "bench.bench_evals",
+    "eval_cache": "bench.bench_eval_cache",
     "policy": "bench.bench_policy",
 }
 
