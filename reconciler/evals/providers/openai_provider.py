@@ -4,13 +4,10 @@ The endpoint comes from ``ALM_OPENAI_BASE_URL`` or ``OPENAI_BASE_URL`` (OpenAI i
 neither is set: vLLM, Ollama or a gateway otherwise) and the key from ``OPENAI_API_KEY``.
 The key is handed to the client and never printed, logged or stored. The client does not
 retry (``max_retries=0``): the engine retries, with a rate limit shared by all cases.
-Calls take turns on the CPU and overlap on the wire (``turns.py``), which keeps the
-harness's overhead low at high concurrency.
 """
 
 from __future__ import annotations
 
-import contextlib
 import email.utils
 import json
 import os
@@ -21,7 +18,6 @@ from typing import Any
 import openai
 from openai import AsyncOpenAI
 
-from reconciler.evals.providers.turns import CpuTurn
 from reconciler.evals.types import ChatRequest, ChatResponse, ProviderError
 from reconciler.pricing import TokenUsage
 
@@ -33,17 +29,10 @@ DEFAULT_TIMEOUT_S = 120.0
 class OpenAIProvider:
     """Sends ChatRequests to /chat/completions and maps failures to ProviderError."""
 
-    def __init__(
-        self,
-        client: AsyncOpenAI,
-        name: str = "openai",
-        custom_endpoint: bool = False,
-        turn: CpuTurn | None = None,
-    ):
+    def __init__(self, client: AsyncOpenAI, name: str = "openai", custom_endpoint: bool = False):
         self.name = name
         self.custom_endpoint = custom_endpoint  # provenance says "custom", never the host
         self._client = client
-        self._turn = turn  # only with a client built with turn.event_hooks()
 
     @classmethod
     def from_env(
@@ -54,33 +43,30 @@ class OpenAIProvider:
         if not key:
             raise ProviderError(f"live model calls need {KEY_VARIABLE} in the environment")
         base_url = next((env[v] for v in BASE_URL_VARIABLES if env.get(v)), None)
-        turn = CpuTurn()
         client = AsyncOpenAI(
             api_key=key,
             base_url=base_url,
             max_retries=0,
             timeout=timeout_s or DEFAULT_TIMEOUT_S,
-            http_client=openai.DefaultAsyncHttpxClient(event_hooks=turn.event_hooks()),
         )
-        return cls(client, name=name, custom_endpoint=base_url is not None, turn=turn)
+        return cls(client, name=name, custom_endpoint=base_url is not None)
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         started = time.perf_counter()
-        async with self._turn.held() if self._turn else contextlib.nullcontext():
-            try:
-                # the client's generic post(): the body is ours, already JSON, so the
-                # client skips its per-field request transform (most of its CPU per call)
-                raw = await self._client.post(
-                    "/chat/completions",
-                    cast_to=bytes,
-                    content=json.dumps(_arguments(request)).encode(),
-                    options={"headers": {"Content-Type": "application/json"}},
-                )
-            except openai.APIStatusError as exc:
-                raise _status_error(exc) from None
-            except openai.APIConnectionError as exc:
-                raise ProviderError(f"{self.name}: {exc.message}", retryable=True) from None
-            return self._response(raw, time.perf_counter() - started)
+        try:
+            # the client's generic post(): the body is ours, already JSON, so the client
+            # skips its per-field request transform (most of its CPU cost per call)
+            raw = await self._client.post(
+                "/chat/completions",
+                cast_to=bytes,
+                content=json.dumps(_arguments(request)).encode(),
+                options={"headers": {"Content-Type": "application/json"}},
+            )
+        except openai.APIStatusError as exc:
+            raise _status_error(exc) from None
+        except openai.APIConnectionError as exc:
+            raise ProviderError(f"{self.name}: {exc.message}", retryable=True) from None
+        return self._response(raw, time.perf_counter() - started)
 
     def _response(self, raw: bytes, latency_s: float) -> ChatResponse:
         try:
