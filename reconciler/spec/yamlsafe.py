@@ -8,6 +8,7 @@ line and column for findings.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -256,15 +257,15 @@ def _nesting_bound(text: str) -> int:
     return sum(text.count(c) for c in "\n[{-?") + 1
 
 
-def _check_nesting(file: str, text: str) -> None:
+def _check_nesting(file: str, text: str, loader: Any = _Loader) -> None:
     """Refuse deep nesting before composing: the composer recurses once per level, and
     tens of thousands of `[` crash the interpreter (the C composer) or overflow its stack.
     Files too small to nest that deep skip the extra parse; the builder still refuses
     anything past MAX_DEPTH."""
-    if _nesting_bound(text) <= _SAFE_NESTING_BOUND:
+    if loader is _Loader and _nesting_bound(text) <= _SAFE_NESTING_BOUND:
         return
     depth = 0
-    for event in yaml.parse(text, Loader=_Loader):
+    for event in yaml.parse(text, Loader=loader):
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
@@ -288,6 +289,13 @@ def _compose(file: str, text: str) -> Iterator[yaml.Node]:
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        if "maximum nesting depth" in (err.problem or ""):
+            # newer libyaml scans a flow collection ahead and stops at 1000 levels: find
+            # where it passed MAX_DEPTH with the pure-Python parser, which looks ahead less
+            with contextlib.suppress(yaml.YAMLError):
+                _check_nesting(file, text, yaml.SafeLoader)
+            message = f"values nested too deep; expected at most {MAX_DEPTH} levels"
+            raise _fail(file, line, column, message, "too-deep") from None
         what = " ".join(p for p in (err.context, err.problem) if p)
         raise _fail(file, line, column, f"YAML syntax error: {what}", "yaml-syntax") from None
     except yaml.YAMLError as err:
