@@ -48,9 +48,12 @@ SERVER = [sys.executable, "-m", "tests.openai_server"]
 Measured = tuple[RunReport, float, float]  # report, wall s, CPU s
 
 
-def start_server() -> tuple[subprocess.Popen[str], str]:
+def start_server(
+    latency_s: float = LATENCY_S, steps: list[dict[str, Any]] = STEPS
+) -> tuple[subprocess.Popen[str], str]:
+    """The local OpenAI-compatible server in its own process, and its base URL."""
     process = subprocess.Popen(
-        [*SERVER, "--latency", str(LATENCY_S), "--steps", json.dumps(STEPS)],
+        [*SERVER, "--latency", str(latency_s), "--steps", json.dumps(steps)],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         text=True,
