@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from reconciler.cli import diff_cmd, eval_cmd, policy_cmds, spec_cmds
+from reconciler.cli import diff_cmd, eval_cmd, eval_compare, policy_cmds, spec_cmds
 
 COMMANDS: list[click.Command] = [
     spec_cmds.validate,
@@ -14,3 +14,5 @@ COMMANDS: list[click.Command] = [
     policy_cmds.codeowners,
     eval_cmd.eval_group,
 ]
+
+_ = eval_compare  # registers `alm eval compare` on eval_group

@@ -22,7 +22,6 @@ from reconciler.evals.metrics import Metrics, Rate
 from reconciler.evals.providers import MODES, Mode
 from reconciler.evals.results import Results, Selection, Shard, from_json, merge, to_json
 from reconciler.evals.run import RunProgress, plan_jobs, run_evals
-from reconciler.evals.stats import Comparison, compare
 from reconciler.fsutil import write_atomic
 from reconciler.spec import source
 
@@ -260,30 +259,3 @@ def merge_cmd(files: tuple[Path, ...], out: Path) -> int:
     merged = merge(*shards)
     write_atomic(out, to_json(merged))
     return report(merged)
-
-
-def comparison_lines(c: Comparison) -> list[str]:
-    rates = f"{_number(c.base_pass_rate, '.0%')} → {_number(c.head_pass_rate, '.0%')}"
-    verdict = "REGRESSION" if c.any_regression else "no regression flagged"
-    lines = [f"{c.agent}: {verdict}: {c.pairs} paired cases, pass rate {rates}, p={c.p_value:.3g}"]
-    lines += [f"  regressed: {ch.case}" for ch in c.regressed_cases]
-    lines += [f"  flaky: {ch.case} (base {ch.base}, head {ch.head})" for ch in c.flaky_cases]
-    lines += [f"  {r.metric}: {r.reason}" for r in (c.cost, c.latency_p95) if r.regressed]
-    lines.append(f"  {c.reason}")  # also why a drop was not flagged: tolerance or noise
-    return lines
-
-
-@eval_group.command("compare")
-@click.argument("base", type=_IN)
-@click.argument("head", type=_IN)
-def compare_cmd(base: Path, head: Path) -> int:
-    """Compare two results files on paired cases; exit 1 when a regression is flagged."""
-    before = from_json(base.read_text("utf-8"), str(base))
-    after = from_json(head.read_text("utf-8"), str(head))
-    comparisons = compare(before.cases, after.cases)
-    for comparison in comparisons:
-        for line in comparison_lines(comparison):
-            click.echo(line)
-    if not comparisons:
-        click.echo("no agent has results on both sides")
-    return ExitCode.INVALID if any(c.any_regression for c in comparisons) else ExitCode.OK
