@@ -1,0 +1,1 @@
+"""Attacks from a hostile pull request, one class per module (issue 9)."""
