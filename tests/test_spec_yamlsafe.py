@@ -86,6 +86,35 @@ def test_bad_indentation_names_the_line() -> None:
     assert where(err)[1] == 4
 
 
+@pytest.mark.parametrize(
+    ("raw", "line", "column"),
+    [
+        (b"a:\n\tb: 1\n", 2, 1),  # "cannot start any token"
+        (b"a:\n  b: 1\n\tc: 2\n", 3, 1),  # "violates indentation"
+        (b"a:\n  b:\n  \tc: 1\n", 3, 3),  # after two spaces
+        (b"tools:\n  - a.b\n\t- c.d\n", 3, 1),
+        (b"- a\n-\tb\n", 2, 2),
+        (b"a: |\n\tx\n", 2, 1),  # block scalar
+    ],
+)
+def test_a_tab_in_indentation_is_named_as_a_tab(raw: bytes, line: int, column: int) -> None:
+    err = refused(raw)
+    assert err.finding.code == "yaml-syntax"
+    assert where(err) == ("f.yaml", line, column)
+    assert err.finding.message.startswith("found a tab character; YAML indents with spaces")
+
+
+def test_a_tab_where_yaml_allows_one_loads() -> None:
+    (doc,) = load_documents("f.yaml", b"a:\t1\nb: [1,\n\t2]\n")
+    assert doc.data == {"a": 1, "b": [1, 2]}
+
+
+def test_other_syntax_errors_are_not_called_tabs() -> None:
+    err = refused(b"x: 1  #\tnote\na:\n  b: 1\n c: 2\n")  # a tab elsewhere in the file
+    assert where(err)[1] == 4
+    assert "tab" not in err.finding.message
+
+
 def test_duplicate_key_is_an_error_not_last_wins() -> None:
     raw = b"kind: Agent\ntools:\n  - a.b\nlimits: {}\ntools:\n  - c.d\n"
     err = refused(raw)

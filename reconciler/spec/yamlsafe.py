@@ -282,6 +282,25 @@ def _check_nesting(file: str, text: str, loader: Any = _Loader) -> None:
             depth -= 1
 
 
+def _tab_near(text: str, line: int, column: int, problem: str) -> int | None:
+    """The column of the tab a syntax error is about, if it is about one.
+
+    The scanners word it differently ("cannot start any token", "violates indentation"),
+    so look at the text: the character at the error, else a tab in that line's indentation
+    when the error mentions one.
+    """
+    lines = text.split("\n")
+    if not 1 <= line <= len(lines):
+        return None
+    row = lines[line - 1]
+    if 1 <= column <= len(row) and row[column - 1] == "\t":
+        return column
+    indent = row[: len(row) - len(row.lstrip(" \t"))]
+    if "tab" in problem and "\t" in indent:
+        return indent.index("\t") + 1
+    return None
+
+
 def _compose(file: str, text: str) -> Iterator[yaml.Node]:
     try:
         _check_nesting(file, text)
@@ -296,6 +315,10 @@ def _compose(file: str, text: str) -> Iterator[yaml.Node]:
                 _check_nesting(file, text, yaml.SafeLoader)
             message = f"values nested too deep; expected at most {MAX_DEPTH} levels"
             raise _fail(file, line, column, message, "too-deep") from None
+        tab = _tab_near(text, line, column, err.problem or "")
+        if tab is not None:
+            message = "found a tab character; YAML indents with spaces (expected spaces here)"
+            raise _fail(file, line, tab, message, "yaml-syntax") from None
         what = " ".join(p for p in (err.context, err.problem) if p)
         raise _fail(file, line, column, f"YAML syntax error: {what}", "yaml-syntax") from None
     except yaml.YAMLError as err:
