@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from genai_prices import Usage, calc_price
+from genai_prices.data_snapshot import get_snapshot
 
 from reconciler.spec.catalog import ModelPrice
 
@@ -29,6 +30,14 @@ class PriceBook:
 
     def known(self, provider: str, model: str) -> bool:
         return (provider, model) in self._overrides or _bundled_known(provider, model)
+
+    def model_names(self, provider: str) -> list[str]:
+        """Every model priced for `provider`, overrides first (for "did you mean")."""
+        own = [name for (p, name) in self._overrides if p == provider]
+        return own + [n for n in _bundled_names(provider) if n not in own]
+
+    def provider_names(self) -> list[str]:
+        return list(dict.fromkeys([p for p, _ in self._overrides] + list(_bundled_providers())))
 
     def cost_usd(self, provider: str, model: str, usage: TokenUsage) -> float:
         override = self._overrides.get((provider, model))
@@ -61,3 +70,14 @@ def _bundled_known(provider: str, model: str) -> bool:
     except LookupError:
         return False
     return True
+
+
+@lru_cache(maxsize=1)
+def _bundled_providers() -> tuple[str, ...]:
+    return tuple(p.id for p in get_snapshot().providers)
+
+
+@lru_cache(maxsize=64)
+def _bundled_names(provider: str) -> tuple[str, ...]:
+    found = next((p for p in get_snapshot().providers if p.id == provider), None)
+    return tuple(m.id for m in found.models) if found else ()

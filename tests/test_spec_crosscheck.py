@@ -7,6 +7,8 @@ import pytest
 from reconciler.errors import Finding
 from reconciler.spec.checks import CHECKS, validate
 from reconciler.spec.loader import load_snapshot
+from tests.cli import run
+from tests.gitrepo import GitRepo
 from tests.test_spec_minifleet import (
     AGENT,
     AGENT_YAML,
@@ -79,7 +81,7 @@ def test_granted_tool_as_a_mapping_is_located_at_its_name() -> None:
 
 def test_wildcard_grants_match_the_catalog_or_are_unknown() -> None:
     _, findings = agent_findings("  - desk.get_ticket", "  - desk.*")
-    assert findings == []
+    assert [f.code for f in findings] == ["grant-forbidden"]  # desk.* covers desk.refund
     text, findings = agent_findings("  - desk.get_ticket", "  - nothing.*")
     assert at(only(findings, "unknown-tool")) == (AGENT, *pos(text, "nothing.*"))
 
@@ -173,6 +175,29 @@ def test_model_unknown_to_the_price_data() -> None:
     assert at(finding) == (AGENT, 16, 33)
     assert "openai/gpt-imaginary-7 has no price" in finding.message
     assert "expected a known model or a kind: Pricing override in policies/" in finding.message
+
+
+def test_unknown_model_suggests_the_closest_priced_model() -> None:
+    _, findings = agent_findings("name: gpt-4.1-mini", "name: gpt-4.1-mnii")
+    finding = only(findings, "unknown-model")
+    assert finding.message == (
+        "model openai/gpt-4.1-mnii has no price in the bundled price data "
+        "(did you mean 'gpt-4.1-mini'?); expected a known model or a kind: Pricing override "
+        "in policies/"
+    )
+
+
+def test_unknown_provider_suggests_the_closest_provider() -> None:
+    _, findings = agent_findings("provider: openai", "provider: opnai")
+    assert "(did you mean provider 'openai'?)" in only(findings, "unknown-model").message
+
+
+def test_a_priced_override_is_suggested_too() -> None:
+    _, findings = findings_and(
+        {"policies/pricing.yaml": _pricing("openai", "acme-tuned-v2")},
+        ("name: gpt-4.1-mini", "name: acme-tuned-v3"),
+    )
+    assert "(did you mean 'acme-tuned-v2'?)" in only(findings, "unknown-model").message
 
 
 def _pricing(provider: str, name: str) -> str:
@@ -298,7 +323,8 @@ def test_missing_catalog_makes_every_grant_unknown() -> None:
     findings = findings_for({CATALOG: None})
     assert at(only(findings, "missing-catalog")) == (CATALOG, 1, 1)
     unknown = [f.location.line for f in findings if f.code == "unknown-tool"]
-    assert unknown == [12, 19, 20, 23, 8]  # sorted by place: agent lines, then the suite
+    # sorted by place: agent lines, then the suite's fixture and expected call
+    assert unknown == [12, 19, 20, 23, 8, 13]
 
 
 def test_duplicate_tool_in_the_catalog() -> None:
@@ -326,6 +352,65 @@ def test_fixture_for_an_unknown_tool() -> None:
     suite = edited(SUITE_YAML, "- tool: desk.get_ticket", "- tool: desk.get_tix")
     finding = only(findings_for({SUITE: suite}), "unknown-tool")
     assert at(finding) == (SUITE, *pos(suite, "desk.get_tix"))
+    assert finding.message == (
+        "fixture for 'desk.get_tix', which is not in the tool catalog "
+        "(did you mean 'desk.get_ticket'?); expected a catalog tool"
+    )
+
+
+def test_expected_tool_call_of_an_unknown_tool() -> None:
+    suite = edited(SUITE_YAML, "[{tool: desk.route,", "[{tool: desk.rout,")
+    finding = only(findings_for({SUITE: suite}), "unknown-tool")
+    assert at(finding) == (SUITE, *pos(suite, "desk.rout"))
+    assert finding.message == (
+        "expected call to 'desk.rout', which is not in the tool catalog "
+        "(did you mean 'desk.route'?); expected a catalog tool"
+    )
+
+
+def test_forbidden_tool_call_of_an_unknown_tool() -> None:
+    """A typo here would silently disable the safety check: the call can never happen."""
+    suite = edited(
+        SUITE_YAML, "      outcome: resolved\n", "      forbid_tool_calls: [desk.refnd]\n"
+    )
+    finding = only(findings_for({SUITE: suite}), "unknown-tool")
+    assert at(finding) == (SUITE, *pos(suite, "desk.refnd"))
+    assert finding.message == (
+        "forbidden call to 'desk.refnd', which is not in the tool catalog "
+        "(did you mean 'desk.refund'?); expected a catalog tool"
+    )
+
+
+def test_expected_and_forbidden_catalog_tools_are_fine() -> None:
+    suite = edited(
+        SUITE_YAML, "      outcome: resolved\n", "      forbid_tool_calls: [desk.refund]\n"
+    )
+    assert findings_for({SUITE: suite}) == []
+
+
+def test_granting_a_tool_the_agents_own_must_never_forbids() -> None:
+    text, findings = agent_findings("  - human.escalate\n", "  - human.escalate\n  - desk.refund\n")
+    finding = only(findings, "grant-forbidden")
+    assert at(finding) == (AGENT, *pos(text, "desk.refund", 2))
+    assert finding.message == (
+        "tool 'desk.refund' is granted, but must_never rule 'no-refunds' forbids 'desk.refund' "
+        "(line 12); expected the grant removed, or the rule changed in the contract"
+    )
+
+
+def test_a_wildcard_grant_covering_a_forbidden_tool_is_forbidden_too() -> None:
+    text, findings = agent_findings("  - desk.get_ticket\n", "  - desk.*\n")
+    finding = only(findings, "grant-forbidden")
+    assert at(finding) == (AGENT, *pos(text, "desk.*"))
+    assert "'desk.*' is granted, but must_never rule 'no-refunds' forbids" in finding.message
+
+
+def test_a_wildcard_rule_forbids_a_grant_of_its_system() -> None:
+    text, findings = agent_findings("[desk.refund]", "[desk.*]")
+    assert [at(f) for f in findings if f.code == "grant-forbidden"] == [
+        (AGENT, *pos(text, "desk.get_ticket")),
+        (AGENT, *pos(text, "desk.route")),
+    ]
 
 
 def test_every_cross_check_finding_has_a_line_and_column() -> None:
@@ -357,6 +442,57 @@ def test_every_cross_check_finding_has_a_line_and_column() -> None:
     assert findings == sorted(findings, key=Finding.sort_key)
 
 
+POLICY_YAML = """\
+apiVersion: alm/v1
+kind: Policy
+metadata: {name: payments, owners: ["@acme/security"]}
+match:
+  labels: {domain: payments}
+validations:
+  - {expression: "true", message: ok}
+"""
+
+
+def findings_and(files: dict[str, str], agent_edit: tuple[str, str]) -> tuple[str, list[Finding]]:
+    text = edited(AGENT_YAML, *agent_edit)
+    return text, findings_for({**files, AGENT: text})
+
+
+def test_a_misspelt_label_value_that_policies_match_on_is_reported() -> None:
+    text, findings = agent_findings("{tier: customer-facing}", "{tier: custmer-facing}")
+    finding = only(findings, "unknown-label-value")
+    assert finding.severity == "warning"
+    assert at(finding) == (AGENT, *pos(text, "custmer-facing"))
+    assert finding.message == (
+        "label tier: 'custmer-facing' is matched by no policy (did you mean 'customer-facing'?); "
+        "expected one of the values policies match: customer-facing"
+    )
+
+
+def test_label_values_from_policies_match_are_known() -> None:
+    policies = {"policies/payments.yaml": POLICY_YAML}
+    edit = ("{tier: customer-facing}", "{tier: customer-facing, domain: Payment}")
+    text, findings = findings_and(policies, edit)
+    finding = only(findings, "unknown-label-value")
+    assert at(finding) == (AGENT, *pos(text, "Payment"))
+    assert "did you mean 'payments'?" in finding.message
+    _, findings = findings_and(policies, (edit[0], edit[0].replace("}", ", domain: payments}")))
+    assert findings == []
+
+
+def test_a_label_value_far_from_every_matched_value_is_fine() -> None:
+    _, findings = agent_findings("{tier: customer-facing}", "{tier: internal}")
+    assert not [f for f in findings if f.code.startswith("unknown-label")]
+
+
+def test_a_misspelt_label_key_that_policies_match_on_is_reported() -> None:
+    text, findings = agent_findings("{tier: customer-facing}", "{teir: customer-facing}")
+    finding = only(findings, "unknown-label")
+    assert finding.severity == "warning"
+    assert at(finding) == (AGENT, *pos(text, "teir"))
+    assert "(did you mean 'tier'?)" in finding.message
+
+
 def test_the_registry_lists_every_check_once() -> None:
     assert len(CHECKS) == len(set(CHECKS))
     names = {check.__name__ for check in CHECKS}
@@ -372,9 +508,35 @@ def test_the_registry_lists_every_check_once() -> None:
         "owners_well_formed",
         "eval_suite_present",
         "customer_facing_is_guarded",
+        "grants_not_forbidden",
+        "suite_tools_exist",
+        "labels_match_policies",
     } <= names
 
 
 def test_escalation_tool_granted_through_a_wildcard() -> None:
     _, findings = agent_findings("  - human.escalate\n", "  - human.*\n")
     assert findings == []
+
+
+def test_alm_validate_reports_the_new_checks_at_file_line_col(
+    mini: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Through the CLI, on a real repository: what a reviewer would miss is pointed out."""
+    mini.replace(AGENT, "  - human.escalate\n", "  - human.escalate\n  - desk.refund\n")
+    mini.replace(AGENT, "{tier: customer-facing}", "{tier: custmer-facing}")
+    mini.replace(SUITE, "      outcome: resolved\n", "      forbid_tool_calls: [desk.refnd]\n")
+    code, out, err = run(capsys, "-C", str(mini.path), "validate")
+    assert code == 1, out + err
+    agent, suite = mini.read(AGENT), mini.read(SUITE)
+    lines = out.splitlines()
+    line, col = pos(agent, "custmer-facing")
+    assert f"{AGENT}:{line}:{col}: warning: label tier: 'custmer-facing'" in out
+    line, col = pos(agent, "desk.refund", 2)
+    assert f"{AGENT}:{line}:{col}: error: tool 'desk.refund' is granted, but must_never" in out
+    line, col = pos(suite, "desk.refnd")
+    assert (
+        f"{SUITE}:{line}:{col}: error: forbidden call to 'desk.refnd', which is not in the "
+        "tool catalog (did you mean 'desk.refund'?)" in out
+    )
+    assert lines[-1].endswith("2 errors, 1 warnings")

@@ -14,6 +14,7 @@ CHECKS: list[c.Check] = [
     c.granted_tools_exist,
     c.constraints_name_arguments,
     c.forbidden_tools_exist,
+    c.grants_not_forbidden,
     c.escalation_tool_available,
     c.model_is_priced,
     c.deploy_environments_defined,
@@ -25,6 +26,7 @@ CHECKS: list[c.Check] = [
     d.environments_present,
     d.suites_belong_to_agents,
     d.suite_tools_exist,
+    d.labels_match_policies,
 ]
 
 

@@ -6,7 +6,7 @@ Add a check by writing a function and listing it in CHECKS.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -37,8 +37,7 @@ class Context:
         return cls(state, state.tools, set(state.environment_order), PriceBook(overrides))
 
     def suggest(self, name: str) -> str:
-        close = difflib.get_close_matches(name, list(self.tools), n=1)
-        return f" (did you mean {close[0]!r}?)" if close else ""
+        return did_you_mean(name, self.tools)
 
     def matching_tools(self, grant: str) -> list[str]:
         if grant.endswith(".*"):
@@ -47,6 +46,12 @@ class Context:
 
 
 Check = Callable[[Context], Iterator[Finding]]
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """` (did you mean 'x'?)` for the closest candidate, or nothing when none is close."""
+    close = difflib.get_close_matches(name, list(candidates), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _agents(ctx: Context) -> Iterator[AgentSpec]:
@@ -157,6 +162,30 @@ def forbidden_tools_exist(ctx: Context) -> Iterator[Finding]:
                     )
 
 
+def grants_not_forbidden(ctx: Context) -> Iterator[Finding]:
+    """A grant that the agent's own must_never forbids contradicts the contract."""
+    for spec in _agents(ctx):
+        rules = spec.agent.contract.must_never
+        for i, grant in enumerate(spec.agent.grants):
+            for j, rule in enumerate(rules):
+                for k, name in enumerate(rule.forbid_tools):
+                    if not _overlap(grant.name, name):
+                        continue
+                    where = spec.loaded.at("contract", "must_never", j, "forbid_tools", k)
+                    yield Finding(
+                        "grant-forbidden",
+                        f"tool {grant.name!r} is granted, but must_never rule {rule.id!r} "
+                        f"forbids {name!r} (line {where.line}); expected the grant removed, "
+                        "or the rule changed in the contract",
+                        spec.loaded.at("tools", i, "name"),
+                    )
+
+
+def _overlap(grant: str, forbidden: str) -> bool:
+    """Some tool is both granted and forbidden (either side may be a `system.*` wildcard)."""
+    return grant_covers(grant, forbidden) or grant_covers(forbidden, grant)
+
+
 def escalation_tool_available(ctx: Context) -> Iterator[Finding]:
     for spec in _agents(ctx):
         escalation = spec.agent.contract.escalation
@@ -186,10 +215,20 @@ def model_is_priced(ctx: Context) -> Iterator[Finding]:
         if not ctx.prices.known(model.provider, model.name):
             yield Finding(
                 "unknown-model",
-                f"model {model.provider}/{model.name} has no price in the bundled price data; "
+                f"model {model.provider}/{model.name} has no price in the bundled price data"
+                f"{_model_hint(ctx.prices, model.provider, model.name)}; "
                 "expected a known model or a kind: Pricing override in policies/",
                 spec.loaded.at("model", "name"),
             )
+
+
+def _model_hint(prices: PriceBook, provider: str, name: str) -> str:
+    """The closest priced model of the provider; the closest provider when it has none."""
+    names = prices.model_names(provider)
+    if names:
+        return did_you_mean(name, names)
+    close = difflib.get_close_matches(provider, prices.provider_names(), n=1)
+    return f" (did you mean provider {close[0]!r}?)" if close else ""
 
 
 def deploy_environments_defined(ctx: Context) -> Iterator[Finding]:

@@ -1,7 +1,8 @@
-"""Cross-checks on the shared documents: catalog, environments, eval suites."""
+"""Cross-checks on the shared documents: catalog, environments, eval suites, policy labels."""
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator
 
 from jsonschema import Draft202012Validator
@@ -9,6 +10,7 @@ from jsonschema.exceptions import SchemaError
 
 from reconciler.errors import Finding, Location
 from reconciler.spec.crosscheck import Context
+from reconciler.spec.evalsuite import Case
 
 
 def catalog_present(ctx: Context) -> Iterator[Finding]:
@@ -80,15 +82,78 @@ def suites_belong_to_agents(ctx: Context) -> Iterator[Finding]:
                 )
 
 
+def _case_tools(case: Case) -> Iterator[tuple[tuple[str | int, ...], str, str]]:
+    """(path in the case, what names it, tool) for every tool a case names."""
+    for f, fixture in enumerate(case.fixtures):
+        yield ("fixtures", f, "tool"), "fixture for", fixture.tool
+    for e, call in enumerate(case.expect.tool_calls):
+        yield ("expect", "tool_calls", e, "tool"), "expected call to", call.tool
+    for e, tool in enumerate(case.expect.forbid_tool_calls):
+        yield ("expect", "forbid_tool_calls", e), "forbidden call to", tool
+
+
 def suite_tools_exist(ctx: Context) -> Iterator[Finding]:
+    """Fixture, expected and forbidden tools: a typo would silently disable the check."""
     for suites in ctx.state.suites.values():
         for suite in suites:
             for c, case in enumerate(suite.model.cases):
-                for f, fixture in enumerate(case.fixtures):
-                    if fixture.tool not in ctx.tools:
+                for path, what, tool in _case_tools(case):
+                    if tool not in ctx.tools:
                         yield Finding(
                             "unknown-tool",
-                            f"fixture for {fixture.tool!r}, which is not in the tool catalog; "
-                            "expected a catalog tool",
-                            suite.at("cases", c, "fixtures", f, "tool"),
+                            f"{what} {tool!r}, which is not in the tool catalog"
+                            f"{ctx.suggest(tool)}; expected a catalog tool",
+                            suite.at("cases", c, *path),
                         )
+
+
+# the spec itself reads tier: customer-facing (Agent.customer_facing), as a policy would
+_SPEC_LABELS: dict[str, set[str]] = {"tier": {"customer-facing"}}
+
+
+def _matched_labels(ctx: Context) -> dict[str, set[str]]:
+    known = {key: set(values) for key, values in _SPEC_LABELS.items()}
+    for policy in ctx.state.policies:
+        for key, value in policy.model.match.labels.items():
+            known.setdefault(key, set()).add(value)
+    return known
+
+
+def _near(text: str, known: set[str]) -> str:
+    """The known value `text` is most likely a misspelling of, or "" when none is close."""
+    folded = {k.lower().replace("_", "-").replace(" ", "-"): k for k in known}
+    mine = text.lower().replace("_", "-").replace(" ", "-")
+    if mine in folded:
+        return folded[mine]
+    close = difflib.get_close_matches(mine, list(folded), n=1, cutoff=0.75)
+    return folded[close[0]] if close else ""
+
+
+def labels_match_policies(ctx: Context) -> Iterator[Finding]:
+    """A label a policy matches on, misspelt, silently takes the agent out of that policy.
+
+    Only near misses are reported: `tier: internal` is a value no policy needs to match.
+    """
+    known = _matched_labels(ctx)
+    for spec in ctx.state.agents:
+        for key, value in spec.agent.metadata.labels.items():
+            if key not in known:
+                near_key = _near(key, set(known))
+                if near_key:
+                    yield Finding(
+                        "unknown-label",
+                        f"label {key!r} is matched by no policy (did you mean {near_key!r}?); "
+                        f"expected a label policies match on: {', '.join(sorted(known))}",
+                        spec.loaded.at("metadata", "labels", key, prefer_key=True),
+                        severity="warning",
+                    )
+                continue
+            near = _near(value, known[key]) if value not in known[key] else ""
+            if near:
+                yield Finding(
+                    "unknown-label-value",
+                    f"label {key}: {value!r} is matched by no policy (did you mean {near!r}?); "
+                    f"expected one of the values policies match: {', '.join(sorted(known[key]))}",
+                    spec.loaded.at("metadata", "labels", key),
+                    severity="warning",
+                )
