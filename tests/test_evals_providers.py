@@ -158,7 +158,7 @@ def test_live_mode_calls_without_writing(server: OpenAIServer, tmp_path: Path) -
 
 def test_a_malformed_cassette_is_an_error(tmp_path: Path) -> None:
     (tmp_path / f"{request().key()}.json").write_text('{"format": "other"}')
-    with pytest.raises(ProviderError, match="malformed cassette"):
+    with pytest.raises(ProviderError, match="invalid cassette"):
         asyncio.run(ReplayProvider(CassetteStore(tmp_path)).complete(request()))
 
 

@@ -8,6 +8,11 @@ endpoint's host is withheld (only "default" or "custom" is kept). A recorder may
 own fields to the provenance (``extra_provenance``, e.g. "this was not the named model");
 they never replace the fields above.
 
+Cassettes come from the repository, so from any pull request: ``providers.cassette``
+reads them as hostile data. A cassette is replayed only when it is a valid recording of
+exactly the request made (its key and its request summary); otherwise the trial does not
+run, with the reason.
+
 Modes:
 - ``replay`` (the default): answer from cassettes only; a missing one raises NotRecorded.
 - ``record``: call the live provider and write (or overwrite) the cassette atomically.
@@ -23,33 +28,71 @@ from pathlib import Path
 from typing import Any, Literal
 
 from reconciler import __version__
+from reconciler.evals.providers.cassette import (
+    CASSETTE_FORMAT,
+    CassetteMismatch,
+    InvalidCassette,
+    parse,
+    read_bytes,
+    request_summary,
+    response_of,
+    verify,
+)
 from reconciler.evals.types import ChatRequest, ChatResponse, NotRecorded, Provider, ProviderError
 from reconciler.fsutil import write_atomic
-from reconciler.pricing import TokenUsage
 
 Mode = Literal["replay", "record", "live"]
 MODES: tuple[Mode, ...] = ("replay", "record", "live")
-CASSETTE_FORMAT = "alm.cassette/v1"
+
+__all__ = [
+    "CASSETTE_FORMAT",
+    "MODES",
+    "CassetteMismatch",
+    "CassetteStore",
+    "InvalidCassette",
+    "Mode",
+    "ReplayProvider",
+    "request_summary",
+]
+
+
+def _root_of(folder: Path) -> Path:
+    """The repository of ``<root>/evals/<agent>/cassettes``; any other folder is its own root."""
+    if folder.name == "cassettes" and folder.parent.parent.name == "evals":
+        return folder.parent.parent.parent
+    return folder
 
 
 class CassetteStore:
-    """One folder of cassettes, one JSON file per request key."""
+    """One folder of cassettes, one JSON file per request key, inside the repository root
+    (by default the one the folder sits in by the repository layout)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, root: Path | None = None) -> None:
         self.folder = folder
+        self.root = _root_of(folder) if root is None else root
 
     def path(self, key: str) -> Path:
         return self.folder / f"{key}.json"
 
-    def load(self, request: ChatRequest) -> ChatResponse | None:
-        path = self.path(request.key())
+    def name(self, path: Path) -> str:
+        """The path as the repository names it, for reasons and errors."""
         try:
-            data = json.loads(path.read_bytes())
-        except FileNotFoundError:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def load(self, request: ChatRequest) -> ChatResponse | None:
+        """The recorded response to exactly this request; None when there is no cassette.
+        Raises InvalidCassette or CassetteMismatch: a cassette is never trusted blindly."""
+        key = request.key()
+        path = self.path(key)
+        name = self.name(path)
+        data = read_bytes(path, self.root, name)
+        if data is None:
             return None
-        except (OSError, ValueError) as exc:
-            raise ProviderError(f"{path}: unreadable cassette: {exc}") from None
-        return response_from(data, path)
+        cassette = parse(data, name)
+        verify(cassette, request, key, name)
+        return response_of(cassette, name)
 
     def save(
         self, request: ChatRequest, response: ChatResponse, provenance: dict[str, Any]
@@ -69,41 +112,15 @@ class CassetteStore:
             "provenance": provenance,
         }
         path = self.path(key)
+        if not self.folder.resolve().is_relative_to(self.root.resolve()):
+            raise ProviderError(
+                f"{self.name(self.folder)}: a symlink out of the repository; "
+                "refusing to record cassettes through it"
+            )
         write_atomic(
             path, json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         )
         return path
-
-
-def request_summary(request: ChatRequest) -> dict[str, Any]:
-    """Enough to recognise the request in a review; the key covers the rest."""
-    return {
-        "model": request.model,
-        "params": request.params,
-        "tool_choice": request.tool_choice,
-        "tools": [t.get("function", {}).get("name", "") for t in request.tools],
-        "message_count": len(request.messages),
-        "last_message": request.messages[-1] if request.messages else None,
-    }
-
-
-def response_from(data: Any, path: Path) -> ChatResponse:
-    try:
-        if data["format"] != CASSETTE_FORMAT:
-            raise ValueError(f"expected format {CASSETTE_FORMAT}, found {data['format']!r}")
-        usage = data["usage"]
-        return ChatResponse(
-            message=data["response"]["message"],
-            usage=TokenUsage(
-                input_tokens=int(usage["input_tokens"]),
-                output_tokens=int(usage["output_tokens"]),
-                cached_input_tokens=int(usage.get("cached_input_tokens", 0)),
-            ),
-            finish_reason=str(data["response"].get("finish_reason", "stop")),
-            latency_s=float(data.get("latency_s", 0.0)),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ProviderError(f"{path}: malformed cassette: {exc}") from None
 
 
 class ReplayProvider:
