@@ -2,8 +2,9 @@
 
 With a base, a change is checked: `oldObject` is each agent's base spec (null
 for a new agent), violations are marked new or pre-existing, and the required
-approvals are the code owners of each changed file (from the base's CODEOWNERS)
-plus every approval a policy demands for a changed agent or for the change.
+approvals are the code owners of each changed file (from the base's CODEOWNERS),
+every approval a policy demands for a changed agent or for the change, and the
+catalog's approvers of every tool newly granted to an agent.
 Without a base the state is checked as it stands: `oldObject` is the object
 itself, so rules about a change see none, and no approvals are computed.
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reconciler.errors import Finding
+from reconciler.policy import tool_approvers
 from reconciler.policy.approvals import Requirement
 from reconciler.policy.codeowners import Codeowners
 from reconciler.policy.compiler import Compiled, compile_policies
@@ -70,6 +72,8 @@ def check(inp: CheckInput) -> Report:
     if inp.changed is not None:
         owned, unowned = _codeowner_requirements(inp.changed, inp.codeowners)
         approvals = owned + _policy_requirements(results.demands)
+        if inp.base is not None:
+            approvals += tool_approvers.requirements(inp.head, inp.base)
     violations.sort(key=lambda v: (v.finding.sort_key(), v.agent or "", v.environment or ""))
     return Report(
         violations,

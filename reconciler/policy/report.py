@@ -18,7 +18,7 @@ JSON, `schema_version: 1` (fields are only ever added within a version):
         "new": bool|null               # introduced by the change; null without a base
       }],
       "approvals": [{
-        "id": str, "source": "codeowners|policy", "from": [owner, ...],  # any one suffices
+        "id": str, "source": "codeowners|policy|tool", "from": [owner, ...],  # any one suffices
         "reason": str, "files": [str], "agents": [str], "policy": str|null
       }],
       "changed_files": [str]|null, "unowned_files": [str], "codeowners": str|null

@@ -1,0 +1,73 @@
+"""A tool's own approvers (the catalog's `approvers`) for every new grant of that tool.
+
+A grant is new when the agent is new, or when a tool it is granted at head, by name or
+through a `system.*` wildcard, was not granted at base. The base side is expanded
+against the base catalog, so a tool added to the catalog that a wildcard now reaches is
+a new grant too: the agent can call it, and nobody has approved that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from reconciler.policy.approvals import Requirement
+from reconciler.spec.agent import grant_covers
+from reconciler.spec.catalog import Tool
+from reconciler.spec.state import AgentSpec, DesiredState
+
+SOURCE = "tool"
+
+
+class _Expander:
+    """The catalog tools each grant name reaches, computed once per name."""
+
+    def __init__(self, tools: dict[str, Tool]) -> None:
+        self.tools = tools
+        self._seen: dict[str, tuple[str, ...]] = {}
+
+    def granted(self, spec: AgentSpec) -> set[str]:
+        return {tool for grant in spec.agent.grants for tool in self._reach(grant.name)}
+
+    def _reach(self, grant: str) -> tuple[str, ...]:
+        found = self._seen.get(grant)
+        if found is None:
+            if grant.endswith(".*"):
+                found = tuple(t for t in self.tools if grant_covers(grant, t))
+            else:
+                found = (grant,) if grant in self.tools else ()
+            self._seen[grant] = found
+        return found
+
+
+def new_grants(head: DesiredState, base: DesiredState) -> dict[str, list[str]]:
+    """Tool name to the agents newly granted it, both sorted."""
+    now, before = _Expander(head.tools), _Expander(base.tools)
+    old = {spec.name: spec for spec in base.agents}
+    found: dict[str, set[str]] = {}
+    for spec in head.agents:
+        previous = old.get(spec.name)
+        had = before.granted(previous) if previous is not None else set()
+        for tool in now.granted(spec) - had:
+            found.setdefault(tool, set()).add(spec.name)
+    return {tool: sorted(found[tool]) for tool in sorted(found)}
+
+
+def requirements(head: DesiredState, base: DesiredState) -> list[Requirement]:
+    """One requirement per newly granted tool that names approvers."""
+    tools = head.tools
+    return list(_requirements(tools, new_grants(head, base).items()))
+
+
+def _requirements(
+    tools: dict[str, Tool], grants: Iterable[tuple[str, list[str]]]
+) -> Iterable[Requirement]:
+    for name, agents in grants:
+        approvers = tuple(tools[name].approvers)
+        if approvers:
+            yield Requirement(
+                f"{SOURCE}:{name}",
+                approvers,
+                f"new grant of {name}: the tool's approvers",
+                SOURCE,
+                agents=tuple(agents),
+            )
