@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from reconciler import __version__
+from reconciler.cli import actions
 from reconciler.cli.app import App
 from reconciler.cli.commands import COMMANDS
 from reconciler.errors import AlmError, ExitCode
@@ -36,7 +37,17 @@ for command in COMMANDS:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
+    """Run alm; under GitHub Actions, with repository text kept from being obeyed as a
+    workflow command (reconciler.cli.actions), on errors too."""
+    guarded = actions.install() if actions.under_actions() else None
+    try:
+        return _run(list(sys.argv[1:] if argv is None else argv))
+    finally:
+        if guarded is not None:
+            actions.uninstall(guarded)
+
+
+def _run(args: list[str]) -> int:
     verbose = "-v" in args or "--verbose" in args
     try:
         result = cli.main(args=args, prog_name="alm", standalone_mode=False)

@@ -6,7 +6,9 @@ import json
 
 import click
 
+from reconciler.cli import actions
 from reconciler.cli.app import App, pass_app
+from reconciler.cli.output import annotation, finding_line, printable
 from reconciler.errors import AlmError, ExitCode
 from reconciler.fsutil import write_atomic
 from reconciler.policy import changes
@@ -14,10 +16,11 @@ from reconciler.policy import codeowners as owners
 from reconciler.policy import report as render
 from reconciler.policy.check import CheckInput, check
 from reconciler.spec import source
+from reconciler.spec.checks import validate
 from reconciler.spec.loader import load_snapshot
 from reconciler.spec.state import DesiredState
 
-FORMATS = ("text", "json")
+FORMATS = ("text", "json", "github")
 
 
 @click.group()
@@ -63,7 +66,8 @@ def check_cmd(app: App, base: str | None, head: str | None, fmt: str) -> int:
 
     With --base, the required approvals are the base CODEOWNERS of each changed
     file plus every approval a policy demands. Exit 1 on any error-severity
-    violation. --format json is versioned (schema_version: 1).
+    violation. --format json is versioned (schema_version: 1); --format github prints
+    each violation as a workflow annotation, then the text report.
     """
     snapshot = _snapshot(app, head)
     head_state = load_snapshot(snapshot)
@@ -82,9 +86,12 @@ def check_cmd(app: App, base: str | None, head: str | None, fmt: str) -> int:
         )
     report = check(inp)
     if fmt == "json":
+        actions.machine_output()
         click.echo(json.dumps(render.to_dict(report, head_state.label, base_label), indent=2))
     else:
-        click.echo(render.to_text(report, head_state.label, base_label))
+        for violation in report.violations if fmt == "github" else []:
+            click.echo(annotation(violation.finding))
+        click.echo(printable(render.to_text(report, head_state.label, base_label)))
     return ExitCode.OK if report.ok else ExitCode.INVALID
 
 
@@ -93,29 +100,49 @@ def check_cmd(app: App, base: str | None, head: str | None, fmt: str) -> int:
 @click.option("--check", "check_only", is_flag=True, help="Fail when it is out of date.")
 @pass_app
 def codeowners(app: App, write: bool, check_only: bool) -> int:
-    """Generate .github/CODEOWNERS from the agents' and the policies' owners."""
+    """Generate .github/CODEOWNERS from the agents' and the policies' owners.
+
+    Refuses while `alm validate` finds errors (nothing is written). --check parses the
+    committed file and compares its rules, naming each line that differs.
+    """
     if write and check_only:
         raise click.UsageError("--write and --check exclude each other")
     state = app.load()
-    if state.errors:
+    errors = [f for f in validate(state) if f.severity == "error"]
+    if errors:
+        for finding in errors:
+            click.echo(finding_line(finding), err=True)
         raise AlmError(
-            f"the desired state has {len(state.errors)} errors; expected a valid state "
+            f"the desired state has {len(errors)} errors; expected a valid state "
             "to take owners from (run alm validate)"
         )
     text = owners.generate(state)
     path = app.root / owners.PATH
-    current = path.read_text("utf-8") if path.is_file() else None
+    current = path.read_text("utf-8", "replace") if path.is_file() else None
     if check_only:
-        if current != text:
-            click.echo(
-                f"{owners.PATH} is out of date; run `alm codeowners --write` and commit", err=True
-            )
-            return ExitCode.INVALID
-        click.echo(f"{owners.PATH} is current")
-    elif write:
+        return _check_codeowners(current, text)
+    if write:
         if current != text:
             write_atomic(path, text)
         click.echo(f"wrote {owners.PATH}" if current != text else f"{owners.PATH} is current")
     else:
+        actions.machine_output()
         click.echo(text, nl=False)
+    return ExitCode.OK
+
+
+def _check_codeowners(current: str | None, text: str) -> int:
+    if current is None:
+        differences = [f"{owners.PATH} does not exist"]
+    else:
+        differences = owners.compare(current, text)
+    for line in differences:
+        click.echo(printable(line), err=True)
+    if differences:
+        click.echo(
+            f"{owners.PATH} is out of date; run `alm codeowners --write` and commit", err=True
+        )
+        return ExitCode.INVALID
+    same = " (its comments or spacing differ)" if current != text else ""
+    click.echo(f"{owners.PATH} is current{same}")
     return ExitCode.OK

@@ -3,25 +3,32 @@
 - the last matching pattern wins; a pattern with no owners clears ownership;
 - patterns follow gitignore rules, less what GitHub does not support (`!`
   negation, `[ ]` ranges, `\\#` escapes): such lines are skipped, as GitHub does;
-- a line with an owner that is not @user, @org/team or an email is skipped.
+- a line with an owner that is not @user, @org/team or an email is skipped;
+- lines end at "\n" only (a trailing "\r" is dropped), as GitHub reads them; a line that
+  holds any other control or format character is reported and skipped.
 
 `generate` writes the file from the agents' and the policies' `metadata.owners`,
-so ownership lives in one place.
+so ownership lives in one place; it refuses a name or owner that would write more than
+its own line. `compare` says how a committed file differs, rule by rule.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
+import unicodedata
 from dataclasses import dataclass
 
-from reconciler.errors import Finding, Location
-from reconciler.spec.base import OWNER_RE
+from reconciler.errors import AlmError, Finding, Location
+from reconciler.spec.base import NAME_PATTERN, OWNER_RE
+from reconciler.spec.paths import path_problem
 from reconciler.spec.state import DesiredState
 
 LOCATIONS = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")
 PATH = LOCATIONS[0]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SPECIAL = re.compile(r"([\\ *?\[\]#!])")
+_AGENT_FOLDER = re.compile(NAME_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,21 @@ def _globstar(body: str, i: int) -> bool:
 
 
 def _owner_ok(owner: str) -> bool:
-    return bool(OWNER_RE.match(owner) or _EMAIL.match(owner))
+    return bool(OWNER_RE.fullmatch(owner) or _EMAIL.fullmatch(owner))
+
+
+def _control(line: str) -> str | None:
+    """The first control, format or line-separator character of a line (tab is a
+    separator in CODEOWNERS, so it is allowed)."""
+    return next(
+        (c for c in line if c != "\t" and unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")),
+        None,
+    )
+
+
+def lines(text: str) -> list[str]:
+    """The lines of a CODEOWNERS file as GitHub splits them."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
 
 
 def _split(line: str) -> list[str]:
@@ -95,12 +116,18 @@ def _split(line: str) -> list[str]:
 def parse(text: str, source: str = PATH) -> Codeowners:
     rules: list[Rule] = []
     errors: list[Finding] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(lines(text), start=1):
         words = _split(raw.strip())
         if not words:
             continue
         pattern, owners = words[0], tuple(words[1:])
-        problem = _problem(pattern, owners)
+        bad = _control(raw)
+        problem = (
+            f"line holds U+{ord(bad):04X}, a control character; expected a pattern and "
+            "owners only (line skipped)"
+            if bad is not None
+            else _problem(pattern, owners)
+        )
         if problem:
             errors.append(Finding("codeowners", problem, Location(source, number, 1)))
             continue
@@ -164,6 +191,7 @@ def generate(state: DesiredState) -> str:
         agent_lines.append((f"/agents/{_escape(spec.folder)}/", owners))
         agent_lines.append((f"/evals/{_escape(spec.folder)}/", owners))
     sections.append(("agents and their eval suites: metadata.owners", agent_lines))
+    _refuse_unsafe(state)
     out = [HEADER]
     for title, lines in sections:
         if not lines:
@@ -172,3 +200,59 @@ def generate(state: DesiredState) -> str:
         out.append(f"\n# {title}\n")
         out.extend(f"{p.ljust(width)}  {' '.join(o)}\n" for p, o in lines)
     return "".join(out)
+
+
+def _unsafe_entries(state: DesiredState) -> list[str]:
+    """Names and owners that would write more than their own CODEOWNERS line."""
+    problems = [
+        f"owner {o!r} of {p.file}; expected @user or @org/team"
+        for p in state.policies
+        for o in p.model.metadata.owners
+        if not OWNER_RE.fullmatch(o)
+    ]
+    problems += [
+        f"policy file {p.file!r}: {problem}"
+        for p in state.policies
+        if (problem := path_problem(p.file)) is not None
+    ]
+    for spec in state.agents:
+        if not _AGENT_FOLDER.fullmatch(spec.folder):
+            problems.append(f"agent folder {spec.folder!r}; expected a lowercase DNS label")
+        problems += [
+            f"owner {o!r} of {spec.loaded.file}; expected @user or @org/team"
+            for o in spec.agent.metadata.owners
+            if not OWNER_RE.fullmatch(o)
+        ]
+    return problems
+
+
+def _refuse_unsafe(state: DesiredState) -> None:
+    problems = _unsafe_entries(state)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise AlmError(f"cannot generate CODEOWNERS from {problems[0]}{more}")
+
+
+def _rule_text(rule: Rule) -> str:
+    return " ".join([rule.pattern, *rule.owners])
+
+
+def compare(committed: str, expected: str, source: str = PATH) -> list[str]:
+    """How the committed file's rules differ from the expected ones, each naming its line;
+    empty when GitHub would read the same rules from both (comments and spacing aside)."""
+    have, want = parse(committed, source), parse(expected)
+    out = [f"{f.location}: {f.message}" for f in have.errors]
+    matcher = difflib.SequenceMatcher(
+        a=[(r.pattern, r.owners) for r in have.rules],
+        b=[(r.pattern, r.owners) for r in want.rules],
+        autojunk=False,
+    )
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        out += [
+            f"{source}:{r.line}: rule `{_rule_text(r)}` is not generated from the owners"
+            for r in have.rules[i1:i2]
+        ]
+        out += [f"{source}: rule `{_rule_text(r)}` is missing" for r in want.rules[j1:j2]]
+    return out

@@ -20,6 +20,7 @@ from reconciler.spec import source
 from reconciler.spec.agent import Agent
 from reconciler.spec.catalog import Environments, Policy, Pricing, ToolCatalog
 from reconciler.spec.evalsuite import EvalSuite
+from reconciler.spec.paths import refused_paths
 from reconciler.spec.state import AgentSpec, DesiredState, Loaded, PromptFile
 from reconciler.spec.validation import parse
 from reconciler.spec.yamlsafe import MAX_FILE_BYTES, Document, decode, load_documents
@@ -63,10 +64,12 @@ def load_snapshot(snapshot: source.Snapshot, cache: ParseCache | None = None) ->
             state.findings.append(
                 Finding("symlink", f"{top}/ is a symlink; expected a folder", Location(top))
             )
+    refused = refused_paths(snapshot.files)  # names other tools would misread
+    state.findings.extend(refused.values())
     with gc_paused():
         for path in sorted(snapshot.files):
             kinds = _kinds_for(path)
-            if kinds is not None:
+            if kinds is not None and path not in refused:
                 _load_file(state, snapshot, path, kinds, {} if cache is None else cache)
     return state
 

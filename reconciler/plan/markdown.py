@@ -1,0 +1,56 @@
+"""Repository text inside the PR comment's markdown, made inert.
+
+Everything a pull request holds may be written by an attacker, and GitHub renders the
+comment as markdown with HTML: text must not ping people or teams (@mentions), link
+issues (#123), load remote images, run into raw HTML, or break out of the table cell,
+code block or `<details>` it is put in. GitHub finds mentions and references in the
+rendered text, so an entity such as `&#64;` would still ping: `&` is escaped first.
+"""
+
+from __future__ import annotations
+
+import re
+
+_ZWSP = "&#8203;"  # a zero-width space: "@&#8203;team" reads as @team and pings no one
+_LINE_BREAKS = re.compile(r"\r\n|[\r\n\x0b\x0c\x85\u2028\u2029]")
+# controls and the bidirectional overrides that reorder what a reader sees
+_INVISIBLE = re.compile(
+    r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+_SPECIAL = re.compile(r"[&<>\"'\\`*_~\[\](){}!|:#@+=-]")
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}
+_BACKTICKS = re.compile(r"`+")
+_LANGUAGE = re.compile(r"[A-Za-z0-9_+.-]{0,32}")
+
+
+def _one(char: str) -> str:
+    if char in _ENTITIES:
+        return _ENTITIES[char]
+    if char in "@#":
+        return char + _ZWSP
+    return "\\" + char  # CommonMark: a backslash makes any ASCII punctuation literal
+
+
+def md_text(text: str) -> str:
+    """Inline text, safe in a paragraph, a list item or a table cell: one line, no
+    markup, no HTML, no mention, no reference, no image, no link syntax."""
+    flat = _INVISIBLE.sub("", _LINE_BREAKS.sub(" ", text))
+    return _SPECIAL.sub(lambda m: _one(m.group()), flat)
+
+
+def md_code(text: str, language: str = "") -> str:
+    """A fenced code block showing text verbatim: its fence is longer than any run of
+    backticks in the text, so no line of it can close the block."""
+    runs = [len(run) for run in _BACKTICKS.findall(text)]
+    fence = "`" * max(3, max(runs, default=0) + 1)
+    info = language if _LANGUAGE.fullmatch(language) else ""
+    body = _INVISIBLE.sub("", _LINE_BREAKS.sub("\n", text))
+    return f"{fence}{info}\n{body}\n{fence}"
+
+
+def md_details(summary: str, body: str) -> str:
+    """A collapsed section. summary is plain text (escaped here); body is markdown made
+    with md_text / md_code (or alm's own), whose text cannot hold a raw `</details>`:
+    md_text escapes `<`, and a code block shows it as text. Blank lines around the body
+    let GitHub render it as markdown."""
+    return f"<details><summary>{md_text(summary)}</summary>\n\n{body}\n\n</details>"
