@@ -11,13 +11,25 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+from collections.abc import Mapping
 from typing import Any
 
 MAX_DEPTH = 64  # arrays and objects inside one another
 
 
 class JsonRefused(ValueError):
-    """The text is not JSON that alm accepts; the message says what was expected."""
+    """The text is not JSON that alm accepts; the message says what was expected, and
+    ``position`` ("line:column", or "" when none applies) where."""
+
+    def __init__(self, message: str, position: str = "") -> None:
+        super().__init__(message)
+        self.position = position
+
+    def at(self, source: str) -> str:
+        """``source:line:column: message`` (the position only when known)."""
+        where = f"{source}:{self.position}" if self.position else source
+        return f"{where}: {self}"
 
 
 class NotJson(JsonRefused):
@@ -41,7 +53,7 @@ def decode_utf8(data: bytes) -> str:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise JsonRefused(f"{line}:{column}: not UTF-8; expected UTF-8 text") from None
+        raise JsonRefused("not UTF-8; expected UTF-8 text", f"{line}:{column}") from None
 
 
 def loads(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
@@ -53,12 +65,13 @@ def loads(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
     except JsonRefused:
         raise
     except json.JSONDecodeError as exc:
-        raise NotJson(f"{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from None
+        raise NotJson(f"not JSON: {exc.msg}", f"{exc.lineno}:{exc.colno}") from None
     except RecursionError:
         raise JsonRefused(f"nested too deep; expected at most {max_depth} levels") from None
-    except ValueError as exc:  # an integer literal past Python's digit limit
-        first = next(iter(str(exc).splitlines()), "")
-        raise JsonRefused(f"not a usable number: {first[:120]}") from None
+    except ValueError:  # an integer literal past Python's digit limit
+        raise JsonRefused(
+            f"an integer too long to read; expected at most {sys.get_int_max_str_digits()} digits"
+        ) from None
     check_depth(value, max_depth)
     return value
 
@@ -74,3 +87,44 @@ def check_depth(value: Any, max_depth: int = MAX_DEPTH) -> None:
             raise JsonRefused(f"nested too deep; expected at most {max_depth} levels")
         children = item.values() if isinstance(item, dict) else item
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+
+
+# what a pydantic error type expected, said as the rest of alm says it
+_EXPECTED: dict[str, str] = {
+    "dict_type": "expected an object",
+    "model_type": "expected an object",
+    "dataclass_type": "expected an object",
+    "list_type": "expected an array",
+    "tuple_type": "expected an array",
+    "string_type": "expected a string",
+    "int_type": "expected an integer",
+    "int_from_float": "expected an integer",
+    "float_type": "expected a number",
+    "bool_type": "expected true or false",
+    "finite_number": "expected a finite number",
+    "extra_forbidden": "unknown field",
+    "missing": "missing; it is required",
+}
+_BOUNDED: dict[str, str] = {
+    "greater_than_equal": "expected a number >= {ge}",
+    "less_than_equal": "expected a number <= {le}",
+    "greater_than": "expected a number > {gt}",
+    "less_than": "expected a number < {lt}",
+    "literal_error": "expected {expected}",
+    "string_pattern_mismatch": "expected a string matching {pattern}",
+}
+
+
+def describe(error: Mapping[str, Any], skip: int = 0) -> str:
+    """One pydantic error as ``where: what was expected``; ``skip`` drops leading loc parts
+    (a wrapper's). Never echoes the input value: it may be a secret or huge."""
+    where = ".".join(str(p) for p in tuple(error["loc"])[skip:]) or "(root)"
+    kind = str(error["type"])
+    what = _EXPECTED.get(kind) or str(error["msg"]).removeprefix("Value error, ")
+    context = error.get("ctx") or {}
+    if kind in _BOUNDED:
+        try:
+            what = _BOUNDED[kind].format_map(context)
+        except KeyError:  # a context without the bound: pydantic's own words then
+            pass
+    return f"{where}: {what}"

@@ -17,9 +17,16 @@ import stat
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from reconciler.evals.safejson import JsonRefused, NotJson, check_depth, loads
+from reconciler.evals.safejson import JsonRefused, NotJson, check_depth, describe, loads
 from reconciler.evals.types import ChatRequest, ChatResponse, NotRecorded, ProviderError
 from reconciler.pricing import TokenUsage
 
@@ -34,6 +41,11 @@ _NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO named <key>.json must not blo
 class InvalidCassette(ProviderError):
     def __init__(self, name: str, expected: str) -> None:
         super().__init__(f"invalid cassette {name}: {expected}")
+
+    @classmethod
+    def at(cls, name: str, refused: JsonRefused) -> InvalidCassette:
+        where = f"{name}:{refused.position}" if refused.position else name
+        return cls(where, str(refused))
 
 
 class CassetteMismatch(NotRecorded):
@@ -52,6 +64,13 @@ class _Strict(BaseModel):
 class _Function(_Strict):
     name: str
     arguments: str | dict[str, Any]
+
+    @field_validator("arguments", mode="before")
+    @classmethod
+    def _text_or_object(cls, value: Any) -> Any:
+        if not isinstance(value, (str, dict)):
+            raise ValueError("expected a JSON string or an object")
+        return value
 
 
 class _ToolCall(_Strict):
@@ -129,11 +148,9 @@ def parse(data: bytes, name: str) -> Cassette:
         value = loads(data)
         return Cassette.model_validate(value)
     except JsonRefused as exc:
-        raise InvalidCassette(name, str(exc)) from None
+        raise InvalidCassette.at(name, exc) from None
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(p) for p in error["loc"]) or "(root)"
-        raise InvalidCassette(name, f"{where}: {error['msg']}") from None
+        raise InvalidCassette(name, describe(exc.errors()[0])) from None
 
 
 def request_summary(request: ChatRequest) -> dict[str, Any]:
@@ -200,5 +217,5 @@ def _arguments(call: _ToolCall, name: str) -> str:
     except NotJson:
         pass
     except JsonRefused as exc:
-        raise InvalidCassette(name, f"tool call {call.id!r} arguments: {exc}") from None
+        raise InvalidCassette(name, f"tool call {call.id[:40]!r} arguments: {exc}") from None
     return text
