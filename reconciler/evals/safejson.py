@@ -13,6 +13,7 @@ import json
 import math
 import sys
 from collections.abc import Mapping
+from contextlib import suppress
 from typing import Any
 
 MAX_DEPTH = 64  # arrays and objects inside one another
@@ -123,8 +124,6 @@ def describe(error: Mapping[str, Any], skip: int = 0) -> str:
     what = _EXPECTED.get(kind) or str(error["msg"]).removeprefix("Value error, ")
     context = error.get("ctx") or {}
     if kind in _BOUNDED:
-        try:
+        with suppress(KeyError):  # a context without the bound: pydantic's own words then
             what = _BOUNDED[kind].format_map(context)
-        except KeyError:  # a context without the bound: pydantic's own words then
-            pass
     return f"{where}: {what}"
