@@ -186,4 +186,7 @@ def export_tree(root: Path, ref: str, folders: tuple[str, ...], dest: Path) -> N
         return
     archive = _git(root, "archive", "--format=tar", commit, "--", *present)
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(dest, filter="data")  # "data": no links out, no absolute paths
+        try:
+            tar.extractall(dest, filter="data")  # "data": no links out, no absolute paths
+        except tarfile.FilterError as exc:
+            raise GitError(f"at {ref}: {exc}; expected no links out of the tree") from None
