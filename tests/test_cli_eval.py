@@ -1,5 +1,5 @@
-"""alm eval, alm eval merge, alm eval compare through the CLI entry point, on a real git
-repository, with the openai client against a local OpenAI-compatible server."""
+"""alm eval, alm eval merge through the CLI entry point, on a real git repository, with the
+openai client against a local OpenAI-compatible server (compare: test_cli_eval_compare.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,6 @@ from typing import Any
 import pytest
 
 from reconciler.cli import main
-from reconciler.evals.grading import TrialStatus
-from reconciler.evals.results import RunInfo, build, score, to_json
-from tests.evalrecords import trial
 from tests.gitrepo import GitRepo, drop_cassettes
 from tests.openai_server import OpenAIServer
 
@@ -99,18 +96,6 @@ def test_shards_merge_to_the_unsharded_run(
     assert _cases(merged) == _cases(whole)
 
 
-def test_compare_flags_nothing_on_identical_runs(
-    fleet_repo: GitRepo, server: OpenAIServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    results = tmp_path / "r.json"
-    _eval(fleet_repo, capsys, "--agent", AGENT, "--mode", "record", "--out", str(results))
-    code = main(["-C", str(fleet_repo.path), "eval", "compare", str(results), str(results)])
-    out, _ = capsys.readouterr()
-    assert code == 0
-    assert out.startswith(f"{AGENT}: no regression flagged: 5 paired cases")
-    assert "no regression (within tolerance): 0 regressed, 0 fixed of 5 paired cases" in out
-
-
 def test_affected_since_selects_only_the_changed_agent(
     fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -175,24 +160,6 @@ def test_recording_at_a_ref_is_a_usage_error(
     code, _, err = _eval(fleet_repo, capsys, "--ref", "HEAD", "--mode", "record")
     assert code == 2
     assert "record into the working tree" in err
-
-
-def test_compare_flags_a_real_drop_and_exits_1(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    def results_file(name: str, status: TrialStatus) -> Path:
-        cases = [trial(f"c{i}", status, case_hash=f"h{i}") for i in range(10)]
-        scored = score("support-triage", "openai/gpt-4.1-mini", {}, cases)
-        path = tmp_path / name
-        path.write_text(to_json(build(RunInfo(), [scored], cases)), "utf-8")
-        return path
-
-    base, head = results_file("base.json", "passed"), results_file("head.json", "failed")
-    code = main(["eval", "compare", str(base), str(head)])
-    out, _ = capsys.readouterr()
-    assert code == 1
-    assert out.startswith("support-triage: REGRESSION: 10 paired cases, pass rate 100% → 0%")
-    assert "regression: 10 regressed, 0 fixed of 10 paired cases" in out
 
 
 def test_case_and_tag_select_cases_and_do_not_judge_gates(

@@ -7,7 +7,8 @@
   and pauses the whole bucket, so the other trials back off too.
 - Each trial has a timeout: runners stop at ``limits.timeout_s`` themselves; the engine
   adds a backstop of ``timeout_grace_s`` for runners that do not.
-- A trial that raises becomes an error trajectory; the run goes on.
+- A trial that raises becomes an error trajectory; the run goes on. The engine never
+  times a trial: latency is what the runner recorded (runners.base.recorded_latency).
 - Cancellation (Ctrl-C under ``asyncio.run``) stops the workers, and ``run`` returns the
   finished results with ``cancelled=True``; unfinished jobs are listed in ``not_run``.
 """
@@ -188,7 +189,6 @@ class Engine:
     async def run_one(self, job: CaseJob, runner_for: RunnerFor) -> Trajectory:
         """One trial that always returns: a crash or a hang becomes an error trajectory."""
         limit = job.agent.limits.timeout_s + self.config.timeout_grace_s
-        started = time.perf_counter()
         try:
             async with asyncio.timeout(limit):
                 return await runner_for(job).run(job)
@@ -198,5 +198,4 @@ class Engine:
         except Exception as exc:  # one failing trial never sinks the run
             trajectory = Trajectory(stop_reason="error")
             trajectory.error = f"the runner failed: {type(exc).__name__}: {exc}"
-        trajectory.latency_s = time.perf_counter() - started
-        return trajectory
+        return trajectory  # no model call was recorded: latency 0, and the trial is not run

@@ -1,96 +1,167 @@
-"""Base vs head on paired cases: regressions that are beyond tolerance and significant.
+"""Base vs head on paired cases: one verdict per agent, regressions beyond tolerance only.
 
-Cases pair by (suite, case id) and must have the same case_hash on both sides (when both
-sides know it); a case edited by the change is reported as changed, never paired. Each side
-of a case is passed (every graded trial passed), failed (every one failed), flaky (its
-repeats disagree) or not_run (no graded trial). Flaky and not-run cases are reported and
-left out of the test, so a case that flips between repeats is never a regression.
+Cases pair by (suite, case id) when both sides graded at least one trial and the case's
+content is the same (equal case_hash, when both sides know it). A case's score on a side
+is the fraction of its graded trials that passed (1 or 0 with one trial); flaky cases
+(repeats disagree) are paired like any other and also listed. Not paired, and reported:
+cases edited by the change, cases present on one side only (new or removed), and cases
+with trials that did not run, which make the comparison incomplete.
 
-On the stable pairs, b cases passed on base and fail on head, c failed and now pass. The
-exact McNemar test is the two-sided binomial test of b against Binomial(b + c, 1/2):
-p = min(1, 2 * sum_{i <= min(b, c)} C(b + c, i) / 2^(b + c)), and p = 1 when b + c = 0.
-A regression is flagged only when the drop in pass rate, (b - c) / pairs, exceeds
-`success_drop` AND p < `alpha` (defaults 0.05 and 0.05). With no fixes, at least 6
-regressed cases are needed for p < 0.05 (b = 5 gives p = 0.0625).
+Checks, each over the paired cases (the headline figures are their means over cases):
 
-Cost and latency compare the cases graded on both sides (flaky included): mean cost per
-case and the nearest-rank p95 of trial latency. They regress when head exceeds base by more
-than the relative tolerance (defaults +10% cost, +20% latency), or rise from zero.
+- pass rate: d_i = head score - base score. A paired one-sided sign-flip permutation
+  test (reconciler.evals.signflip: exact, or Monte Carlo with a fixed seed) on the d_i,
+  scaled to integers by the common denominator of the scores. Regressed when p < alpha
+  AND the drop, mean(base) - mean(head), exceeds ``success_drop`` (defaults 0.05, 5
+  points).
+- cost: mean cost of a case (over its graded trials). Regressed when the mean over cases
+  rises by more than ``cost_increase`` (relative, default +10%), or from 0.
+- latency: mean latency of a case. Regressed when the mean over cases rises by more than
+  ``latency_min_s`` (absolute, default 0.5 s) AND by more than ``latency_increase``
+  (relative, default +20%). Never a ratio of two p95s: a few slow trials are not a trend.
+
+Under replay on both sides (``deterministic``) cost and latency are recorded figures
+(tokens and model latency from cassettes, never wall time), so there is no noise and the
+tolerances alone decide. Otherwise (live or record) a cost or latency rise beyond its
+tolerance is also tested, with the same paired sign-flip test (upper tail) on the
+per-case differences (nano-dollars, microseconds), and regresses only when p < alpha.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
 
-from reconciler.evals.metrics import percentile
 from reconciler.evals.records import CaseResult
+from reconciler.evals.results import Results
+from reconciler.evals.signflip import DRAWS, SEED, lower_tail, upper_tail
 
 CaseState = Literal["passed", "failed", "flaky", "not_run", "missing"]
+Metric = Literal["pass_rate", "cost", "latency"]
+Why = Literal["regressed", "within tolerance", "not significant", "not measured"]
 
 
 @dataclass(frozen=True)
 class Tolerances:
-    success_drop: float = 0.05  # absolute drop of the paired pass rate
-    alpha: float = 0.05  # significance level of the exact McNemar test
-    cost_increase: float = 0.10  # relative increase of the mean cost per case
-    latency_increase: float = 0.20  # relative increase of the p95 latency
+    success_drop: float = 0.05  # absolute drop of the mean per-case pass fraction
+    alpha: float = 0.05  # one-sided significance level
+    cost_increase: float = 0.10  # relative rise of the mean cost per case
+    latency_increase: float = 0.20  # relative rise of the mean latency per case
+    latency_min_s: float = 0.5  # and at least this many seconds
+    draws: int = DRAWS  # Monte Carlo draws, when the exact test is too large
+    seed: int = SEED
 
 
 @dataclass(frozen=True)
-class CaseChange:
+class Side:
+    """One case on one side: its graded trials summed up."""
+
+    state: CaseState
+    passed: int
+    graded: int
+    trials: int
+    cost_usd: float | None  # mean over graded trials
+    latency_s: float | None
+
+    @property
+    def score(self) -> Fraction:
+        return Fraction(self.passed, self.graded) if self.graded else Fraction(0)
+
+
+@dataclass(frozen=True)
+class CasePair:
     case: str  # "suite/case-id"
-    base: CaseState
-    head: CaseState
+    base: Side
+    head: Side
+
+    @property
+    def changed(self) -> bool:
+        return self.base.score != self.head.score
+
+    @property
+    def worse(self) -> bool:
+        return self.head.score < self.base.score
+
+    @property
+    def flaky(self) -> bool:
+        return "flaky" in (self.base.state, self.head.state)
+
+    @property
+    def incomplete(self) -> bool:
+        """Some trial did not run on a side (a case with none is never paired)."""
+        return any(s.graded < s.trials for s in (self.base, self.head))
 
 
 @dataclass(frozen=True)
-class RelativeChange:
-    metric: str
-    base: float | None
+class Check:
+    metric: Metric
+    base: float | None  # mean over the paired cases
     head: float | None
-    change: float | None  # (head - base) / base; None when unknown or base is 0
-    tolerance: float
+    p_value: float | None  # one-sided paired sign-flip; None when not tested
     regressed: bool
-    reason: str
+    why: Why
 
 
 @dataclass(frozen=True)
 class Comparison:
     agent: str
-    pairs: int  # stable, unchanged cases graded on both sides
-    base_pass_rate: float | None
-    head_pass_rate: float | None
-    drop: float | None  # base_pass_rate - head_pass_rate on the pairs
-    regressions: int  # b: passed on base, failed on head
-    fixes: int  # c: failed on base, passed on head
-    p_value: float
-    regressed: bool  # drop > tolerance and p < alpha
-    reason: str
-    regressed_cases: tuple[CaseChange, ...]
-    fixed_cases: tuple[CaseChange, ...]
-    flaky_cases: tuple[CaseChange, ...]
-    changed_cases: tuple[CaseChange, ...]  # the case's content differs between base and head
-    unpaired_cases: tuple[CaseChange, ...]  # not run or missing on one side
-    cost: RelativeChange
-    latency_p95: RelativeChange
+    deterministic: bool  # replay on both sides: cost and latency have no noise
+    tolerances: Tolerances
+    pairs: tuple[CasePair, ...]
+    pass_rate: Check
+    cost: Check
+    latency: Check
+    not_run: tuple[CasePair, ...]  # some or all trials did not run on a side
+    edited: tuple[str, ...]  # content differs between base and head: not paired
+    only_base: tuple[str, ...]  # removed, or not evaluated at head
+    only_head: tuple[str, ...]  # new at head
 
     @property
-    def any_regression(self) -> bool:
-        return self.regressed or self.cost.regressed or self.latency_p95.regressed
+    def checks(self) -> tuple[Check, ...]:
+        return (self.pass_rate, self.cost, self.latency)
+
+    @property
+    def regressed(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if c.regressed)
+
+    @property
+    def incomplete(self) -> bool:
+        """Cases that could not run, or nothing paired: never a pass."""
+        return bool(self.not_run) or not self.pairs
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.regressed) or self.incomplete
+
+    @property
+    def changed(self) -> tuple[CasePair, ...]:
+        return tuple(p for p in self.pairs if p.changed)
+
+    @property
+    def flaky(self) -> tuple[CasePair, ...]:
+        return tuple(p for p in self.pairs if p.flaky)
 
 
-def mcnemar_exact(b: int, c: int) -> float:
-    """Two-sided exact McNemar p-value for b and c discordant pairs."""
-    n = b + c
-    if n == 0:
-        return 1.0
-    tail = sum(math.comb(n, i) for i in range(min(b, c) + 1))
-    return float(min(Fraction(1), Fraction(2 * tail, 2**n)))
+def _mean(values: Sequence[float]) -> float | None:
+    return math.fsum(values) / len(values) if values else None
+
+
+def side(trials: Sequence[CaseResult]) -> Side:
+    graded = [t for t in trials if t.graded]
+    passed = sum(t.passed for t in graded)
+    summaries = [t.trajectory for t in graded if t.trajectory is not None]
+    return Side(
+        state=case_state(trials),
+        passed=passed,
+        graded=len(graded),
+        trials=len(trials),
+        cost_usd=_mean([s.cost_usd for s in summaries]),
+        latency_s=_mean([s.latency_s for s in summaries]),
+    )
 
 
 def case_state(trials: Sequence[CaseResult]) -> CaseState:
@@ -103,6 +174,81 @@ def case_state(trials: Sequence[CaseResult]) -> CaseState:
     return "failed" if passes == 0 else "flaky"
 
 
+# --- the checks ------------------------------------------------------------------------
+
+
+def pass_rate_check(pairs: Sequence[CasePair], tol: Tolerances) -> Check:
+    if not pairs:
+        return Check("pass_rate", None, None, None, False, "not measured")
+    scale = math.lcm(*(s.graded for p in pairs for s in (p.base, p.head)))
+    diffs = [int((p.head.score - p.base.score) * scale) for p in pairs]
+    p_value = lower_tail(diffs, draws=tol.draws, seed=tol.seed).p_value
+    drop = Fraction(-sum(diffs), scale * len(pairs))
+    beyond = drop > Fraction(tol.success_drop)
+    regressed = beyond and p_value < tol.alpha
+    why: Why = "regressed" if regressed else "not significant" if beyond else "within tolerance"
+    base = math.fsum(float(p.base.score) for p in pairs) / len(pairs)
+    head = math.fsum(float(p.head.score) for p in pairs) / len(pairs)
+    return Check("pass_rate", base, head, p_value, regressed, why)
+
+
+Beyond = Callable[[float, float], bool]
+
+
+def _rise_check(
+    metric: Metric,
+    values: Sequence[tuple[float, float]],
+    beyond: Beyond,
+    unit: float,
+    deterministic: bool,
+    tol: Tolerances,
+) -> Check:
+    """A cost or latency rise: beyond tolerance, and significant unless deterministic."""
+    if not values:
+        return Check(metric, None, None, None, False, "not measured")
+    base = math.fsum(b for b, _ in values) / len(values)
+    head = math.fsum(h for _, h in values) / len(values)
+    if not beyond(base, head):
+        return Check(metric, base, head, None, False, "within tolerance")
+    if deterministic:
+        return Check(metric, base, head, None, True, "regressed")
+    diffs = [round(h / unit) - round(b / unit) for b, h in values]
+    p_value = upper_tail(diffs, draws=tol.draws, seed=tol.seed).p_value
+    regressed = p_value < tol.alpha
+    return Check(
+        metric, base, head, p_value, regressed, "regressed" if regressed else "not significant"
+    )
+
+
+def cost_check(pairs: Sequence[CasePair], deterministic: bool, tol: Tolerances) -> Check:
+    values = [
+        (p.base.cost_usd, p.head.cost_usd)
+        for p in pairs
+        if p.base.cost_usd is not None and p.head.cost_usd is not None
+    ]
+
+    def beyond(base: float, head: float) -> bool:
+        return head > base * (1 + tol.cost_increase) if base > 0 else head > 0
+
+    return _rise_check("cost", values, beyond, 1e-9, deterministic, tol)
+
+
+def latency_check(pairs: Sequence[CasePair], deterministic: bool, tol: Tolerances) -> Check:
+    values = [
+        (p.base.latency_s, p.head.latency_s)
+        for p in pairs
+        if p.base.latency_s is not None and p.head.latency_s is not None
+    ]
+
+    def beyond(base: float, head: float) -> bool:
+        return head - base > tol.latency_min_s and head > base * (1 + tol.latency_increase)
+
+    return _rise_check("latency", values, beyond, 1e-6, deterministic, tol)
+
+
+# --- pairing ---------------------------------------------------------------------------
+
+
 def _group(results: Iterable[CaseResult], agent: str) -> dict[str, list[CaseResult]]:
     grouped: dict[str, list[CaseResult]] = defaultdict(list)
     for result in results:
@@ -111,71 +257,32 @@ def _group(results: Iterable[CaseResult], agent: str) -> dict[str, list[CaseResu
     return grouped
 
 
-def _changed(base: Sequence[CaseResult], head: Sequence[CaseResult]) -> bool:
+def _edited(base: Sequence[CaseResult], head: Sequence[CaseResult]) -> bool:
     hashes = {t.case_hash for t in [*base, *head]}
     return None not in hashes and len(hashes) > 1
 
 
-def _relative(
-    metric: str, base: float | None, head: float | None, tolerance: float
-) -> RelativeChange:
-    if base is None or head is None:
-        return RelativeChange(metric, base, head, None, tolerance, False, "not measured")
-    if base == 0:
-        regressed = head > 0
-        reason = f"{metric} rose from 0 to {head:.4g}" if regressed else f"{metric} stayed 0"
-        return RelativeChange(metric, base, head, None, tolerance, regressed, reason)
-    change = (head - base) / base
-    regressed = change > tolerance
-    verdict = "beyond" if regressed else "within"
-    reason = f"{metric} {base:.4g} -> {head:.4g} ({change:+.1%}, {verdict} +{tolerance:.0%})"
-    return RelativeChange(metric, base, head, change, tolerance, regressed, reason)
-
-
-def _mean_case_cost(cases: Sequence[Sequence[CaseResult]]) -> float | None:
-    means = []
-    for trials in cases:
-        costs = [t.trajectory.cost_usd for t in trials if t.graded and t.trajectory]
-        if costs:
-            means.append(math.fsum(costs) / len(costs))
-    return math.fsum(means) / len(means) if means else None
-
-
-def _p95(cases: Sequence[Sequence[CaseResult]]) -> float | None:
-    latencies = [t.trajectory.latency_s for ts in cases for t in ts if t.graded and t.trajectory]
-    return percentile(latencies, 95)
-
-
-def _verdict(b: int, c: int, pairs: int, tol: Tolerances) -> tuple[float | None, float, bool, str]:
-    p_value = mcnemar_exact(b, c)
-    if pairs == 0:
-        return None, p_value, False, "no stable case was graded on both sides"
-    drop = (b - c) / pairs
-    regressed = drop > tol.success_drop and p_value < tol.alpha
-    facts = f"{b} regressed, {c} fixed of {pairs} paired cases; drop {drop:+.1%}, p={p_value:.4g}"
-    if regressed:
-        return drop, p_value, True, f"regression: {facts}"
-    why = "within tolerance" if drop <= tol.success_drop else "not significant"
-    return drop, p_value, False, f"no regression ({why}): {facts}"
-
-
 @dataclass
 class _Pairing:
-    buckets: dict[str, list[CaseChange]]
-    base_sides: list[list[CaseResult]]  # the trials of cases graded on both sides
-    head_sides: list[list[CaseResult]]
+    pairs: list[CasePair]
+    not_run: list[CasePair]
+    buckets: dict[str, list[str]]  # edited, only_base, only_head
 
 
 def _pair(base: dict[str, list[CaseResult]], head: dict[str, list[CaseResult]]) -> _Pairing:
-    pairing = _Pairing(defaultdict(list), [], [])
+    pairing = _Pairing([], [], defaultdict(list))
     for case in sorted(set(base) | set(head)):
         b_trials, h_trials = base.get(case, []), head.get(case, [])
-        change = CaseChange(case, case_state(b_trials), case_state(h_trials))
-        bucket = _bucket(change, _changed(b_trials, h_trials))
-        pairing.buckets[bucket].append(change)
-        if bucket not in ("unpaired", "changed"):
-            pairing.base_sides.append(b_trials)
-            pairing.head_sides.append(h_trials)
+        if not b_trials or not h_trials:
+            pairing.buckets["only_head" if h_trials else "only_base"].append(case)
+            continue
+        pair = CasePair(case, side(b_trials), side(h_trials))
+        if pair.incomplete or not (pair.base.graded and pair.head.graded):
+            pairing.not_run.append(pair)
+        if _edited(b_trials, h_trials):
+            pairing.buckets["edited"].append(case)
+        elif pair.base.graded and pair.head.graded:
+            pairing.pairs.append(pair)
     return pairing
 
 
@@ -184,60 +291,66 @@ def compare_agent(
     base: Iterable[CaseResult],
     head: Iterable[CaseResult],
     tolerances: Tolerances | None = None,
+    deterministic: bool = False,
 ) -> Comparison:
     """Compare one agent's trials on base with its trials on head."""
     tol = tolerances or Tolerances()
     pairing = _pair(_group(base, agent), _group(head, agent))
-    buckets = pairing.buckets
-    b, c, same = len(buckets["regressed"]), len(buckets["fixed"]), buckets["same"]
-    pairs = b + c + len(same)
-    drop, p_value, regressed, reason = _verdict(b, c, pairs, tol)
-    base_ok = b + sum(ch.base == "passed" for ch in same)
-    head_ok = c + sum(ch.head == "passed" for ch in same)
-    base_cost, head_cost = _mean_case_cost(pairing.base_sides), _mean_case_cost(pairing.head_sides)
-    base_p95, head_p95 = _p95(pairing.base_sides), _p95(pairing.head_sides)
+    pairs = pairing.pairs
     return Comparison(
         agent=agent,
-        pairs=pairs,
-        base_pass_rate=base_ok / pairs if pairs else None,
-        head_pass_rate=head_ok / pairs if pairs else None,
-        drop=drop,
-        regressions=b,
-        fixes=c,
-        p_value=p_value,
-        regressed=regressed,
-        reason=reason,
-        regressed_cases=tuple(buckets["regressed"]),
-        fixed_cases=tuple(buckets["fixed"]),
-        flaky_cases=tuple(buckets["flaky"]),
-        changed_cases=tuple(buckets["changed"]),
-        unpaired_cases=tuple(buckets["unpaired"]),
-        cost=_relative("cost_per_task_usd", base_cost, head_cost, tol.cost_increase),
-        latency_p95=_relative("latency_p95_s", base_p95, head_p95, tol.latency_increase),
+        deterministic=deterministic,
+        tolerances=tol,
+        pairs=tuple(pairs),
+        pass_rate=pass_rate_check(pairs, tol),
+        cost=cost_check(pairs, deterministic, tol),
+        latency=latency_check(pairs, deterministic, tol),
+        not_run=tuple(pairing.not_run),
+        edited=tuple(pairing.buckets["edited"]),
+        only_base=tuple(pairing.buckets["only_base"]),
+        only_head=tuple(pairing.buckets["only_head"]),
     )
-
-
-def _bucket(change: CaseChange, content_changed: bool) -> str:
-    states = {change.base, change.head}
-    if states & {"not_run", "missing"}:
-        return "unpaired"
-    if content_changed:
-        return "changed"
-    if "flaky" in states:
-        return "flaky"
-    if change.base == "passed" and change.head == "failed":
-        return "regressed"
-    if change.base == "failed" and change.head == "passed":
-        return "fixed"
-    return "same"
 
 
 def compare(
     base: Iterable[CaseResult],
     head: Iterable[CaseResult],
     tolerances: Tolerances | None = None,
+    deterministic: bool = False,
 ) -> list[Comparison]:
     """One comparison per agent that has trials on both sides, sorted by agent."""
     base_list, head_list = list(base), list(head)
     agents = {t.agent for t in base_list} & {t.agent for t in head_list}
-    return [compare_agent(a, base_list, head_list, tolerances) for a in sorted(agents)]
+    return [
+        compare_agent(a, base_list, head_list, tolerances, deterministic) for a in sorted(agents)
+    ]
+
+
+@dataclass(frozen=True)
+class RunComparison:
+    comparisons: tuple[Comparison, ...]  # agents evaluated on both sides, sorted
+    only_base: tuple[str, ...]  # agents evaluated on base only (removed, or not at head)
+    only_head: tuple[str, ...]  # new agents
+
+    @property
+    def failed(self) -> tuple[Comparison, ...]:
+        return tuple(c for c in self.comparisons if c.failed)
+
+
+def compare_runs(
+    before: Results, after: Results, tolerances: Tolerances | None = None
+) -> RunComparison:
+    """Every agent of both results files; replay on both sides makes cost and latency
+    deterministic."""
+    base_agents = {a.agent for a in before.agents}
+    head_agents = {a.agent for a in after.agents}
+    deterministic = before.run.mode == after.run.mode == "replay"
+    comparisons = tuple(
+        compare_agent(name, before.cases_of(name), after.cases_of(name), tolerances, deterministic)
+        for name in sorted(base_agents & head_agents)
+    )
+    return RunComparison(
+        comparisons,
+        tuple(sorted(base_agents - head_agents)),
+        tuple(sorted(head_agents - base_agents)),
+    )

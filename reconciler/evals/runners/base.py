@@ -3,12 +3,18 @@
 A runner fills in a Trajectory as it goes. When the trial times out, or a model call or
 the agent fails, the runner still returns what happened so far, with stop_reason
 ``timeout`` or ``error``: never a pass.
+
+A trial's latency is recorded, never measured here: the sum of its model calls' latencies
+(as the provider reports them: the measured round trip when live, the cassette's figure
+in replay, or what an external agent reports in its usage) plus its tool calls' latency
+(0: fixtures answer at once). Local wall time, which grows with the machine's load and
+the run's concurrency, never enters it, so a replayed run has the same latency anywhere.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
+import math
 import weakref
 from collections.abc import Awaitable, Callable
 
@@ -28,7 +34,6 @@ async def run_bounded(job: CaseJob, body: TrialBody) -> Trajectory:
     """Run ``body`` under the agent's timeout; failures end the trajectory, never the run."""
     trajectory = Trajectory()
     timeout_s = job.agent.limits.timeout_s
-    started = time.perf_counter()
     try:
         async with asyncio.timeout(timeout_s):
             await body(trajectory)
@@ -39,8 +44,13 @@ async def run_bounded(job: CaseJob, body: TrialBody) -> Trajectory:
         trajectory.not_recorded = True
     except AlmError as exc:
         fail(trajectory, exc.message)
-    trajectory.latency_s += time.perf_counter() - started
+    trajectory.latency_s = recorded_latency(trajectory)
     return trajectory
+
+
+def recorded_latency(trajectory: Trajectory) -> float:
+    """Model latency as reported, plus tool latency (none: fixtures answer at once)."""
+    return math.fsum(call.latency_s for call in trajectory.model_calls)
 
 
 def fail(trajectory: Trajectory, message: str, reason: str = "error") -> None:
