@@ -6,16 +6,14 @@ model calls. Every tool call goes through the sandbox. Each model call is priced
 the job's PriceBook; a trial whose cost passes ``limits.max_cost_usd_per_task`` is
 stopped with an error, as the production runtime would stop it.
 
-Latency: the case's wall time, with each model call counted at the latency the provider
-reports rather than the time spent waiting for it. Live, the two are the same; in replay
-the recorded latency stands in, so replayed latency metrics mean something. Rate-limit
-waits and retries are harness time and are not counted.
+Latency: each model call counts at the latency the provider reports (the measured round
+trip live, the recorded one in replay), never the time spent waiting for it, so rate-limit
+waits, retries and a busy machine are not counted (see runners.base.recorded_latency).
 """
 
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from reconciler.evals.runners.base import fail, priced_call, run_bounded
@@ -77,10 +75,7 @@ class BuiltinRunner:
     async def _complete(
         self, job: CaseJob, request: ChatRequest, trajectory: Trajectory
     ) -> dict[str, Any]:
-        started = time.perf_counter()
         response = await self.provider.complete(request)
-        waited = time.perf_counter() - started
-        trajectory.latency_s += response.latency_s - waited  # count the reported latency
         trajectory.steps += 1
         trajectory.model_calls.append(
             priced_call(job, request.provider, request.model, response.usage, response.latency_s)
