@@ -4,6 +4,12 @@ The `cel` package compiles and runs the expressions but exposes no syntax tree,
 so field references and result types are checked on the tree built here. It
 runs only on expressions `cel.compile` accepted, and may be lenient: anything
 it cannot follow becomes dynamic, never a false error.
+
+Expressions come from pull requests, so the parser is bounded: text longer than
+MAX_LENGTH, nesting deeper than MAX_NESTING (brackets, `!`, `?:`) and a tree
+deeper than MAX_DEPTH raise `TooComplex` before anything recurses that far.
+Runs of one associative operator (`a || b || ...`) become one node with many
+operands, so a long flat chain is neither deep nor refused.
 """
 
 from __future__ import annotations
@@ -26,12 +32,20 @@ _TOKEN = re.compile(
 )
 _KEYWORDS = {"true": ("bool", True), "false": ("bool", False), "null": ("null", None)}
 _RELATIONS = {"<", "<=", ">", ">=", "==", "!=", "in"}
+_CHAINS = {"||", "&&", "+", "*"}  # operators whose runs become one node
+MAX_LENGTH = 4096  # characters of one expression
+MAX_NESTING = 32  # brackets, unary operators and conditionals inside each other
+MAX_DEPTH = 64  # levels of the tree (select and call chains count too)
 
 
 class ParseError(ValueError):
     def __init__(self, pos: int, message: str) -> None:
         super().__init__(message)
         self.pos = pos
+
+
+class TooComplex(ParseError):
+    """Over one of the bounds: refused whatever the `cel` package would make of it."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +84,23 @@ def tokenize(text: str) -> list[tuple[str, str, int]]:
 
 
 def parse(text: str) -> Node:
-    return _Parser(tokenize(text)).parse()
+    if len(text) > MAX_LENGTH:
+        raise TooComplex(0, f"is {len(text)} characters long; expected at most {MAX_LENGTH}")
+    tree = _Parser(tokenize(text)).parse()
+    _check_depth(tree)
+    return tree
+
+
+def _check_depth(tree: Node) -> None:
+    """Refuse a tree deeper than MAX_DEPTH, walking it without recursion."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise TooComplex(
+                node.pos, f"nests {MAX_DEPTH}+ levels deep; expected at most {MAX_DEPTH}"
+            )
+        stack.extend((arg, depth + 1) for arg in node.args)
 
 
 def _literal(kind: str, text: str, pos: int) -> Node:
@@ -90,14 +120,22 @@ class _Parser:
     def __init__(self, tokens: list[tuple[str, str, int]]) -> None:
         self.tokens = tokens
         self.i = 0
+        self.nesting = 0
+
+    def enter(self) -> None:
+        """Count one level of recursion; refuse past MAX_NESTING, before the stack runs out."""
+        self.nesting += 1
+        if self.nesting > MAX_NESTING:
+            pos = self.peek()[2]
+            raise TooComplex(pos, f"nests more than {MAX_NESTING} levels; expected at most that")
 
     def peek(self) -> tuple[str, str, int]:
         return self.tokens[self.i]
 
     def take(self, text: str | None = None) -> tuple[str, str, int]:
         token = self.tokens[self.i]
-        if text is not None and token[1] != text:
-            raise ParseError(token[2], f"expected {text!r}")
+        if token[0] == "end" or (text is not None and token[1] != text):
+            raise ParseError(token[2], f"expected {text or 'more'!r}")
         self.i += 1
         return token
 
@@ -115,11 +153,13 @@ class _Parser:
         return node
 
     def expr(self) -> Node:
+        self.enter()
         cond = self.binary(0)
         if self.accept("?"):
             yes = self.binary(0)
             self.take(":")
-            return Node("op", cond.pos, "?:", (cond, yes, self.expr()))
+            cond = Node("op", cond.pos, "?:", (cond, yes, self.expr()))
+        self.nesting -= 1
         return cond
 
     _LEVELS: tuple[frozenset[str], ...] = (
@@ -136,14 +176,21 @@ class _Parser:
         node = self.binary(level + 1)
         while self.peek()[0] == "op" and self.peek()[1] in self._LEVELS[level]:
             op = self.take()[1]
-            node = Node("op", node.pos, op, (node, self.binary(level + 1)))
+            right = self.binary(level + 1)
+            if op in _CHAINS and node.kind == "op" and node.name == op:
+                node = Node("op", node.pos, op, (*node.args, right))
+            else:
+                node = Node("op", node.pos, op, (node, right))
         return node
 
     def unary(self) -> Node:
         kind, text, pos = self.peek()
         if kind == "op" and text in ("!", "-"):
             self.take()
-            return Node("op", pos, "!" if text == "!" else "-_", (self.unary(),))
+            self.enter()
+            operand = self.unary()
+            self.nesting -= 1
+            return Node("op", pos, "!" if text == "!" else "-_", (operand,))
         return self.member(self.primary())
 
     def member(self, node: Node) -> Node:

@@ -2,7 +2,10 @@
 
 A bad policy is an error finding at the expression's file:line:col: a CEL syntax
 error, a reference to a field or variable that does not exist, or a result
-that is not a boolean. Its expression is left out of the run; the rest still runs.
+that is not a boolean, or one over the bounds that keep a hostile expression from
+hanging or crashing the run (its length and depth, see celparse; its comprehension
+nesting and cost, see cost). Its expression is left out of the run; the rest still runs.
+An expression alm's own parser cannot follow is refused too: its cost could not be bounded.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import cel
 
 from reconciler.errors import Finding, Location, Severity
 from reconciler.policy import celparse
+from reconciler.policy.celparse import Node
+from reconciler.policy.cost import BUDGET, MAX_NESTED, Sizes, bound, nesting
 from reconciler.policy.needs import Need, settle
 from reconciler.policy.typecheck import analyse
 from reconciler.policy.views import variable_types
@@ -45,6 +50,11 @@ class Rule:
     owners: tuple[str, ...] = ()
     paths: tuple[tuple[str, ...], ...] = ()  # parts of `object` read, to point at a line
     reads: frozenset[str] = frozenset(ALL_VARIABLES)  # the variables it uses
+    tree: Node | None = None  # when its cost depends on the data: bounded before each run
+
+    def max_cost(self, sizes: Sizes) -> int:
+        """The most units one evaluation can cost over values of these sizes (0: cheap)."""
+        return 0 if self.tree is None else bound(self.tree, frozenset(ALL_VARIABLES), sizes)
 
     @property
     def key(self) -> str:
@@ -167,17 +177,28 @@ def _sources(loaded: Loaded[Policy]) -> Iterator[_Source]:
 
 
 def _compile(source: _Source, compiled: Compiled) -> Rule | None:
-    try:
+    tree = _parse(source, compiled)
+    if tree is None:
+        return None
+    try:  # only once the text is known to be within the bounds
         program = cel.compile(source.expression)
     except (ValueError, RuntimeError) as err:
         compiled.findings.append(source.bad("policy-syntax", _syntax_message(str(err))))
+        return None
+    if isinstance(tree, celparse.ParseError):
+        message = (
+            f"alm cannot analyse this expression ({tree}{_column(tree.pos)}), so it cannot "
+            "bound its cost; expected the CEL syntax of the policy docs"
+        )
+        compiled.findings.append(source.bad("policy-expression", message))
         return None
     bad_owners = [o for o in source.owners if not OWNER_RE.match(o)]
     if bad_owners:
         message = f"approvers {', '.join(bad_owners)} are not @user or @org/team"
         compiled.findings.append(source.bad("policy-owner", message))
-    checked = _static_checks(source, compiled)
-    if checked is None or bad_owners:
+    checked = _static_checks(source, tree, compiled)
+    heavy = _cost_checks(source, tree, compiled)
+    if checked is None or heavy is None or bad_owners:
         return None
     paths, reads = checked
     return Rule(
@@ -192,22 +213,51 @@ def _compile(source: _Source, compiled: Compiled) -> Rule | None:
         source.owners,
         paths,
         reads,
+        tree if heavy else None,
     )
+
+
+def _parse(source: _Source, compiled: Compiled) -> Node | celparse.ParseError | None:
+    """The tree; the parse error when cel may still accept it; None when over a bound."""
+    try:
+        return celparse.parse(source.expression)
+    except celparse.TooComplex as err:
+        message = f"the expression {err}{_column(err.pos)}"
+        compiled.findings.append(source.bad("policy-too-complex", message))
+        return None
+    except celparse.ParseError as err:
+        return err
+
+
+def _cost_checks(source: _Source, tree: Node, compiled: Compiled) -> bool | None:
+    """Whether the cost depends on the data (bounded at run time); None (and a finding)
+    when the expression is too costly whatever the data."""
+    deepest, where = nesting(tree)
+    if where >= 0:
+        message = (
+            f"nests comprehensions {deepest} deep{_column(where)}; expected at most {MAX_NESTED}"
+        )
+        compiled.findings.append(source.bad("policy-too-costly", message))
+        return None
+    least = bound(tree, frozenset(ALL_VARIABLES), Sizes())
+    if least > BUDGET:
+        message = (
+            f"costs up to {least:,} units to evaluate even over empty data; "
+            f"expected at most {BUDGET:,} (large literal lists in nested comprehensions?)"
+        )
+        compiled.findings.append(source.bad("policy-too-costly", message))
+        return None
+    return deepest > 0
 
 
 Paths = tuple[tuple[str, ...], ...]
 
 
-def _static_checks(source: _Source, compiled: Compiled) -> tuple[Paths, frozenset[str]] | None:
+def _static_checks(
+    source: _Source, tree: Node, compiled: Compiled
+) -> tuple[Paths, frozenset[str]] | None:
     """Check the expression for every kind its policy matches: the object paths and the
     variables it reads, or None (and findings) when it is bad."""
-    try:
-        tree = celparse.parse(source.expression)
-    except celparse.ParseError:  # accepted by cel but not by our parser: check at run time
-        for needs in compiled.needs.values():
-            for need in needs.values():
-                need.whole = True
-        return (), frozenset(ALL_VARIABLES)
     paths: list[tuple[str, ...]] = []
     reads: set[str] = set()
     errors: dict[tuple[int, str], None] = {}
@@ -225,9 +275,12 @@ def _static_checks(source: _Source, compiled: Compiled) -> tuple[Paths, frozense
                 compiled.needs[source.kind][target].merge(need)
         paths.extend(analysis.paths)
     for pos, message in errors:
-        where = f" (column {pos + 1} of the expression)" if pos else ""
-        compiled.findings.append(source.bad("policy-expression", message + where))
+        compiled.findings.append(source.bad("policy-expression", message + _column(pos)))
     return None if errors else (tuple(dict.fromkeys(paths)), frozenset(reads))
+
+
+def _column(pos: int) -> str:
+    return f" (column {pos + 1} of the expression)" if pos else ""
 
 
 def _syntax_message(text: str) -> str:

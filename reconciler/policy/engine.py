@@ -3,6 +3,10 @@
 One CEL context per side of a change: the catalog is converted into CEL once,
 each agent once. An expression that fails on one agent is reported against that
 agent and that rule; it never aborts the run and never counts as a pass.
+
+An evaluation cannot be interrupted (see policy.cost), so a rule whose cost
+depends on the data is bounded before it runs, over the sizes of the values it
+would see: over the budget, it is reported for that agent instead of run.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import cel
 
 from reconciler.errors import Finding, Location
 from reconciler.policy.compiler import Compiled, Rule
+from reconciler.policy.cost import BUDGET, Sizes, measure
 from reconciler.policy.needs import project
 from reconciler.policy.views import Catalog
 from reconciler.spec.agent import Agent
@@ -119,11 +124,16 @@ class Evaluator:
         }
         self.environment: str | None = None
         self.context = cel.Context()
+        self.fixed = measure([self.values["catalog"], changes])
+        self.sizes: Sizes | None = None  # of the values bound now, measured when first needed
+        self.bound: dict[str, Any] = {}
+        self.costs: dict[tuple[str, Sizes], int] = {}
 
     def _bind(self, values: dict[str, Any], reads: frozenset[str]) -> None:
         variables = dict.fromkeys(("object", "oldObject", "environment", *self.values))
         variables.update((k, v) for k, v in {**self.values, **values}.items() if k in reads)
         self.context = cel.Context(variables=variables)
+        self.bound, self.sizes = variables, None
         if "environment" in reads:
             self.context.set_variable_resolver(self._resolve)
 
@@ -156,6 +166,10 @@ class Evaluator:
     def _run(self, rule: Rule, spec: AgentSpec | None, env: str | None, out: Results) -> None:
         if rule.key in self.bad:
             return
+        units = self._cost(rule)
+        if units > BUDGET:
+            out.violations.append(_too_costly(rule, spec, env, units))
+            return
         try:
             result = rule.program.execute(self.context)
         except Exception as err:  # any failure of one evaluation is reported, never raised
@@ -168,6 +182,20 @@ class Evaluator:
             out.violations.append(_violation(rule, spec, env))
         elif rule.kind == "approval" and result:
             out.demands.append(Demand(rule, spec.name if spec else None, env))
+
+    def _cost(self, rule: Rule) -> int:
+        """The rule's bound over the values bound now, rounded up to powers of two: the
+        same bound serves agents of about the same size."""
+        if rule.tree is None:
+            return 0
+        if self.sizes is None:
+            values = [self.bound.get("object"), self.bound.get("oldObject")]
+            self.sizes = measure(values[1:] if values[0] is values[1] else values)
+        sizes = self.sizes.merge(self.fixed).merge(measure([self.environment])).rounded()
+        key = (rule.key, sizes)
+        if key not in self.costs:
+            self.costs[key] = rule.max_cost(sizes)
+        return self.costs[key]
 
 
 def _subject(spec: AgentSpec | None, env: str | None) -> str:
@@ -201,6 +229,23 @@ def _runtime_error(
     return Violation(
         "runtime-error",
         Finding("policy-runtime-error", message, where),
+        rule.policy,
+        rule.id,
+        spec.name if spec else None,
+        env,
+        rule.location,
+    )
+
+
+def _too_costly(rule: Rule, spec: AgentSpec | None, env: str | None, units: int) -> Violation:
+    message = (
+        f"policy {rule.key} is too costly to evaluate on {_subject(spec, env)}: up to "
+        f"{units:,} units over its data; expected at most {BUDGET:,} (nested comprehensions "
+        "over long lists?); an expression that is not evaluated is not a pass"
+    )
+    return Violation(
+        "runtime-error",
+        Finding("policy-too-costly", message, rule.location),
         rule.policy,
         rule.id,
         spec.name if spec else None,
