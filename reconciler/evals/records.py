@@ -12,6 +12,7 @@ from typing import Any
 
 from reconciler.evals.grading import Failure, Grade, TrialStatus
 from reconciler.evals.types import Outcome, StopReason, ToolCall, Trajectory, Violation
+from reconciler.jsonlimits import MAX_DEPTH, too_deep
 from reconciler.pricing import TokenUsage
 from reconciler.spec.evalsuite import Case, EvalSuite
 
@@ -91,7 +92,11 @@ def _clip(text: str, limit: int) -> str:
 
 def _call_summary(call: ToolCall) -> ToolCallSummary:
     error = None if call.error is None else _clip(call.error, ERROR_LIMIT)
-    return ToolCallSummary(call.tool, dict(call.arguments), call.succeeded, error)
+    arguments = dict(call.arguments)
+    # the sandbox refuses deeper arguments; a record must still serialise if one slips by
+    if too_deep(arguments):
+        arguments = {"_truncated": f"nested deeper than {MAX_DEPTH} levels"}
+    return ToolCallSummary(call.tool, arguments, call.succeeded, error)
 
 
 def summarize(trajectory: Trajectory) -> TrajectorySummary:

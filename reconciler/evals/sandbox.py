@@ -10,7 +10,7 @@ so the agent sees what it would see in production and may recover:
 - ``arguments``: the arguments are not an object or fail the tool's JSON Schema
   (Draft 2020-12);
 - ``constraint``: an argument breaks the grant's constraints (enum, const, pattern,
-  minimum, maximum, max_length). An omitted argument is checked through the schema's
+  not_pattern, minimum, maximum, max_length). An omitted argument is checked through the schema's
   ``default``, since that is the value the tool would use.
 
 A call that passes is answered by the first fixture of the same tool whose ``args`` are a
@@ -28,15 +28,12 @@ Grants with ``requires_approval: true``: the sandbox records that approval was r
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable, Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
-from reconciler.evals.types import CaseJob, ToolCall, Violation, canonical_json
+from reconciler.evals.types import CaseJob, ToolCall, Violation
+from reconciler.jsonlimits import check_depth
+from reconciler.spec import saferegex, safeschema
 from reconciler.spec.agent import Agent, Constraint, MustNever, ToolGrant, grant_covers
 from reconciler.spec.catalog import Tool
 from reconciler.spec.evalsuite import Fixture
@@ -64,18 +61,13 @@ def granted_tools(agent: Agent, catalog: Mapping[str, Tool]) -> list[Tool]:
 # --- argument checks -------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1024)
-def _validator(schema_json: str) -> Draft202012Validator:
-    return Draft202012Validator(json.loads(schema_json))
-
-
-def validator_for(schema: dict[str, Any]) -> Draft202012Validator:
-    return _validator(canonical_json(schema))
-
-
-def schema_errors(validator: Draft202012Validator, arguments: dict[str, Any]) -> list[str]:
-    errors = sorted(validator.iter_errors(arguments), key=lambda e: str(list(e.absolute_path)))
-    return [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors]
+def schema_errors(schema: dict[str, Any], arguments: dict[str, Any]) -> list[str]:
+    """The arguments' errors against the tool's schema, through safeschema: it never
+    retrieves a $ref and is bounded. A schema it will not use refuses the call."""
+    try:
+        return list(safeschema.compile(schema).messages(arguments))
+    except safeschema.SchemaFailure as err:
+        return [f"arguments cannot be checked: {err}"]
 
 
 def _is_number(value: Any) -> bool:
@@ -88,7 +80,10 @@ CONSTRAINT_CHECKS: dict[str, ConstraintCheck] = {
     "enum": lambda v, allowed: None if v in allowed else f"expected one of {allowed}",
     "const": lambda v, const: None if v == const else f"expected {const!r}",
     "pattern": lambda v, p: (
-        None if isinstance(v, str) and re.search(p, v) else f"expected to match {p!r}"
+        None if isinstance(v, str) and saferegex.search(p, v) else f"expected to match {p!r}"
+    ),
+    "not_pattern": lambda v, p: (
+        f"expected no match of {p!r}" if isinstance(v, str) and saferegex.search(p, v) else None
     ),
     "minimum": lambda v, m: None if _is_number(v) and v >= m else f"expected >= {m}",
     "maximum": lambda v, m: None if _is_number(v) and v <= m else f"expected <= {m}",
@@ -158,13 +153,15 @@ class Sandbox:
         self.catalog = catalog
         self.fixtures = list(fixtures)
         self._grants = agent.grants
-        self._validators: dict[str, Draft202012Validator] = {}
 
     @classmethod
     def for_job(cls, job: CaseJob) -> Sandbox:
         return cls(job.agent, job.catalog, job.case.fixtures)
 
     def call(self, call_id: str, tool: str, arguments: Any) -> ToolCall:
+        # every runner's tool calls pass here: refuse what schema checks, records and the
+        # results JSON could not recurse through (TooDeep ends the trial as not run)
+        check_depth(arguments, f"the arguments of a call to {tool}")
         violations = self.check(tool, arguments)
         if violations:
             error = "refused by the sandbox: " + "; ".join(v.message for v in violations)
@@ -195,17 +192,11 @@ class Sandbox:
         if not isinstance(arguments, dict):
             violations.append(Violation("arguments", f"{tool} arguments expected a JSON object"))
             return tuple(violations)
-        for message in schema_errors(self._validator(spec), arguments):
+        for message in schema_errors(spec.parameters, arguments):
             violations.append(Violation("arguments", f"{tool} {message}"))
         for message in constraint_errors(grant, spec, arguments):
             violations.append(Violation("constraint", f"{tool} {message}"))
         return tuple(violations)
-
-    def _validator(self, tool: Tool) -> Draft202012Validator:
-        validator = self._validators.get(tool.name)
-        if validator is None:
-            validator = self._validators[tool.name] = validator_for(tool.parameters)
-        return validator
 
     def _must_never(self, tool: str) -> list[Violation]:
         return [

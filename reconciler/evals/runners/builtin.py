@@ -13,7 +13,6 @@ waits, retries and a busy machine are not counted (see runners.base.recorded_lat
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from reconciler.evals.runners.base import fail, priced_call, run_bounded
@@ -27,6 +26,7 @@ from reconciler.evals.types import (
     Trajectory,
     canonical_json,
 )
+from reconciler.jsonlimits import TooDeep, check_depth, loads
 from reconciler.spec.agent import Agent
 from reconciler.spec.catalog import Tool
 
@@ -76,6 +76,7 @@ class BuiltinRunner:
         self, job: CaseJob, request: ChatRequest, trajectory: Trajectory
     ) -> dict[str, Any]:
         response = await self.provider.complete(request)
+        check_depth(response.message, "the model's answer")  # it goes into the next request
         trajectory.steps += 1
         trajectory.model_calls.append(
             priced_call(job, request.provider, request.model, response.usage, response.latency_s)
@@ -98,7 +99,9 @@ def answer_call(sandbox: Sandbox, call: dict[str, Any], trajectory: Trajectory) 
     function = call.get("function") or {}
     raw = function.get("arguments") or "{}"
     try:
-        arguments: Any = json.loads(raw)
+        arguments: Any = loads(raw, "the model's tool call arguments")
+    except TooDeep:
+        raise  # ends the trial as not run, with the reason
     except ValueError:
         arguments = raw  # not JSON: the sandbox answers "arguments expected a JSON object"
     answered = sandbox.call(

@@ -21,6 +21,7 @@ from pathlib import Path
 from reconciler.evals.runners.base import AgentProtocolError, fail, run_bounded
 from reconciler.evals.runners.protocol import Conversation, Message
 from reconciler.evals.types import CaseJob, Trajectory
+from reconciler.jsonlimits import TooDeep, loads
 
 MAX_LINE_BYTES = 16 * 1024 * 1024
 STDERR_TAIL_BYTES = 2000
@@ -110,7 +111,9 @@ class LinesTransport:
 
 def parse_message(raw: bytes, where: str) -> Message:
     try:
-        message = json.loads(raw)
+        message = loads(raw, where)
+    except TooDeep as exc:
+        raise AgentProtocolError(exc.message) from None
     except ValueError:
         text = raw[:200].decode("utf-8", "replace").strip()
         raise AgentProtocolError(f"{where} is not JSON: {text!r}") from None

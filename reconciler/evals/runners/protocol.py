@@ -7,7 +7,6 @@ alm sends ``start``, then a ``tool_result`` for each ``tool_call``; the agent en
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol, get_args
 
@@ -21,6 +20,7 @@ from reconciler.evals.runners.functions import (
 )
 from reconciler.evals.sandbox import Sandbox
 from reconciler.evals.types import CaseJob, ModelCall, Outcome, Trajectory, canonical_json
+from reconciler.jsonlimits import TooDeep, loads
 from reconciler.pricing import TokenUsage
 
 PROTOCOL = "alm.agent/v1"
@@ -148,7 +148,9 @@ def _arguments(arguments: Any) -> Any:
         return {}
     if isinstance(arguments, str):
         try:
-            return json.loads(arguments)
+            return loads(arguments, "the tool call's arguments")
+        except TooDeep:
+            raise  # a reason for the trial, not arguments that merely fail their schema
         except ValueError:
             return arguments
     return arguments
