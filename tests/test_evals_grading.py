@@ -17,7 +17,7 @@ from reconciler.evals.matching import args_match, parse_json_output, value_match
 from reconciler.evals.types import ModelCall, ToolCall, Trajectory, Violation
 from reconciler.pricing import TokenUsage
 from reconciler.spec.agent import Agent, Contract, MustNever, grant_covers
-from reconciler.spec.evalsuite import Case, EvalSuite
+from reconciler.spec.evalsuite import Case, EvalSuite, OutputCheck
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -176,12 +176,26 @@ def test_an_attempted_forbidden_call_fails_even_when_refused() -> None:
     assert "forbidden_tool" in [f.check for f in g.failures]
 
 
-def test_an_invalid_regex_in_a_case_is_a_failure_not_a_crash() -> None:
-    c = case({"tool_calls": [{"tool": "ticketing.get_ticket", "args": {"id": {"regex": "("}}}]})
-    g = grade(c, CONTRACT, trajectory(call("ticketing.get_ticket", id="x")))
+def test_an_invalid_matcher_regex_is_refused_where_it_is_when_the_suite_loads() -> None:
+    expected = {"tool": "ticketing.get_ticket", "args": {"id": {"one_of": [{"regex": "("}]}}}
+    with pytest.raises(ValidationError) as err:
+        case({"tool_calls": [expected]})
+    (error,) = err.value.errors()
+    assert error["loc"] == ("expect", "tool_calls", 0, "args", "id", "one_of", 0, "regex")
+    assert "not a valid regular expression" in error["msg"]
+
+
+def test_a_matcher_regex_that_cannot_run_is_a_failure_not_a_crash() -> None:
+    # the suite's load check refuses it; grading still copes if one gets through
+    c = case({"tool_calls": [{"tool": "ticketing.get_ticket", "args": {"id": "x"}}]})
+    expected = c.expect.tool_calls[0].model_construct(
+        tool="ticketing.get_ticket", args={"id": {"regex": "(a)\\1"}}, match="subset"
+    )
+    c = c.model_copy(update={"expect": c.expect.model_copy(update={"tool_calls": [expected]})})
+    g = grade(c, CONTRACT, trajectory(call("ticketing.get_ticket", id="aa")))
     assert g.status == "failed"
     assert [f.check for f in g.failures] == ["tool_call"]
-    assert "invalid" in g.failures[0].message
+    assert "invalid regex" in g.failures[0].message and "backreference" in g.failures[0].message
 
 
 def test_an_invalid_output_regex_is_refused_when_the_suite_loads() -> None:
@@ -214,10 +228,22 @@ def test_json_schema_output_check(output: str, message: str | None) -> None:
         assert g.status == "failed" and message in g.reason
 
 
-def test_an_invalid_json_schema_is_reported() -> None:
-    bad = case({"output": {"json_schema": {"type": "nonsense"}}})
+def test_an_invalid_json_schema_is_refused_where_it_is_when_the_suite_loads() -> None:
+    with pytest.raises(ValidationError) as err:
+        case({"output": {"json_schema": {"properties": {"q": {"type": "nonsense"}}}}})
+    (error,) = err.value.errors()
+    assert error["loc"] == ("expect", "output", "json_schema", "properties", "q", "type")
+    assert "not a valid JSON Schema" in error["msg"]
+
+
+def test_a_json_schema_that_cannot_be_used_is_a_failure_not_a_crash() -> None:
+    # the suite's load check refuses it; grading still copes (and fetches nothing)
+    good = case({"output": {"json_schema": {"type": "object"}}})
+    check = OutputCheck.model_construct(json_schema={"$ref": "http://127.0.0.1:9/s.json"})
+    bad = good.model_copy(update={"expect": good.expect.model_copy(update={"output": check})})
     g = grade(bad, CONTRACT, trajectory(output="{}"))
     assert g.status == "failed" and "invalid json_schema" in g.reason
+    assert "alm never retrieves a reference" in g.reason
 
 
 def test_parse_json_output_refuses_prose() -> None:

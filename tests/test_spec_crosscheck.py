@@ -125,9 +125,9 @@ def test_constraint_on_a_schema_with_an_unresolvable_ref() -> None:
         "queue: {$ref: '#/$defs/nowhere'}",
     )
     findings = findings_for({CATALOG: catalog})
-    finding = only(findings, "bad-json-schema")
-    assert at(finding) == (AGENT, *pos(AGENT_YAML, "queue:"))
-    assert "expected every $ref to resolve" in finding.message
+    finding = only(findings, "bad-json-schema")  # at the $ref itself (spec.safeschema)
+    assert at(finding) == (CATALOG, *pos(catalog, "'#/$defs/nowhere'"))
+    assert "'#/$defs/nowhere' does not resolve" in finding.message
 
 
 def test_constraint_through_a_ref_that_resolves() -> None:

@@ -23,9 +23,9 @@ The rules, in the order they apply:
 
 Argument matching: ``match: subset`` needs every expected argument present and matching;
 ``exact`` also needs no other argument. A value matches when it is ``{regex: R}`` and the
-actual value is a string (or number) that ``re.search(R)`` finds, ``{one_of: [...]}`` and
-it matches one option, a mapping or list matched recursively in the same mode, or an equal
-literal (``True`` never equals ``1``).
+actual value is a string (or number) in which R occurs (searched with RE2, in linear time),
+``{one_of: [...]}`` and it matches one option, a mapping or list matched recursively in the
+same mode, or an equal literal (``True`` never equals ``1``).
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from reconciler.evals.matching import OUTPUT_CHECKS, args_match, compiled, describe_args
+from reconciler.evals.matching import OUTPUT_CHECKS, args_match, describe_args
 from reconciler.evals.types import Outcome, Trajectory, Violation
+from reconciler.spec import saferegex
 from reconciler.spec.agent import Contract, grant_covers
 from reconciler.spec.evalsuite import Case, Expect, ExpectedCall
 
@@ -161,8 +162,8 @@ def collect_violations(contract: Contract, trajectory: Trajectory) -> tuple[Viol
 
 
 def _output_breaks(patterns: list[str], trajectory: Trajectory) -> bool:
-    # the spec compiles every pattern when it loads (spec.base.Regex)
-    return any(compiled(p).search(trajectory.final_output) for p in patterns)
+    # the spec checks every pattern when it loads (spec.base.Regex); RE2 runs in linear time
+    return any(saferegex.search(p, trajectory.final_output) for p in patterns)
 
 
 def _must_never_failures(violations: tuple[Violation, ...]) -> Iterator[Failure]:
@@ -191,7 +192,7 @@ def _check_expected_calls(trial: _Trial) -> Iterator[Failure]:
         same_tool = [c.arguments for c in allowed if c.tool == expected.tool]
         try:
             found = any(args_match(expected.args, args, expected.match) for args in same_tool)
-        except re.error as exc:
+        except saferegex.UnsafePattern as exc:  # the suite's load check reports it too
             yield Failure("tool_call", f"invalid regex in expected {expected.tool} call: {exc}")
             continue
         if not found:

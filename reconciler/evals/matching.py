@@ -8,22 +8,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
-from functools import lru_cache
 from typing import Any, Literal
 
-from jsonschema import SchemaError
-from jsonschema.exceptions import best_match
-from jsonschema.validators import validator_for
-
+from reconciler.spec import saferegex, safeschema
 from reconciler.spec.evalsuite import OutputCheck
 
 MatchMode = Literal["exact", "subset"]
 _FENCED = re.compile(r"^```[A-Za-z0-9_-]*\s*\n(?P<body>.*?)\n?```$", re.DOTALL)
-
-
-@lru_cache(maxsize=1024)
-def compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
 
 
 # --- argument matching -----------------------------------------------------------------
@@ -34,7 +25,7 @@ def _regex(operand: Any, actual: Any) -> bool:
         return False
     if isinstance(actual, (int, float)) and not isinstance(actual, bool):
         actual = str(actual)
-    return isinstance(actual, str) and compiled(operand).search(actual) is not None
+    return isinstance(actual, str) and saferegex.search(operand, actual)
 
 
 def _one_of(operand: Any, actual: Any) -> bool:
@@ -115,8 +106,8 @@ def _not_contains(check: OutputCheck, output: str) -> Iterator[str]:
 
 
 def _regex_check(check: OutputCheck, output: str) -> Iterator[str]:
-    for pattern in check.regex:  # compiled when the suite loads (spec.base.Regex)
-        if compiled(pattern).search(output) is None:
+    for pattern in check.regex:  # checked when the suite loads (spec.base.Regex)
+        if not saferegex.search(pattern, output):
             yield f"output does not match regex {pattern!r}"
 
 
@@ -129,16 +120,19 @@ def _json_schema(check: OutputCheck, output: str) -> Iterator[str]:
     except ValueError as exc:
         yield f"output is not JSON: {exc}"
         return
-    try:
-        cls = validator_for(schema)
-        cls.check_schema(schema)
-        error = best_match(cls(schema).iter_errors(document))
-    except SchemaError as exc:
-        yield f"invalid json_schema in case: {exc.message}"
+    try:  # checked when the suite loads; this never retrieves a $ref either way
+        error = safeschema.compile(schema).best_error(document)
+    except safeschema.SchemaFailure as exc:
+        yield f"invalid json_schema in case: {exc}"
         return
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-        yield f"output JSON fails the schema at {where}: {error.message}"
+        yield f"output JSON fails the schema at {where}: {shorten(error.message)}"
+
+
+def shorten(message: str, limit: int = 300) -> str:
+    """A validation message quotes the value it checked; keep results readable."""
+    return message if len(message) <= limit else message[: limit - 3] + "..."
 
 
 OUTPUT_CHECKS: dict[str, Callable[[OutputCheck, str], Iterator[str]]] = {

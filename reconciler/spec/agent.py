@@ -149,6 +149,10 @@ class Constraint(Strict):
     enum: list[Any] | None = Field(default=None, min_length=1)
     const: Any = None
     pattern: Regex | None = None
+    not_pattern: Regex | None = Field(
+        default=None,
+        description="the value must not contain a match (RE2 has no lookahead to say so)",
+    )
     minimum: float | None = None
     maximum: float | None = None
     max_length: int | None = Field(default=None, ge=0)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from reconciler.spec import saferegex
 
 API_VERSION = "alm/v1"
 
@@ -22,17 +24,8 @@ GrantName = Annotated[
 NonEmpty = Annotated[str, Field(min_length=1)]
 
 
-def _compiles(pattern: str) -> str:
-    try:
-        re.compile(pattern)
-    except re.error as err:
-        raise ValueError(
-            f"not a valid regular expression ({err}); expected Python re syntax"
-        ) from None
-    return pattern
-
-
-Regex = Annotated[str, Field(min_length=1), AfterValidator(_compiles)]
+# Patterns from the repository run on RE2 (linear time); see reconciler.spec.saferegex.
+Regex = saferegex.Regex
 
 
 class Strict(BaseModel):

@@ -10,13 +10,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-from jsonschema.protocols import Validator
-from referencing.exceptions import Unresolvable
-
 from reconciler.errors import Finding, Location
 from reconciler.pricing import PriceBook
+from reconciler.spec import safeschema
 from reconciler.spec.agent import grant_covers
 from reconciler.spec.base import OWNER_RE
 from reconciler.spec.catalog import Tool
@@ -29,7 +25,9 @@ class Context:
     tools: dict[str, Tool]
     environments: set[str]
     prices: PriceBook
-    _validators: dict[str, Validator | None] = field(default_factory=dict, compare=False)
+    _validators: dict[str, safeschema.SafeValidator | None] = field(
+        default_factory=dict, compare=False
+    )
 
     @classmethod
     def of(cls, state: DesiredState) -> Context:
@@ -112,15 +110,14 @@ def constraints_name_arguments(ctx: Context) -> Iterator[Finding]:
                 validator = _argument_validator(ctx, tool, arg)
                 if validator is None:
                     continue
-                schema = validator.schema
+                schema = validator.validator.schema
                 for value in constraint.enum or []:
                     try:
                         valid = validator.is_valid(value)
-                    except Unresolvable as err:
+                    except safeschema.SchemaFailure as err:
                         yield Finding(
                             "bad-json-schema",
-                            f"parameters of {tool.name}: {err}; expected every $ref to "
-                            "resolve inside the schema",
+                            f"parameters of {tool.name}: {err}; expected a value it can check",
                             where,
                         )
                         break
@@ -133,20 +130,19 @@ def constraints_name_arguments(ctx: Context) -> Iterator[Finding]:
                         )
 
 
-def _argument_validator(ctx: Context, tool: Tool, arg: str) -> Validator | None:
-    """A validator for one argument; None when the catalog schema is itself invalid
-    (catalog_tools_valid reports that), so a bad schema is a finding, not a crash.
+def _argument_validator(ctx: Context, tool: Tool, arg: str) -> safeschema.SafeValidator | None:
+    """A validator for one argument; None when the catalog schema cannot be used (loading
+    the catalog reports why), so a bad schema is a finding, not a crash.
     The schema check runs once per tool: thousands of grants share a few tools."""
     if tool.name not in ctx._validators:
         try:
-            Draft202012Validator.check_schema(tool.parameters)
-            ctx._validators[tool.name] = Draft202012Validator(tool.parameters)
-        except SchemaError:
+            ctx._validators[tool.name] = safeschema.compile(tool.parameters)
+        except safeschema.SchemaFailure:
             ctx._validators[tool.name] = None
     root = ctx._validators[tool.name]
     if root is None:
         return None
-    return root.evolve(schema=tool.parameters["properties"][arg])  # keeps the root for $ref
+    return root.at("properties", arg)  # keeps the root for $ref
 
 
 def forbidden_tools_exist(ctx: Context) -> Iterator[Finding]:

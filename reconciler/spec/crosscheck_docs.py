@@ -5,10 +5,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-
 from reconciler.errors import Finding, Location
+from reconciler.spec import safeschema
 from reconciler.spec.crosscheck import Context
 from reconciler.spec.evalsuite import Case
 
@@ -34,13 +32,11 @@ def catalog_tools_valid(ctx: Context) -> Iterator[Finding]:
                     catalog.at("tools", i, "name"),
                 )
             first.setdefault(tool.name, catalog.file)
-            try:
-                Draft202012Validator.check_schema(tool.parameters)
-            except SchemaError as err:
+            for problem in safeschema.problems(tool.parameters):  # never retrieves a $ref
                 yield Finding(
                     "bad-json-schema",
-                    f"parameters of {tool.name} is not a valid JSON Schema: {err.message}",
-                    catalog.at("tools", i, "parameters", *err.absolute_path),
+                    f"parameters of {tool.name}: {problem.message}",
+                    catalog.at("tools", i, "parameters", *problem.path),
                 )
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from reconciler.spec import saferegex, safeschema
 from reconciler.spec.base import Document, Name, NonEmpty, Regex, Strict, ToolName, require_unique
+from reconciler.spec.safeschema import Path, raise_at
 
 
 class SuiteMetadata(Strict):
@@ -37,12 +40,38 @@ class ExpectedCall(Strict):
     )
     match: Literal["exact", "subset"] = "subset"
 
+    @field_validator("args")
+    @classmethod
+    def _regexes_run(cls, args: dict[str, Any]) -> dict[str, Any]:
+        raise_at([(path, saferegex.problem(p)) for path, p in regex_matchers(args)])
+        return args
+
+
+def regex_matchers(value: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
+    """(path of the pattern, pattern) for each {regex: ...} matcher inside expected args."""
+    if isinstance(value, dict):
+        if len(value) == 1 and "regex" in value:
+            yield (*path, "regex"), value["regex"]
+            return
+        for key, inner in value.items():
+            yield from regex_matchers(inner, (*path, key))
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            yield from regex_matchers(inner, (*path, i))
+
 
 class OutputCheck(Strict):
     contains: list[str] = Field(default_factory=list)
     not_contains: list[str] = Field(default_factory=list)
     regex: list[Regex] = Field(default_factory=list)
     json_schema: dict[str, Any] | None = None
+
+    @field_validator("json_schema")
+    @classmethod
+    def _schema_is_safe(cls, schema: dict[str, Any] | None) -> dict[str, Any] | None:
+        if schema is not None:
+            safeschema.raise_problems(schema)  # each at its place: a $ref, a pattern...
+        return schema
 
 
 class Expect(Strict):

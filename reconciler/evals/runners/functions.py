@@ -2,7 +2,7 @@
 
 OpenAI function names must match ``^[a-zA-Z0-9_-]+$``, so ``crm.update_record`` is sent
 as ``crm__update_record`` and mapped back. The grant's constraints are folded into the
-schema the model sees (enum, const, pattern, minimum, maximum, maxLength), so a model
+schema the model sees (enum, const, pattern, not, minimum, maximum, maxLength), so a model
 is told what it may do; the sandbox still checks every call.
 """
 
@@ -62,6 +62,9 @@ def narrowed_schema(
     for arg, constraint in sorted(constraints.items()):
         prop = properties.setdefault(arg, {})
         for field in sorted(constraint.model_fields_set):
+            if field == "not_pattern":  # JSON Schema says "no match" as not: {pattern}
+                prop["not"] = {"pattern": constraint.not_pattern}
+                continue
             prop[_SCHEMA_KEYWORDS.get(field, field)] = getattr(constraint, field)
     return narrowed
 
