@@ -25,6 +25,7 @@ git -c user.name=demo -c user.email=demo@alm.invalid commit -q -m "base: the fle
 python3 "$here/scripts/demo_change.py" "$work/repo"
 git add -A
 git -c user.name=demo -c user.email=demo@alm.invalid commit -q -m "support-triage: cheaper model, CRM writes; sales-research: drop a rule"
+run alm validate
 run alm diff --base HEAD~1 --head HEAD
 
 say "4. Policy as code: what the change violates, and whose approval it needs (exit 1)"
@@ -45,7 +46,9 @@ run alm eval compare "$work/base.json" "$work/head.json"
 cd "$work/repo"
 
 say "6. A broken change is pointed out with file:line:col (exit 1)"
+# a typo in a grant, a duplicate key, and a grant that the agent's own must_never forbids
 sed -i 's/^  - crm.search_contacts$/  - crm.search_contact/' agents/sales-research/agent.yaml
+sed -i 's/^  - crm.get_account$/  - crm.get_account\n  - crm.delete_record/' agents/support-triage/agent.yaml
 sed -i 's/^  purpose:/  purpose:\n  purpose:/' agents/email-drafting/agent.yaml
 run alm validate
 run alm validate --format github

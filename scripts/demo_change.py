@@ -10,8 +10,17 @@ import sys
 from pathlib import Path
 
 EDITS: list[tuple[str, str, str]] = [
-    # support-triage: swap to a cheaper model and grant a CRM write tool
+    # support-triage: swap to a cheaper model and grant a CRM write tool; its contract
+    # forbade CRM writes, so the rule is narrowed in the same change (alm validate refuses
+    # a grant that the agent's own must_never forbids)
     ("agents/support-triage/agent.yaml", "  name: gpt-4.1-mini\n", "  name: gpt-4o-mini\n"),
+    (
+        "agents/support-triage/agent.yaml",
+        "      rule: Never change or delete CRM records; triage only reads the CRM.\n"
+        "      forbid_tools: [crm.update_record, crm.delete_record]\n",
+        "      rule: Never delete CRM records; triage only corrects a customer's plan.\n"
+        "      forbid_tools: [crm.delete_record]\n",
+    ),
     (
         "agents/support-triage/agent.yaml",
         "  - crm.search_contacts\n",
@@ -28,6 +37,7 @@ EDITS: list[tuple[str, str, str]] = [
         "4. Update the CRM record when the customer's plan is out of date.\n"
         "5. Add one internal note",
     ),
+    ("agents/support-triage/prompts/system.md", "5. Finish with", "6. Finish with"),
 ]
 
 # (file, first line of the block, the line that follows it): the block is deleted.

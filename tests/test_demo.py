@@ -27,8 +27,19 @@ def test_demo_script_shows_validation_diff_policy_and_evals() -> None:
     assert "tool granted: crm.update_record (write, high risk)" in out
     assert "must_never rule removed: no-personal-contact-details" in out
     assert "required approvals" in out
+    # the change narrows the rule that forbade the CRM write it grants, so it stays valid
+    assert "/repo: valid: 4 agents" in out
+    assert "must_never rule no-record-changes forbid_tools: removed crm.update_record" in out
+    assert "new grant of crm.update_record: the tool's approvers [tool]" in out
     assert "eval results" in out
     assert "support-triage: no regression flagged" in out  # 3 of 6 cases regressed: too few
     assert "no regression (not significant): 3 regressed, 0 fixed of 6 paired cases" in out
     assert "did you mean 'crm.search_contacts'?" in out
+    # the broken change also grants a tool the agent's own must_never forbids
+    assert (
+        "error: tool 'crm.delete_record' is granted, but must_never rule 'no-record-changes' "
+        "forbids 'crm.delete_record'"
+    ) in out
+    assert "title=alm grant-forbidden::" in out
+    assert "invalid: 3 agents, 20 tools, 3 environments, 6 eval suites; 3 errors" in out
     assert "Traceback" not in out + done.stderr

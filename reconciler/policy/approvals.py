@@ -32,7 +32,7 @@ class Requirement:
     id: str
     owners: tuple[str, ...]
     reason: str
-    source: str  # codeowners | policy
+    source: str  # codeowners | policy | tool (the catalog's approvers of a newly granted tool)
     files: tuple[str, ...] = ()
     agents: tuple[str, ...] = ()
     policy: str | None = None
