@@ -2,15 +2,38 @@
 
 Keyed by (agent run hash, case hash, trial, runner, provider mode/model). Only
 trials that actually ran are stored: a case that could not run must run again.
+
+The cache is local state, never data from the repository, and is treated as hostile:
+- it lives at ``<repo>/.alm/cache/evals.sqlite``; a symlink out of the repository at
+  ``.alm``, ``.alm/cache``, the database or its journal files is refused (CacheRefused,
+  exit 1), so a committed ``.alm -> /elsewhere`` never redirects a write;
+- a cache committed to git is refused too: its records would be a pull request's word
+  that its trials passed;
+- a corrupt database (garbage, truncated, a table of another shape, a folder in its
+  place) is moved aside to ``evals.sqlite.corrupt-<time>`` and rebuilt, with a one-line
+  warning on the ``alm`` logger; the run goes on;
+- a record that does not parse, or belongs to another trial, is a miss, never a result.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
+
+from pydantic import TypeAdapter, ValidationError
+
+from reconciler.errors import AlmError
+from reconciler.evals.records import CaseResult
+
+log = logging.getLogger("alm")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS trials (
@@ -23,6 +46,12 @@ CREATE TABLE IF NOT EXISTS trials (
     PRIMARY KEY (run_hash, case_hash, trial, runner, provider)
 )
 """
+_COLUMNS = ["run_hash", "case_hash", "trial", "runner", "provider", "record"]
+_SIDE_FILES = ("-wal", "-shm", "-journal")  # SQLite writes these next to the database
+
+
+class CacheRefused(AlmError):
+    """The cache path leads out of the repository, or the cache is committed."""
 
 
 @dataclass(frozen=True)
@@ -37,32 +66,164 @@ class TrialKey:
         return (self.run_hash, self.case_hash, self.trial, self.runner, self.provider)
 
 
-class ResultCache:
-    """Stores each trial's record as JSON text; the caller owns (de)serialisation."""
+@cache
+def _records() -> TypeAdapter[CaseResult]:
+    return TypeAdapter(CaseResult)
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=30)
-        with self._db:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(_SCHEMA)
+
+def root_of(path: Path) -> Path:
+    """The repository of ``<root>/.alm/cache/<db>``; any other path's folder is its root."""
+    if path.parent.name == "cache" and path.parent.parent.name == ".alm":
+        return path.parent.parent.parent
+    return path.parent
+
+
+def _side(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
+
+
+def check_inside(path: Path, root: Path) -> None:
+    """Refuse when the cache folders, the database or its side files resolve out of root."""
+    inside = root.resolve()
+    candidates = [path, *(_side(path, s) for s in _SIDE_FILES)]
+    candidates += [p for p in path.parents if p.is_relative_to(root) and p != root]
+    for candidate in candidates:
+        if candidate.is_symlink() and not candidate.resolve().is_relative_to(inside):
+            name = candidate.relative_to(root).as_posix()
+            raise CacheRefused(
+                f"{name}: a symlink out of the repository; alm never writes through it: "
+                "remove it, or run with --no-cache"
+            )
+
+
+def check_untracked(path: Path, root: Path) -> None:
+    """Refuse a cache that git tracks: it came with the commit, not from a run here."""
+    names = [p.relative_to(root).as_posix() for p in (path, *(_side(path, s) for s in _SIDE_FILES))]
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "ls-files", "-z", "--", *names],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return  # no git: nothing can be committed
+    if done.returncode == 0 and done.stdout:
+        tracked = done.stdout.split(b"\0")[0].decode("utf-8", "replace")
+        raise CacheRefused(
+            f"{tracked}: the result cache is committed to the repository; it is local "
+            "state and is never read from a commit: git rm --cached it, or run with --no-cache"
+        )
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, timeout=30)
+    try:
+        with db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(_SCHEMA)
+        columns = [str(row[1]) for row in db.execute("PRAGMA table_info(trials)")]
+        if columns != _COLUMNS:
+            raise sqlite3.DatabaseError(f"table trials has columns {', '.join(columns)}")
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def move_aside(path: Path) -> Path:
+    """Rename the database (and its side files) to ``<name>.corrupt-<UTC time>``."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while aside.exists() or aside.is_symlink():
+        n += 1
+        aside = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+    os.replace(path, aside)
+    for suffix in _SIDE_FILES:
+        if _side(path, suffix).exists():
+            os.replace(_side(path, suffix), _side(aside, suffix))
+    return aside
+
+
+class ResultCache:
+    """Stores each trial's record as JSON text; returns only records that parse as the
+    trial asked for. The caller owns serialisation."""
+
+    def __init__(self, path: Path, root: Path | None = None) -> None:
+        self.path = path
+        self.root = root_of(path) if root is None else root
+        check_inside(path, self.root)
+        check_untracked(path, self.root)
+        self.warnings: list[str] = []
+        self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            if not self.path.parent.is_dir() and self.path.parent.exists():
+                raise sqlite3.DatabaseError(f"{self.path.parent.name} is not a folder")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return _connect(self.path)
+        except (sqlite3.DatabaseError, OSError) as exc:
+            return self._rebuild(exc)
+
+    def _rebuild(self, exc: Exception) -> sqlite3.Connection:
+        broken = self.path if self.path.parent.is_dir() else self.path.parent
+        aside = move_aside(broken)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        reason = next(iter(str(exc).splitlines()), type(exc).__name__)
+        warning = (
+            f"warning: the result cache {broken.relative_to(self.root).as_posix()} is unusable "
+            f"({reason}); moved it aside to {aside.name} and started a new one"
+        )
+        self.warnings.append(warning)
+        log.warning(warning)
+        return _connect(self.path)
+
+    def _recover(self, exc: Exception) -> None:
+        """Corruption found after opening (a truncated file reads fine until it does not)."""
+        self._db.close()
+        self._db = self._rebuild(exc)
 
     def get(self, key: TrialKey) -> str | None:
-        row = self._db.execute(
-            "SELECT record FROM trials WHERE run_hash=? AND case_hash=? AND trial=? "
-            "AND runner=? AND provider=?",
-            key.row(),
-        ).fetchone()
-        return None if row is None else str(row[0])
+        try:
+            row = self._db.execute(
+                "SELECT record FROM trials WHERE run_hash=? AND case_hash=? AND trial=? "
+                "AND runner=? AND provider=?",
+                key.row(),
+            ).fetchone()
+        except sqlite3.DatabaseError as exc:
+            self._recover(exc)
+            return None
+        if row is None or not isinstance(row[0], str):
+            return None
+        return row[0] if _belongs(row[0], key) else None
 
     def put(self, key: TrialKey, record: str) -> None:
-        with self._db:  # one transaction per trial: a crash loses at most the trial running
-            self._db.execute(
-                "INSERT OR REPLACE INTO trials VALUES (?, ?, ?, ?, ?, ?)", (*key.row(), record)
-            )
+        for attempt in (1, 2):
+            try:
+                with self._db:  # one transaction per trial: a crash loses at most that trial
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO trials VALUES (?, ?, ?, ?, ?, ?)",
+                        (*key.row(), record),
+                    )
+                return
+            except sqlite3.DatabaseError as exc:
+                if attempt == 2:
+                    raise AlmError(f"result cache: {exc}") from None
+                self._recover(exc)
 
     def close(self) -> None:
         self._db.close()
+
+
+def _belongs(text: str, key: TrialKey) -> bool:
+    """A record that parses and is the keyed trial's; anything else is a miss."""
+    try:
+        record = _records().validate_json(text)
+    except ValidationError:
+        return False
+    return record.trial == key.trial and record.case_hash == key.case_hash
 
 
 @contextmanager
