@@ -47,7 +47,7 @@ def test_every_grant_of_a_new_agent_is_new() -> None:
         "human.escalate": ["helper2"],
     }
     (needed,) = requirements(head, state())  # only desk.get_ticket names approvers
-    assert needed.id == "tool:desk.get_ticket"
+    assert needed.id == "tool:@acme/desk"
     assert needed.owners == ("@acme/desk",)
     assert needed.reason == "new grant of desk.get_ticket: the tool's approvers"
     assert (needed.source, needed.agents) == ("tool", ("helper2",))
@@ -59,7 +59,8 @@ def test_a_wildcard_grant_counts_for_each_tool_it_newly_reaches() -> None:
     # get_ticket stays granted (by name at base, through desk.* at head); route was granted
     assert new_grants(head, base) == {"desk.close": ["helper"], "desk.refund": ["helper"]}
     (needed,) = requirements(head, base)  # desk.refund names no approvers
-    assert (needed.id, needed.owners) == ("tool:desk.close", ("@acme/desk-leads", "@carol"))
+    assert needed.owners == ("@acme/desk-leads", "@carol")
+    assert needed.reason == "new grant of desk.close: the tool's approvers"
 
 
 def test_a_tool_added_to_the_catalog_under_a_wildcard_is_a_new_grant() -> None:
@@ -85,8 +86,8 @@ def test_policy_check_asks_the_tools_approvers_for_a_new_grant(
     mini.commit("helper: close tickets")
     code, data = check_json(mini, capsys, "--base", base, "--head", "HEAD")
     assert code == 0
-    assert approvals(data)["tool:desk.close"] == {
-        "id": "tool:desk.close",
+    assert approvals(data)["tool:@acme/desk-leads @carol"] == {
+        "id": "tool:@acme/desk-leads @carol",
         "from": ["@acme/desk-leads", "@carol"],
         "reason": "new grant of desk.close: the tool's approvers",
         "source": "tool",
@@ -112,20 +113,29 @@ def test_a_change_that_grants_nothing_new_asks_no_tool_approvers(
     assert data["changed_files"] == [AGENT]
 
 
-def test_a_new_agent_copied_from_another_asks_for_each_tool_with_approvers(
+def test_a_new_agent_copied_from_another_asks_each_tools_approvers_once(
     fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The example fleet: a copy of sales-research needs sales-ops for its CRM reads."""
+    """The example fleet: a copy of sales-research; tools with the same approvers share one
+    requirement, since one approval of theirs covers them all."""
     base = fleet_repo.git("rev-parse", "HEAD")
     for top in ("agents", "evals"):
         shutil.copytree(fleet_repo.path / top / "sales-research", fleet_repo.path / top / "lead-qa")
     fleet_repo.replace("agents/lead-qa/agent.yaml", "name: sales-research", "name: lead-qa")
     fleet_repo.commit("lead-qa")
     _, data = check_json(fleet_repo, capsys, "--base", base, "--head", "HEAD")
-    tools = {a["id"]: a for a in data["approvals"] if a["source"] == "tool"}
-    assert tools
-    assert all(a["agents"] == ["lead-qa"] for a in tools.values())
-    assert tools["tool:crm.get_account"]["from"] == ["@acme/sales-ops"]
+    tools = [
+        (a["from"], a["reason"], a["agents"]) for a in data["approvals"] if a["source"] == "tool"
+    ]
+    assert tools == [
+        (
+            ["@acme/sales-ops"],
+            "new grant of crm.get_account, crm.search_contacts, research.get_company_news, "
+            "research.search_companies: the tools' approvers",
+            ["lead-qa"],
+        ),
+        (["@acme/platform"], "new grant of human.escalate: the tool's approvers", ["lead-qa"]),
+    ]
 
 
 def test_granting_a_destructive_tool_asks_its_own_approvers_not_only_security(

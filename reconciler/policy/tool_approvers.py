@@ -8,8 +8,6 @@ a new grant too: the agent can call it, and nobody has approved that.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from reconciler.policy.approvals import Requirement
 from reconciler.spec.agent import grant_covers
 from reconciler.spec.catalog import Tool
@@ -53,21 +51,24 @@ def new_grants(head: DesiredState, base: DesiredState) -> dict[str, list[str]]:
 
 
 def requirements(head: DesiredState, base: DesiredState) -> list[Requirement]:
-    """One requirement per newly granted tool that names approvers."""
+    """The approvers of every newly granted tool that names some; tools with the same
+    approvers share one requirement (one approval of theirs covers them all)."""
     tools = head.tools
-    return list(_requirements(tools, new_grants(head, base).items()))
-
-
-def _requirements(
-    tools: dict[str, Tool], grants: Iterable[tuple[str, list[str]]]
-) -> Iterable[Requirement]:
-    for name, agents in grants:
+    grouped: dict[tuple[str, ...], dict[str, set[str]]] = {}
+    for name, agents in new_grants(head, base).items():
         approvers = tuple(tools[name].approvers)
         if approvers:
-            yield Requirement(
-                f"{SOURCE}:{name}",
-                approvers,
-                f"new grant of {name}: the tool's approvers",
-                SOURCE,
-                agents=tuple(agents),
-            )
+            grouped.setdefault(approvers, {})[name] = set(agents)
+    return [_requirement(owners, granted) for owners, granted in grouped.items()]
+
+
+def _requirement(owners: tuple[str, ...], granted: dict[str, set[str]]) -> Requirement:
+    names = ", ".join(granted)
+    whose = "the tool's approvers" if len(granted) == 1 else "the tools' approvers"
+    return Requirement(
+        f"{SOURCE}:{' '.join(owners)}",
+        owners,
+        f"new grant of {names}: {whose}",
+        SOURCE,
+        agents=tuple(sorted(set().union(*granted.values()))),
+    )
