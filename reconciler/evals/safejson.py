@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from contextlib import suppress
 from typing import Any
 
-MAX_DEPTH = 64  # arrays and objects inside one another
+MAX_DEPTH = 64  # arrays and objects inside one another (as reconciler.jsonlimits)
 
 
 class JsonRefused(ValueError):
@@ -35,6 +35,13 @@ class JsonRefused(ValueError):
 
 class NotJson(JsonRefused):
     """Not JSON at all (a syntax error), as opposed to JSON alm refuses."""
+
+
+class TooDeep(JsonRefused):
+    """Nested deeper than the limit: what no later step could walk (runners end the trial)."""
+
+    def __init__(self, max_depth: int) -> None:
+        super().__init__(f"nested too deep; expected at most {max_depth} levels")
 
 
 def _constant(name: str) -> Any:
@@ -68,7 +75,7 @@ def loads(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
     except json.JSONDecodeError as exc:
         raise NotJson(f"not JSON: {exc.msg}", f"{exc.lineno}:{exc.colno}") from None
     except RecursionError:
-        raise JsonRefused(f"nested too deep; expected at most {max_depth} levels") from None
+        raise TooDeep(max_depth) from None
     except ValueError:  # an integer literal past Python's digit limit
         raise JsonRefused(
             f"an integer too long to read; expected at most {sys.get_int_max_str_digits()} digits"
@@ -85,7 +92,7 @@ def check_depth(value: Any, max_depth: int = MAX_DEPTH) -> None:
     while stack:
         item, depth = stack.pop()
         if depth > max_depth:
-            raise JsonRefused(f"nested too deep; expected at most {max_depth} levels")
+            raise TooDeep(max_depth)
         children = item.values() if isinstance(item, dict) else item
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
 
