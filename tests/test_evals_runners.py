@@ -210,6 +210,10 @@ BROKEN = {
         'print(\'{"type": "final", "output": "x", "outcome": "won"}\', flush=True)',
         "final outcome",
     ),
+    "NaN in a message": (
+        'print(\'{"type": "final", "output": "x", "usage": [{"latency_s": NaN}]}\', flush=True)',
+        "stdout line 1: NaN is not JSON; expected a finite number",
+    ),
     "exit after final": (
         'import sys; print(\'{"type": "final", "output": "x"}\', flush=True); sys.exit(2)',
         "exited with code 2 after",

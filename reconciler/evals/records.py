@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.evals.grading import Failure, Grade, TrialStatus
+from reconciler.evals.safejson import JsonRefused, check_depth
 from reconciler.evals.types import Outcome, StopReason, ToolCall, Trajectory, Violation
-from reconciler.jsonlimits import MAX_DEPTH, too_deep
 from reconciler.pricing import TokenUsage
 from reconciler.spec.evalsuite import Case, EvalSuite
 
@@ -94,8 +94,10 @@ def _call_summary(call: ToolCall) -> ToolCallSummary:
     error = None if call.error is None else _clip(call.error, ERROR_LIMIT)
     arguments = dict(call.arguments)
     # the sandbox refuses deeper arguments; a record must still serialise if one slips by
-    if too_deep(arguments):
-        arguments = {"_truncated": f"nested deeper than {MAX_DEPTH} levels"}
+    try:
+        check_depth(arguments)
+    except JsonRefused as exc:
+        arguments = {"_truncated": str(exc)}
     return ToolCallSummary(call.tool, arguments, call.succeeded, error)
 
 

@@ -31,8 +31,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from reconciler.errors import AlmError
+from reconciler.evals.safejson import TooDeep, check_depth
 from reconciler.evals.types import CaseJob, ToolCall, Violation
-from reconciler.jsonlimits import check_depth
 from reconciler.spec import saferegex, safeschema
 from reconciler.spec.agent import Agent, Constraint, MustNever, ToolGrant, grant_covers
 from reconciler.spec.catalog import Tool
@@ -160,8 +161,11 @@ class Sandbox:
 
     def call(self, call_id: str, tool: str, arguments: Any) -> ToolCall:
         # every runner's tool calls pass here: refuse what schema checks, records and the
-        # results JSON could not recurse through (TooDeep ends the trial as not run)
-        check_depth(arguments, f"the arguments of a call to {tool}")
+        # results JSON could not recurse through (an AlmError ends the trial as not run)
+        try:
+            check_depth(arguments)
+        except TooDeep as exc:
+            raise AlmError(f"the arguments of a call to {tool}: {exc}") from None
         violations = self.check(tool, arguments)
         if violations:
             error = "refused by the sandbox: " + "; ".join(v.message for v in violations)

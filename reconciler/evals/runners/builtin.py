@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.errors import AlmError
 from reconciler.evals.runners.base import fail, priced_call, run_bounded
 from reconciler.evals.runners.functions import function_definitions, tool_name, user_message
+from reconciler.evals.safejson import JsonRefused, TooDeep, loads
 from reconciler.evals.sandbox import Sandbox
 from reconciler.evals.types import (
     CaseJob,
@@ -26,7 +28,6 @@ from reconciler.evals.types import (
     Trajectory,
     canonical_json,
 )
-from reconciler.jsonlimits import TooDeep, check_depth, loads
 from reconciler.spec.agent import Agent
 from reconciler.spec.catalog import Tool
 
@@ -76,7 +77,6 @@ class BuiltinRunner:
         self, job: CaseJob, request: ChatRequest, trajectory: Trajectory
     ) -> dict[str, Any]:
         response = await self.provider.complete(request)
-        check_depth(response.message, "the model's answer")  # it goes into the next request
         trajectory.steps += 1
         trajectory.model_calls.append(
             priced_call(job, request.provider, request.model, response.usage, response.latency_s)
@@ -99,10 +99,10 @@ def answer_call(sandbox: Sandbox, call: dict[str, Any], trajectory: Trajectory) 
     function = call.get("function") or {}
     raw = function.get("arguments") or "{}"
     try:
-        arguments: Any = loads(raw, "the model's tool call arguments")
-    except TooDeep:
-        raise  # ends the trial as not run, with the reason
-    except ValueError:
+        arguments: Any = loads(raw)
+    except TooDeep as exc:  # nothing later could walk them: the trial ends, not run
+        raise AlmError(f"the model's tool call arguments: {exc}") from None
+    except JsonRefused:
         arguments = raw  # not JSON: the sandbox answers "arguments expected a JSON object"
     answered = sandbox.call(
         str(call.get("id", "")), tool_name(str(function.get("name"))), arguments

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from reconciler.evals.runners.base import AgentProtocolError, fail, run_bounded
 from reconciler.evals.runners.protocol import Conversation, Message
+from reconciler.evals.safejson import JsonRefused, NotJson, loads
 from reconciler.evals.types import CaseJob, Trajectory
-from reconciler.jsonlimits import TooDeep, loads
 
 MAX_LINE_BYTES = 16 * 1024 * 1024
 STDERR_TAIL_BYTES = 2000
@@ -111,12 +111,12 @@ class LinesTransport:
 
 def parse_message(raw: bytes, where: str) -> Message:
     try:
-        message = loads(raw, where)
-    except TooDeep as exc:
-        raise AgentProtocolError(exc.message) from None
-    except ValueError:
+        message = loads(raw)
+    except NotJson:
         text = raw[:200].decode("utf-8", "replace").strip()
         raise AgentProtocolError(f"{where} is not JSON: {text!r}") from None
+    except JsonRefused as exc:  # deep nesting, NaN, not UTF-8: refused before anything recurses
+        raise AgentProtocolError(f"{where}: {exc}") from None
     if not isinstance(message, dict):
         raise AgentProtocolError(f"{where} expected a JSON object")
     return message

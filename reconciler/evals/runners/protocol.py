@@ -18,9 +18,9 @@ from reconciler.evals.runners.functions import (
     tool_name,
     user_message,
 )
+from reconciler.evals.safejson import JsonRefused, TooDeep, loads
 from reconciler.evals.sandbox import Sandbox
 from reconciler.evals.types import CaseJob, ModelCall, Outcome, Trajectory, canonical_json
-from reconciler.jsonlimits import TooDeep, loads
 from reconciler.pricing import TokenUsage
 
 PROTOCOL = "alm.agent/v1"
@@ -148,11 +148,11 @@ def _arguments(arguments: Any) -> Any:
         return {}
     if isinstance(arguments, str):
         try:
-            return loads(arguments, "the tool call's arguments")
-        except TooDeep:
-            raise  # a reason for the trial, not arguments that merely fail their schema
-        except ValueError:
-            return arguments
+            return loads(arguments)
+        except TooDeep as exc:  # nothing later could walk them: a reason for the trial
+            raise AgentProtocolError(f"the tool call's arguments: {exc}") from None
+        except JsonRefused:
+            return arguments  # the sandbox answers: arguments expected a JSON object
     return arguments
 
 
