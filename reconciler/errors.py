@@ -88,3 +88,10 @@ class UsageError(AlmError):
 
 class GitError(AlmError):
     """A git ref or object could not be read."""
+
+
+class UnknownRefError(GitError):
+    """A ref the user named that names no commit: a bad argument, so a usage error. A ref
+    that exists but holds a broken desired state is not this: that is invalid input."""
+
+    exit_code = ExitCode.USAGE

@@ -36,7 +36,7 @@ def test_text_groups_changes_under_an_agent_header(
     code, out, err = _run(fleet_repo, capsys, "--base", base)
     assert code == 0 and err == ""
     lines = out.splitlines()
-    assert lines[0].startswith(f"diff {base} (") and "→ HEAD (" in lines[0]
+    assert lines[0] == f"diff {base} ({base[:12]}) → {fleet_repo.path}"  # the working tree
     header = lines.index("agent support-triage (changed)")
     body = lines[header + 1 :]
     assert "  model gpt-4.1-mini → gpt-4.1" in body
@@ -83,7 +83,7 @@ def test_json_is_a_stable_versioned_document(
     assert set(model) == {"kind", "text", "path", "before", "after", "detail", "affects"}
 
 
-def test_head_defaults_to_HEAD_and_can_be_given(
+def test_head_defaults_to_the_working_tree_as_policy_check_does(
     fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str]
 ) -> None:
     base = _change_triage(fleet_repo)
@@ -92,8 +92,16 @@ def test_head_defaults_to_HEAD_and_can_be_given(
     fleet_repo.commit("later")
     _, out, _ = _run(fleet_repo, capsys, "--base", base, "--head", middle)
     assert "limits max_steps" not in out
-    _, out, _ = _run(fleet_repo, capsys, "--base", base)
+    _, out, _ = _run(fleet_repo, capsys, "--base", base, "--head", "HEAD")
     assert "  limits max_steps 8 → 9" in out.splitlines()
+
+    fleet_repo.replace(TRIAGE, "max_steps: 9", "max_steps: 10")  # not committed
+    _, out, _ = _run(fleet_repo, capsys, "--base", "HEAD", "--head", "HEAD")
+    assert out.splitlines()[-1] == "no changes in the desired state"
+    code, out, _ = _run(fleet_repo, capsys, "--base", "HEAD")
+    assert code == 0
+    assert out.splitlines()[0].endswith(f"→ {fleet_repo.path}")
+    assert "  limits max_steps 9 → 10" in out.splitlines()
 
 
 def test_no_changes_says_so(fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str]) -> None:
@@ -103,16 +111,30 @@ def test_no_changes_says_so(fleet_repo: GitRepo, capsys: pytest.CaptureFixture[s
     assert len(out.splitlines()) == 2
 
 
-def test_bad_ref_is_one_line_and_exit_1(
-    fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("side", ["--base", "--head"])
+def test_an_unknown_ref_is_a_one_line_usage_error(
+    fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str], side: str
 ) -> None:
-    code, out, err = _run(fleet_repo, capsys, "--base", "no-such-branch")
-    assert code == 1
+    args = {"--base": "HEAD", "--head": "HEAD", side: "no-such-branch"}
+    code, out, err = _run(fleet_repo, capsys, *(x for pair in args.items() for x in pair))
+    assert code == 2
     assert out == ""
     assert err.strip().splitlines() == [
         "alm: unknown git ref 'no-such-branch'; expected a branch, tag or commit"
     ]
-    assert "Traceback" not in err
+
+
+def test_a_ref_whose_spec_is_broken_still_diffs(
+    fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The ref exists: a broken spec at it is a warning in the diff, not a usage error."""
+    fleet_repo.write("agents/support-triage/agent.yaml", "apiVersion: alm/v1\nkind: [\n")
+    broken = fleet_repo.commit("break triage")
+    code, out, _ = _run(fleet_repo, capsys, "--base", broken, "--head", "HEAD~1")
+    assert code == 0
+    assert out.splitlines()[1].startswith(f"warning: base {broken} (")
+    assert f"(alm validate --ref {broken} lists them)" in out
+    assert "agent support-triage (invalid)" in out.splitlines()
 
 
 def test_missing_base_is_a_usage_error(
@@ -130,16 +152,24 @@ def test_an_invalid_side_is_mentioned_at_the_top(
     fleet_repo.replace(TRIAGE, "max_steps: 8", "max_stepz: 8")
     fleet_repo.replace("agents/invoice-processing/agent.yaml", "name: gpt-4.1\n", "name: o3\n")
     fleet_repo.commit("break triage")
-    code, out, _ = _run(fleet_repo, capsys, "--base", base)
+    code, out, _ = _run(fleet_repo, capsys, "--base", base, "--head", "HEAD")
     assert code == 0
     lines = out.splitlines()
     assert lines[1].startswith("warning: head HEAD (")
+    assert lines[1].endswith("(alm validate --ref HEAD lists them)")
     assert "has 1 error in its spec; diffing what loaded" in lines[1]
     assert "agent support-triage (invalid)" in lines
     assert "  model gpt-4.1 → o3" in lines
     code, out, _ = _run(fleet_repo, capsys, "--base", base, "--format", "json")
     data = json.loads(out)
     assert data["head"]["errors"] == 1 and data["base"]["errors"] == 0
+
+    fleet_repo.replace(TRIAGE, "max_stepz: 8", "max_stepz: 9")  # the working tree's error
+    _, out, _ = _run(fleet_repo, capsys, "--base", base)
+    assert out.splitlines()[1] == (
+        f"warning: head {fleet_repo.path} has 1 error in its spec; diffing what loaded "
+        "(alm validate lists them)"
+    )
 
 
 def test_catalog_section_names_affected_agents(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from reconciler import __version__
 from reconciler.cli import main
 from reconciler.errors import AlmError, ExitCode, UsageError
 from tests.cli import run
-from tests.gitrepo import GitRepo
+from tests.gitrepo import GitRepo, init_repo
 
 
 def test_exit_codes_are_the_documented_numbers() -> None:
@@ -165,3 +166,80 @@ def test_exit_codes_through_a_real_process(mini: GitRepo) -> None:
     done = alm("validate", "--format", "github")
     assert done.returncode == 1
     assert done.stdout.startswith("::error file=agents/helper/agent.yaml,line=4,col=9,")
+
+
+REPO_COMMANDS = [
+    ["validate"],
+    ["validate", "--ref", "HEAD"],
+    ["schema"],
+    ["schema", "--check"],
+    ["diff", "--base", "HEAD"],
+    ["policy", "check"],
+    ["policy", "check", "--base", "HEAD", "--head", "HEAD"],
+    ["codeowners", "--write"],
+    ["eval"],
+    ["eval", "--ref", "HEAD"],
+]
+
+
+@pytest.mark.parametrize("git", [False, True], ids=["plain folder", "git repository"])
+@pytest.mark.parametrize("args", REPO_COMMANDS, ids=" ".join)
+def test_outside_an_alm_repository_every_command_says_so_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], git: bool
+) -> None:
+    folder = tmp_path / "elsewhere"
+    if git:
+        init_repo(folder, with_fleet=False).commit("empty")
+    else:
+        folder.mkdir()
+    before = sorted(folder.rglob("*"))
+    code, out, err = run(capsys, "-C", str(folder), *args)
+    assert code == 2
+    assert out == ""
+    assert err.startswith(f"alm: not an alm repository: no agents/ folder in {folder}")
+    assert err.count("\n") == 1
+    assert sorted(folder.rglob("*")) == before  # alm schema wrote nothing there
+
+
+UNKNOWN_REF = [
+    ["validate", "--ref", "nope"],
+    ["diff", "--base", "nope"],
+    ["diff", "--base", "HEAD", "--head", "nope"],
+    ["policy", "check", "--base", "nope"],
+    ["policy", "check", "--head", "nope"],
+    ["policy", "check", "--base", "HEAD", "--head", "nope"],
+    ["eval", "--ref", "nope"],
+    ["eval", "--affected-since", "nope"],
+]
+
+
+@pytest.mark.parametrize("args", UNKNOWN_REF, ids=" ".join)
+def test_an_unknown_ref_is_a_usage_error_everywhere(
+    mini: GitRepo, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    code, out, err = run(capsys, "-C", str(mini.path), *args)
+    assert code == 2
+    assert out == ""
+    assert err == "alm: unknown git ref 'nope'; expected a branch, tag or commit\n"
+
+
+def test_a_ref_that_exists_with_a_broken_spec_is_invalid_not_a_usage_error(
+    mini: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mini.replace("agents/helper/agent.yaml", "  name: helper", "  name: [helper")
+    mini.commit("broken")
+    code, out, _ = run(capsys, "-C", str(mini.path), "validate", "--ref", "HEAD")
+    assert code == 1
+    assert "agents/helper/agent.yaml:5:9: error: YAML syntax error" in out
+
+
+def test_a_ref_outside_git_says_there_is_no_git_repository(
+    mini: GitRepo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plain = tmp_path / "plain"
+    shutil.copytree(mini.path, plain, ignore=shutil.ignore_patterns(".git"))
+    code, out, err = run(capsys, "-C", str(plain), "validate")
+    assert code == 0, err  # the working tree needs no git
+    code, out, err = run(capsys, "-C", str(plain), "validate", "--ref", "HEAD")
+    assert code == 2 and out == ""
+    assert err == f"alm: cannot read git ref 'HEAD': {plain} is not in a git repository\n"

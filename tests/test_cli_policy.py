@@ -114,7 +114,7 @@ def test_unknown_ref_is_a_one_line_error(
     governed: GitRepo, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, err = run(governed, capsys, "policy", "check", "--base", "no-such-branch")
-    assert code == 1 and out == ""
+    assert code == 2 and out == ""  # a bad argument: a usage error
     assert err.strip() == "alm: unknown git ref 'no-such-branch'; expected a branch, tag or commit"
 
 

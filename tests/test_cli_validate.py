@@ -145,11 +145,11 @@ def test_ref_is_validated_instead_of_the_worktree(
     assert code == 0
 
 
-def test_unknown_ref_is_one_line_and_exit_1(
+def test_unknown_ref_is_one_line_and_exit_2(
     mini: GitRepo, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, err = run(capsys, "-C", str(mini.path), "validate", "--ref", "no-such-branch")
-    assert code == 1
+    assert code == 2  # a bad argument: a usage error
     assert out == ""
     assert err == "alm: unknown git ref 'no-such-branch'; expected a branch, tag or commit\n"
 
@@ -164,9 +164,10 @@ def test_validate_from_a_subfolder_of_the_repository(
 
 def test_not_an_alm_repository(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "-C", str(tmp_path), "validate")
-    assert code == 1
+    assert code == 2  # a usage error, as for every command (tests/test_cli_main.py)
     assert out == ""
-    assert err.startswith("alm: no agents/ folder in ") and err.count("\n") == 1
+    assert err.startswith("alm: not an alm repository: no agents/ folder in ")
+    assert err.count("\n") == 1
 
 
 def test_the_example_fleet_is_valid(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.errors import AlmError
+from reconciler.errors import UsageError
 from reconciler.spec import source
 from reconciler.spec.loader import ParseCache, load_ref, load_worktree
 from reconciler.spec.state import DesiredState
@@ -23,22 +23,24 @@ class App:
 
     @cached_property
     def root(self) -> Path:
-        """The repository root: the git top level, or --repo itself outside git."""
+        """The alm repository's root: the git top level, or --repo itself outside git.
+        Every command that reads the repository comes here, so outside one each says so
+        the same way: a usage error (exit 2), before anything is read or written."""
         if not self.repo.is_dir():
-            raise AlmError(f"{self.repo} is not a directory; expected the alm repository")
+            raise UsageError(f"{self.repo} is not a directory; expected an alm repository")
         root = source.repository_root(self.repo)
-        if not (root / "agents").is_dir() and (self.repo / "agents").is_dir():
+        if (root / "agents").is_dir():
+            return root
+        if (self.repo / "agents").is_dir():
             return self.repo.resolve()
-        return root
+        raise UsageError(
+            f"not an alm repository: no agents/ folder in {root} "
+            "(run alm in the repository or pass -C PATH)"
+        )
 
     def load(self, ref: str | None = None) -> DesiredState:
         """The desired state at a git ref, or in the working tree when ref is None."""
         if ref is None:
-            if not (self.root / "agents").is_dir():
-                raise AlmError(
-                    f"no agents/ folder in {self.root}; expected an alm repository "
-                    "(run alm from its root or pass -C PATH)"
-                )
             return load_worktree(self.root, self.parse_cache)
         return load_ref(self.root, ref, self.parse_cache)
 

@@ -15,13 +15,16 @@ DIFF_FORMATS = ("text", "json")
 INDENT = "  "
 
 
-def _warnings(result: StateDiff) -> list[str]:
-    sides: list[tuple[str, Side]] = [("base", result.base), ("head", result.head)]
+def _warnings(result: StateDiff, base_ref: str, head_ref: str | None) -> list[str]:
+    sides: list[tuple[str, Side, str | None]] = [
+        ("base", result.base, base_ref),
+        ("head", result.head, head_ref),
+    ]
     return [
         f"warning: {which} {side.label} has {side.errors} "
         f"{'error' if side.errors == 1 else 'errors'} in its spec; diffing what loaded "
-        f"(alm validate --ref {side.label.split(' ')[0]} lists them)"
-        for which, side in sides
+        f"({'alm validate' + (f' --ref {ref}' if ref else '')} lists them)"
+        for which, side, ref in sides
         if side.errors
     ]
 
@@ -45,9 +48,10 @@ def _summary(result: StateDiff) -> str:
     )
 
 
-def render_text(result: StateDiff) -> str:
+def render_text(result: StateDiff, base_ref: str, head_ref: str | None) -> str:
     """Grouped per agent (one header line each), then catalog, environments, policies, pricing."""
-    lines = [f"diff {result.base.label} → {result.head.label}", *_warnings(result)]
+    lines = [f"diff {result.base.label} → {result.head.label}"]
+    lines += _warnings(result, base_ref, head_ref)
     for agent in result.agents:
         lines.append(f"agent {agent.name} ({agent.status})")
         lines.extend(_change_lines(agent.changes))
@@ -65,11 +69,13 @@ def render_json(result: StateDiff) -> str:
 
 @click.command("diff")
 @click.option("--base", "base_ref", required=True, help="The git ref to diff from.")
-@click.option("--head", "head_ref", default="HEAD", show_default=True, help="The ref to diff to.")
+@click.option("--head", "head_ref", help="The git ref to diff to (default: the working tree).")
 @click.option("--format", "fmt", type=click.Choice(DIFF_FORMATS), default="text", show_default=True)
 @pass_app
-def diff(app: App, base_ref: str, head_ref: str, fmt: str) -> int:
-    """Semantic diff of the desired state between two git refs (a report: exits 0)."""
+def diff(app: App, base_ref: str, head_ref: str | None, fmt: str) -> int:
+    """Semantic diff of the desired state from a git ref to another ref or, as alm policy
+    check does, to the working tree (a report: exits 0)."""
     result = diff_states(app.load(base_ref), app.load(head_ref))
-    click.echo(render_json(result) if fmt == "json" else render_text(result))
+    text = render_json(result) if fmt == "json" else render_text(result, base_ref, head_ref)
+    click.echo(text)
     return ExitCode.OK

@@ -15,7 +15,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.errors import GitError
+from reconciler.errors import GitError, UnknownRefError
 from reconciler.spec.yamlsafe import MAX_FILE_BYTES
 
 TOP_FOLDERS = ("agents", "policies", "evals")
@@ -117,14 +117,28 @@ def _git(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
 
 
 def resolve_ref(root: Path, ref: str) -> str:
-    """The commit a ref names; a clear error when it names none."""
+    """The commit a ref names; a usage error naming the ref when it names none."""
     if ref.startswith("-"):
-        raise GitError(f"bad git ref {ref!r}; expected a branch, tag or commit")
+        raise UnknownRefError(f"bad git ref {ref!r}; expected a branch, tag or commit")
     try:
         out = _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     except GitError:
-        raise GitError(f"unknown git ref {ref!r}; expected a branch, tag or commit") from None
+        if not _in_git(root):
+            raise UnknownRefError(
+                f"cannot read git ref {ref!r}: {root} is not in a git repository"
+            ) from None
+        raise UnknownRefError(
+            f"unknown git ref {ref!r}; expected a branch, tag or commit"
+        ) from None
     return out.decode().strip()
+
+
+def _in_git(root: Path) -> bool:
+    try:
+        _git(root, "rev-parse", "--git-dir")
+    except GitError:
+        return False
+    return True
 
 
 def from_git(root: Path, ref: str) -> Snapshot:
