@@ -176,8 +176,8 @@ def test_a_not_run_trial_is_recorded_without_a_trajectory() -> None:
         ("{", "results:1:2: not JSON"),
         ("[]", "expected a JSON object"),
         ('{"schema_version": 2}', "schema_version 2 is not supported"),
-        ('{"run": {}}', "schema_version None is not supported"),
-        ('{"schema_version": 1, "run": {}, "agents": []}', "cases: Field required"),
+        ('{"run": {}}', "schema_version null is not supported"),
+        ('{"schema_version": 1, "run": {}, "agents": []}', "cases: missing; it is required"),
     ],
 )
 def test_a_malformed_file_is_a_clear_error(text: str, message: str) -> None:

@@ -8,21 +8,30 @@ scores exactly as a single run over the same trials would.
 from __future__ import annotations
 
 import json
+import os
+import stat
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
-from functools import cache
+from functools import cache, cached_property
+from itertools import islice
+from pathlib import Path
 from typing import Any
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from reconciler.errors import AlmError
+from reconciler.evals import results_rules as rules
+from reconciler.evals import safejson
 from reconciler.evals.gate import Gate, evaluate
 from reconciler.evals.metrics import AgentMetrics, compute_agent
 from reconciler.evals.records import CaseKey, CaseResult
 from reconciler.spec.agent import Agent, Bound
 
 SCHEMA_VERSION = 1
+MAX_BYTES = 256 << 20  # a results file; 50k trials of a few KiB each fit
+MAX_DEPTH = safejson.MAX_DEPTH + 16  # the results' own levels, then a tool call's arguments
 
 
 @dataclass(frozen=True)
@@ -80,7 +89,15 @@ class Results:
         return next((a for a in self.agents if a.agent == name), None)
 
     def cases_of(self, agent: str) -> tuple[CaseResult, ...]:
-        return tuple(c for c in self.cases if c.agent == agent)
+        return self._by_agent.get(agent, ())
+
+    @cached_property
+    def _by_agent(self) -> dict[str, tuple[CaseResult, ...]]:
+        """Cases grouped once, so that a pass over every agent stays linear in the cases."""
+        groups: defaultdict[str, list[CaseResult]] = defaultdict(list)
+        for case in self.cases:
+            groups[case.agent].append(case)
+        return {agent: tuple(cases) for agent, cases in groups.items()}
 
 
 @cache
@@ -130,6 +147,18 @@ def build(run: RunInfo, agents: Iterable[AgentResult], cases: Iterable[CaseResul
     return Results(SCHEMA_VERSION, run, tuple(agent_list), tuple(case_list))
 
 
+def check(results: Results) -> None:
+    """What the shape of the schema cannot say: a possible shard, and trials whose status
+    agrees with their failures. A results file is data from elsewhere (an artifact, a
+    shard of another job): a contradiction is refused, never half-believed."""
+    shard = results.run.shard
+    if shard is not None and (problem := rules.shard_problem(shard.index, shard.count)):
+        raise AlmError(f"run.shard: {problem}")
+    for case in results.cases:
+        if problem := rules.case_problem(case):
+            raise AlmError(f"case {_label(case.key)}: {problem}")
+
+
 def rescore(results: Results) -> Results:
     """The same results with every agent's metrics and gate recomputed from its cases."""
     agents = [
@@ -169,38 +198,55 @@ def to_json(results: Results, indent: int | None = 2) -> str:
 
 
 def from_dict(data: Any, source: str = "results") -> Results:
+    """Results from parsed JSON, validated against docs/results-schema.md: the shape
+    (unknown fields are errors), then what the shape cannot say (``check``)."""
     if not isinstance(data, dict):
         raise AlmError(f"{source}: expected a JSON object with schema_version {SCHEMA_VERSION}")
     version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if type(version) is not int or version != SCHEMA_VERSION:  # not 1.0, "1" or true
         raise AlmError(
-            f"{source}: schema_version {version!r} is not supported; "
-            f"this alm reads schema_version {SCHEMA_VERSION}"
+            f"{source}: schema_version {rules.short(version)} is not supported; "
+            f"this alm reads schema_version {SCHEMA_VERSION} (the integer)"
         )
     try:
         (results,) = _adapter().validate_python((data,))
     except ValidationError as exc:
-        raise AlmError(f"{source}: not a valid results file: {_first_errors(exc)}") from exc
+        raise AlmError(f"{source}: not a valid results file: {_first_errors(exc)}") from None
     try:
+        check(results)
         return build(results.run, results.agents, results.cases)
     except AlmError as exc:
-        raise AlmError(f"{source}: {exc.message}") from exc
+        raise AlmError(f"{source}: {exc.message}") from None
 
 
-def from_json(text: str, source: str = "results") -> Results:
+def from_json(text: str | bytes, source: str = "results") -> Results:
+    """Results from JSON text: UTF-8, finite numbers, bounded nesting, else a clear error."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise AlmError(f"{source}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from exc
+        data = safejson.loads(text, max_depth=MAX_DEPTH)
+    except safejson.JsonRefused as exc:
+        raise AlmError(exc.at(source)) from None
     return from_dict(data, source)
 
 
+def read(path: Path) -> Results:
+    """A results file, as ``alm eval merge`` and ``alm eval compare`` read it: a regular
+    file of at most MAX_BYTES (never read past it), then ``from_json``."""
+    try:
+        with path.open("rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise AlmError(f"{path}: not a regular file; expected a results JSON file")
+            data = handle.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise AlmError(f"{path}: cannot read: {exc.strerror}") from None
+    if len(data) > MAX_BYTES:
+        raise AlmError(f"{path}: larger than {MAX_BYTES >> 20} MiB; expected a results file")
+    return from_json(data, str(path))
+
+
 def _first_errors(exc: ValidationError, limit: int = 3) -> str:
-    parts = []
-    for error in exc.errors()[:limit]:
-        where = ".".join(str(p) for p in error["loc"][1:]) or "(root)"
-        parts.append(f"{where}: {error['msg']}")
-    more = exc.error_count() - limit
+    errors = exc.errors(include_input=False)
+    parts = [safejson.describe(error, skip=1) for error in errors[:limit]]
+    more = len(errors) - limit
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
@@ -253,12 +299,16 @@ def _check_shard_set(shards: Sequence[Shard | None]) -> None:
         raise AlmError(f"merge: shards of different splits: counts {sorted(counts)}")
     count = counts.pop()
     indexes = [s.index for s in present]
-    if len(set(indexes)) != len(indexes):
+    given = set(indexes)
+    if len(given) != len(indexes):
         raise AlmError(f"merge: shard {_repeated(indexes)}/{count} appears twice")
-    missing = sorted(set(range(1, count + 1)) - set(indexes))
-    if missing:
+    if not all(1 <= i <= count for i in given):
+        raise AlmError(f"merge: a shard index is outside 1..{count}")
+    if len(given) < count:  # never build range(count): a forged count may be huge
+        missing = list(islice((i for i in range(1, count + 1) if i not in given), 10))
         listed = ", ".join(f"{i}/{count}" for i in missing)
-        raise AlmError(f"merge: missing shard(s) {listed}")
+        more = count - len(given) - len(missing)
+        raise AlmError(f"merge: missing shard(s) {listed}" + (f" and {more} more" if more else ""))
 
 
 def _merged_agents(shards: Sequence[Results]) -> list[AgentResult]:
