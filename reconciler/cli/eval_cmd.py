@@ -20,7 +20,7 @@ from reconciler.evals.bundle import affected_agents
 from reconciler.evals.engine import EngineConfig, RateLimit
 from reconciler.evals.metrics import Metrics, Rate
 from reconciler.evals.providers import MODES, Mode
-from reconciler.evals.results import Results, Selection, Shard, from_json, merge, to_json
+from reconciler.evals.results import Results, Selection, Shard, merge, read, to_json
 from reconciler.evals.run import RunProgress, plan_jobs, run_evals
 from reconciler.fsutil import write_atomic
 from reconciler.spec import source
@@ -255,7 +255,7 @@ def _files_at(app: App, ref: str | None, mode: Mode) -> Iterator[Path]:
 @click.option("--out", type=_OUT, required=True, help="Write the merged results JSON here.")
 def merge_cmd(files: tuple[Path, ...], out: Path) -> int:
     """Merge the results JSON of a run's shards into one."""
-    shards = [from_json(f.read_text("utf-8"), str(f)) for f in files]
+    shards = [read(f) for f in files]
     merged = merge(*shards)
     write_atomic(out, to_json(merged))
     return report(merged)

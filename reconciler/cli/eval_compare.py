@@ -16,7 +16,7 @@ import click
 
 from reconciler.cli.eval_cmd import _IN, eval_group
 from reconciler.errors import ExitCode
-from reconciler.evals.results import from_json
+from reconciler.evals.results import read
 from reconciler.evals.stats import (
     CasePair,
     Check,
@@ -170,8 +170,8 @@ def comparison_lines(c: Comparison) -> list[str]:
 def compare_cmd(base: Path, head: Path) -> int:
     """Compare two results files on paired cases; exit 1 when a regression is flagged or
     the comparison is incomplete (cases not run, or no paired case)."""
-    before = from_json(base.read_text("utf-8"), str(base))
-    after = from_json(head.read_text("utf-8"), str(head))
+    before = read(base)
+    after = read(head)
     result = compare_runs(before, after)
     for line in run_lines(result):
         click.echo(line)
