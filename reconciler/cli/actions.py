@@ -14,7 +14,8 @@ GITHUB_ACTIONS=true) `main()` installs a filter on both streams:
   in a window where commands are resumed, then stops again before more untrusted text.
 
 Machine-readable output (JSON) calls `machine_output()` first: it gets no marker lines,
-which would break a parser, and is defused only (a JSON line never starts with `::`).
+which would break a parser, and is defused only, keeping its value (a JSON line never
+starts with `::`; a `#` inside a string is written `\\u0023`).
 """
 
 from __future__ import annotations
@@ -43,12 +44,13 @@ def _visible(line: str) -> str:
     return "".join(c for c in line if not (c.isspace() or unicodedata.category(c) in _SKIPPABLE))
 
 
-def defuse(line: str) -> str:
+def defuse(line: str, json: bool = False) -> str:
     """One line (no line break in it) that the runner cannot read as a command; text that
-    looks like none is returned unchanged. Errs on the side of escaping."""
+    looks like none is returned unchanged. Errs on the side of escaping. In JSON, where
+    `#` only occurs inside strings, it becomes the escape `\\u0023`: the same value."""
     visible = _visible(line)
     if "##[" in visible:
-        line = line.replace("#", "\\#")
+        line = line.replace("#", "\\u0023" if json else "\\#")
     if visible.startswith("::"):
         line = "\\" + line
     return line
@@ -82,7 +84,8 @@ def command(line: str) -> str:
 
 
 def machine_output() -> None:
-    """What this command prints is data for a parser: no stop/resume lines around it."""
+    """What this command prints is JSON (or text with no `#`) for a parser: no stop and
+    resume lines around it, and JSON-preserving escapes."""
     if _active is not None:
         _active.machine = True
 
@@ -133,7 +136,7 @@ class _Filter(io.TextIOBase):
         line = line.replace(mark, "")
         if self.stops and line.strip() and not self.guard.machine:
             self._stop()
-        self.stream.write(defuse(line) + end)
+        self.stream.write(defuse(line, json=self.guard.machine and self.stops) + end)
 
     def _stop(self) -> None:
         if self.guard.token is None:
