@@ -231,8 +231,8 @@ def from_json(text: str | bytes, source: str = "results") -> Results:
 def read(path: Path) -> Results:
     """A results file, as ``alm eval merge`` and ``alm eval compare`` read it: a regular
     file of at most MAX_BYTES (never read past it), then ``from_json``."""
-    try:
-        with path.open("rb") as handle:
+    try:  # non-blocking: a FIFO in place of the file must not hang the open
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as handle:
             if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
                 raise AlmError(f"{path}: not a regular file; expected a results JSON file")
             data = handle.read(MAX_BYTES + 1)
