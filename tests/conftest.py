@@ -10,6 +10,13 @@ from tests.openai_server import OpenAIServer
 from tests.test_spec_minifleet import make_mini
 
 
+@pytest.fixture(autouse=True)
+def _not_under_actions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """alm's plain output, even when the suite itself runs in GitHub Actions (where alm
+    would wrap it in ::stop-commands::); tests of that set GITHUB_ACTIONS themselves."""
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+
+
 @pytest.fixture
 def fleet_repo(tmp_path: Path) -> GitRepo:
     """A git repository with the example fleet committed on main."""
