@@ -20,6 +20,8 @@ REGISTRY: dict[str, str] = {
     "evals": "bench.bench_evals",
     "eval_cache": "bench.bench_eval_cache",
     "policy": "bench.bench_policy",
+    "gate": "bench.bench_gate",
+    "results": "bench.bench_results",
 }
 
 

@@ -143,10 +143,10 @@ def test_cases_not_run_are_reported_and_exit_1(compare: Compare) -> None:
     assert code == 1
     lines = out.splitlines()
     assert lines[0] == (
-        "support-triage: INCOMPLETE: 1 cases could not run; no regression flagged: 3 paired cases"
+        "support-triage: INCOMPLETE: 1 case could not run; no regression flagged: 3 paired cases"
     )
     assert lines[4] == (
-        "  not run: 1 cases could not run: routing/c0 (base 1 of 1 trials ran, "
+        "  not run: 1 case could not run: routing/c0 (base 1 of 1 trials ran, "
         "head 0 of 1 trials ran)"
     )
     assert lines[-1] == "compare: FAILED (support-triage)"
@@ -166,8 +166,8 @@ def test_new_and_removed_cases_and_agents_are_reported(compare: Compare) -> None
     head = [trial("kept"), trial("added"), trial("x", agent="new-agent")]
     code, out = compare(base, head)
     assert code == 0
-    assert "  new: 1 cases only on head: routing/added" in out
-    assert "  removed: 1 cases only on base: routing/gone" in out
+    assert "  new: 1 case only on head: routing/added" in out
+    assert "  removed: 1 case only on base: routing/gone" in out
     assert "new-agent: new at head, nothing to compare" in out
     assert "old-agent: only at base, not evaluated at head" in out
 

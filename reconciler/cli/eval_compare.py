@@ -32,6 +32,10 @@ MINUS = "\N{MINUS SIGN}"
 NAMES = {"pass_rate": "pass rate", "cost": "cost per case", "latency": "latency per case"}
 
 
+def _cases(count: int) -> str:
+    return f"{count} case{'s' * (count != 1)}"
+
+
 def _signed(value: float, text: str) -> str:
     """A change with its sign: a drop reads with a minus sign, never as +-10.0."""
     return f"{MINUS if value < 0 else '+'}{text}"
@@ -114,17 +118,17 @@ def case_lines(c: Comparison) -> list[str]:
     worse = [p for p in c.changed if p.worse]
     better = [p for p in c.changed if not p.worse]
     if c.pass_rate.regressed and worse:
-        lines.append(_listed(f"regressed: {len(worse)} cases worse on head", _outcomes(worse)))
+        lines.append(_listed(f"regressed: {_cases(len(worse))} worse on head", _outcomes(worse)))
         if better:
             lines.append(_listed(f"changed: {len(better)} better on head", _outcomes(better)))
     elif c.changed:
         counts = (
-            f"{len(c.changed)} cases changed outcome ({len(worse)} worse, {len(better)} better)"
+            f"{_cases(len(c.changed))} changed outcome ({len(worse)} worse, {len(better)} better)"
         )
         lines.append(_listed(f"changed: {counts}", _outcomes([*worse, *better])))
     if c.flaky:
         flaky = [f"{p.case} (base {_score(p.base)}, head {_score(p.head)})" for p in c.flaky]
-        lines.append(_listed(f"flaky: {len(flaky)} cases whose repeats disagree", flaky))
+        lines.append(_listed(f"flaky: {_cases(len(flaky))} whose repeats disagree", flaky))
     return lines
 
 
@@ -136,13 +140,13 @@ def unpaired_lines(c: Comparison) -> list[str]:
     lines = []
     if c.not_run:
         details = [f"{p.case} (base {_ran(p.base)}, head {_ran(p.head)})" for p in c.not_run]
-        lines.append(_listed(f"not run: {len(details)} cases could not run", details))
+        lines.append(_listed(f"not run: {_cases(len(details))} could not run", details))
     if c.edited:
-        lines.append(_listed(f"edited: {len(c.edited)} cases differ, not paired", c.edited))
+        lines.append(_listed(f"edited: {_cases(len(c.edited))} differ, not paired", c.edited))
     if c.only_head:
-        lines.append(_listed(f"new: {len(c.only_head)} cases only on head", c.only_head))
+        lines.append(_listed(f"new: {_cases(len(c.only_head))} only on head", c.only_head))
     if c.only_base:
-        lines.append(_listed(f"removed: {len(c.only_base)} cases only on base", c.only_base))
+        lines.append(_listed(f"removed: {_cases(len(c.only_base))} only on base", c.only_base))
     return lines
 
 
@@ -153,10 +157,11 @@ def headline(c: Comparison) -> str:
     if not c.pairs:
         parts.append("NOT COMPARED: no case was graded on both sides")
     elif c.not_run:
-        parts.append(f"INCOMPLETE: {len(c.not_run)} cases could not run")
+        parts.append(f"INCOMPLETE: {_cases(len(c.not_run))} could not run")
     if not c.regressed and c.pairs:
         parts.append("no regression flagged")
-    return f"{c.agent}: {'; '.join(parts)}: {len(c.pairs)} paired cases"
+    paired = len(c.pairs)
+    return f"{c.agent}: {'; '.join(parts)}: {paired} paired case{'s' * (paired != 1)}"
 
 
 def comparison_lines(c: Comparison) -> list[str]:

@@ -14,7 +14,9 @@ when every case has the same k. Definitions:
 - policy_compliance: graded trials without a must-never violation / graded trials.
 - cost_per_task_usd: mean cost in USD of a graded trial.
 - latency_p50_s / latency_p95_s: nearest-rank percentiles of the graded trials' latency:
-  the value at rank ceil(p/100 * n) of the n latencies sorted ascending.
+  the value at rank ceil(p/100 * n) of the n latencies sorted ascending. A trial's latency
+  is recorded, never local wall time (runners.base.recorded_latency): under replay it is
+  the cassettes' latency, the same on any machine.
 - pass_hat_k: for each case with c passes in n graded trials and k declared repeats, the
   unbiased estimate C(c, k) / C(n, k) that all k trials pass (as in tau-bench), averaged
   over cases with n >= k. pass_hat_by_k gives the same for every k from 1 to the largest n.
