@@ -21,6 +21,7 @@ REGISTRY: dict[str, str] = {
     "eval_cache": "bench.bench_eval_cache",
     "policy": "bench.bench_policy",
     "gate": "bench.bench_gate",
+    "results": "bench.bench_results",
 }
 
 
