@@ -6,10 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reconciler.evals.providers import CassetteStore, OpenAIProvider, Providers, ReplayProvider
 from reconciler.evals.providers.openai_provider import retry_after_s
-from reconciler.evals.types import ChatRequest, NotRecorded, ProviderError
+from reconciler.evals.providers.replay import CassetteMismatch, InvalidCassette
+from reconciler.evals.types import ChatRequest, ChatResponse, NotRecorded, ProviderError
+from reconciler.pricing import TokenUsage
 from tests.openai_server import OpenAIServer, Step
 
 KEY = "sk-test-secret-0123456789"
@@ -170,3 +174,72 @@ def test_record_adds_provenance_from_the_environment(server: OpenAIServer, tmp_p
     provenance = json.loads((tmp_path / f"{request().key()}.json").read_text())["provenance"]
     assert provenance["produced_by"] == "a script"
     assert provenance["model"] == "gpt-4.1-mini"  # added fields never replace recorded ones
+
+
+# --- cassettes as hostile data: any mutation is a valid recording or a clear refusal ------
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_PATHS = [
+    ("format",),
+    ("key",),
+    ("latency_s",),
+    ("usage",),
+    ("usage", "input_tokens"),
+    ("response",),
+    ("response", "message"),
+    ("response", "message", "content"),
+    ("response", "message", "tool_calls"),
+    ("request",),
+    ("request", "tools"),
+    ("provenance",),
+]
+
+
+def _recorded(tmp_path: Path) -> Path:
+    response = ChatResponse(
+        message={
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "kb__search", "arguments": "{}"},
+                }
+            ],
+        },
+        usage=TokenUsage(10, 2),
+        latency_s=0.5,
+    )
+    return CassetteStore(tmp_path).save(request(), response, {"mode": "record"})
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(where=st.sampled_from(_PATHS), value=_JSON, raw=st.binary(max_size=40))
+def test_a_mutated_cassette_replays_or_is_refused_never_crashes(
+    tmp_path: Path, where: tuple[str, ...], value: object, raw: bytes
+) -> None:
+    path = _recorded(tmp_path)
+    document = json.loads(path.read_text("utf-8"))
+    node = document
+    for part in where[:-1]:
+        node = node[part]
+    node[where[-1]] = value
+    text = json.dumps(document, allow_nan=True).encode()
+    for content in (text, text[: len(raw)] + raw):
+        path.write_bytes(content)
+        try:
+            response = CassetteStore(tmp_path).load(request())
+        except (InvalidCassette, CassetteMismatch) as refused:
+            assert refused.message.startswith(("invalid cassette ", "not recorded: cassette "))
+            continue
+        assert response is not None and response.message["role"] == "assistant"
+        assert response.latency_s >= 0 and response.usage.input_tokens >= 0
