@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.policy.codeowners import generate, parse, pattern_regex
+from reconciler.errors import AlmError
+from reconciler.policy.codeowners import compare, generate, parse, pattern_regex
 from reconciler.spec.loader import load_worktree
 from tests.gitrepo import GitRepo
 from tests.test_policy_fleet import approvals, check_json, governed, run
@@ -182,3 +183,27 @@ def test_without_a_base_codeowners_ownership_is_generated_from_base_owners(
     _, data = check_json(governed, capsys, "--base", base)
     assert approvals(data)["codeowners:@acme/sales-eng"]["source"] == "codeowners"
     assert data["codeowners"].startswith("generated from the owners at")
+
+
+def test_lines_end_at_newline_only_and_other_controls_are_refused() -> None:
+    text = "/a/  @acme/a\r\n/b/  @acme/b\u2028* @attacker\n/c/\x0b@acme/c\n"
+    owners = parse(text, "CODEOWNERS")
+    assert [(r.pattern, r.owners) for r in owners.rules] == [("/a/", ("@acme/a",))]
+    assert [str(f.location) for f in owners.errors] == ["CODEOWNERS:2:1", "CODEOWNERS:3:1"]
+    assert "U+2028, a control character" in owners.errors[0].message
+
+
+def test_compare_names_each_differing_line_and_ignores_comments() -> None:
+    expected = "# generated\n/a/  @acme/a\n/b/  @acme/b\n"
+    assert compare("/a/ @acme/a\n\n# mine\n/b/\t@acme/b  # team b\n", expected) == []
+    assert compare("/a/  @acme/a\n* @attacker\n/b/  @acme/b\n", expected, "CO") == [
+        "CO:2: rule `* @attacker` is not generated from the owners"
+    ]
+    assert compare("/a/  @acme/a\n", expected, "CO") == ["CO: rule `/b/ @acme/b` is missing"]
+    assert compare("/b/  @acme/b\n/a/  @acme/a\n", expected, "CO") != []  # order matters
+
+
+def test_generate_refuses_an_owner_that_would_add_a_line(mini: GitRepo) -> None:
+    mini.replace("agents/helper/agent.yaml", '"@alice"', '"@alice\\n* @attacker"')
+    with pytest.raises(AlmError, match=r"owner '@alice\\n\* @attacker' of agents/helper"):
+        generate(load_worktree(mini.path))
