@@ -52,9 +52,9 @@ class Rule:
     reads: frozenset[str] = frozenset(ALL_VARIABLES)  # the variables it uses
     tree: Node | None = None  # when its cost depends on the data: bounded before each run
 
-    def max_cost(self, sizes: Sizes) -> int:
+    def max_cost(self, sizes: dict[str, Sizes]) -> int:
         """The most units one evaluation can cost over values of these sizes (0: cheap)."""
-        return 0 if self.tree is None else bound(self.tree, frozenset(ALL_VARIABLES), sizes)
+        return 0 if self.tree is None else bound(self.tree, sizes)
 
     @property
     def key(self) -> str:
@@ -239,7 +239,7 @@ def _cost_checks(source: _Source, tree: Node, compiled: Compiled) -> bool | None
         )
         compiled.findings.append(source.bad("policy-too-costly", message))
         return None
-    least = bound(tree, frozenset(ALL_VARIABLES), Sizes())
+    least = bound(tree, dict.fromkeys(ALL_VARIABLES, Sizes()))
     if least > BUDGET:
         message = (
             f"costs up to {least:,} units to evaluate even over empty data; "

@@ -40,38 +40,39 @@ _CONSTANT = {"size", "has", "type"}  # constant time whatever their operand
 
 
 _LEVELS = 8  # depths measured apart; deeper ones count with the last
+_CHARS = 8  # characters of a string that count as one unit (copied and compared in bulk)
 
 
 @dataclass(frozen=True)
 class Sizes:
-    """Per depth k (0: the variables themselves): the longest list or map at depth k or
-    deeper, and the most values and string characters one value there holds."""
+    """Of one variable, per depth k (0: the variable itself; the last level stands for
+    every depth from there on): the longest list or map, and the most values and string
+    characters one value there holds. A field, an index or a comprehension goes exactly
+    one level down, so the figures of a level bound every value reached there."""
 
-    levels: tuple[tuple[int, int], ...] = ((0, 0),)
+    levels: tuple[tuple[int, int], ...] = ((0, 0),) * _LEVELS
 
     def merge(self, other: Sizes) -> Sizes:
-        return _suffix_max([self.levels, other.levels])
+        return Sizes(tuple(_max(a, b) for a, b in zip(self.levels, other.levels, strict=True)))
 
     def rounded(self) -> Sizes:
         """Each figure rounded up to a power of two: a bound that serves similar data."""
         return Sizes(tuple((_up(a), _up(b)) for a, b in self.levels))
 
     def at(self, depth: int) -> tuple[int, int]:
-        return self.levels[min(depth, len(self.levels) - 1)]
+        return self.levels[min(depth, _LEVELS - 1)]
+
+    def below(self, depth: int) -> Sizes:
+        """The levels from `depth` on, as the sizes of a variable of their own."""
+        return Sizes(tuple(self.at(k) for k in range(depth, depth + _LEVELS)))
+
+
+def _max(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+    return (max(a[0], b[0]), max(a[1], b[1]))
 
 
 def _up(n: int) -> int:
     return 1 << n.bit_length()
-
-
-def _suffix_max(tables: list[tuple[tuple[int, int], ...]]) -> Sizes:
-    """Per depth, the largest figures of every table at that depth or deeper."""
-    depth = max(len(t) for t in tables)
-    rows: list[tuple[int, int]] = []
-    for k in range(depth - 1, -1, -1):
-        here = [t[min(k, len(t) - 1)] for t in tables] + rows[-1:]
-        rows.append((max(a for a, _ in here), max(b for _, b in here)))
-    return Sizes(tuple(reversed(rows)))
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ SCALAR = Shape(1, 1)
 
 
 def data_shape(sizes: Sizes, depth: int) -> Shape:
-    depth = min(depth, len(sizes.levels) - 1)
+    depth = min(depth, _LEVELS - 1)  # the last level stands for every depth below
     longest, total = sizes.at(depth)
     return Shape(longest, total, sizes=sizes, depth=depth)
 
@@ -102,7 +103,9 @@ def data_shape(sizes: Sizes, depth: int) -> Shape:
 def join(a: Shape, b: Shape) -> Shape:
     """A shape that bounds both."""
     if a.sizes is not None and b.sizes is not None:
-        return a if a.depth <= b.depth else b  # shallower data bounds deeper data
+        if a.sizes is b.sizes and a.depth == b.depth:
+            return a
+        return data_shape(a.sizes.below(a.depth).merge(b.sizes.below(b.depth)), 0)
     items = [s.element() for s in (a, b) if s.sizes is not None or s.item is not None]
     item = join(*items) if len(items) == 2 else items[0] if items else None
     return Shape(max(a.length, b.length), max(a.total, b.total), item)
@@ -122,14 +125,15 @@ def measure(values: Iterable[Any]) -> Sizes:
         children = _children(value)
         if done or not children:
             kids = [totals.pop() for _ in children] if done else []
-            total = 1 + sum(kids) + (len(value) if isinstance(value, str | bytes) else 0)
+            chars = len(value) // _CHARS if isinstance(value, str | bytes) else 0
+            total = 1 + sum(kids) + chars
             level[0] = max(level[0], len(value) if isinstance(value, dict | list | tuple) else 0)
             level[1] = max(level[1], total)
             totals.append(total)
             continue
         stack.append((value, depth, True))
         stack.extend((child, depth + 1, False) for child in children)
-    return _suffix_max([tuple((a, b) for a, b in rows)])
+    return Sizes(tuple((a, b) for a, b in rows))
 
 
 def _children(value: Any) -> list[Any]:
@@ -157,10 +161,9 @@ def nesting(tree: Node) -> tuple[int, int]:
     return deepest, where
 
 
-def bound(tree: Node, variables: frozenset[str], sizes: Sizes) -> int:
-    """The most units one evaluation of `tree` can cost over values of these sizes."""
-    data = data_shape(sizes, 0)
-    cost, shape = _Walk(variables, data).visit(tree, {})
+def bound(tree: Node, variables: dict[str, Sizes]) -> int:
+    """The most units one evaluation of `tree` can cost over variables of these sizes."""
+    cost, shape = _Walk(variables).visit(tree, {})
     return cost + shape.total  # and the result converted back into Python
 
 
@@ -168,9 +171,8 @@ Scope = dict[str, Shape]
 
 
 class _Walk:
-    def __init__(self, variables: frozenset[str], data: Shape) -> None:
+    def __init__(self, variables: dict[str, Sizes]) -> None:
         self.variables = variables
-        self.data = data
 
     def visit(self, node: Node, scope: Scope) -> tuple[int, Shape]:
         return _VISIT[node.kind](self, node, scope)
@@ -182,14 +184,15 @@ class _Walk:
 
 def _lit(w: _Walk, node: Node, scope: Scope) -> tuple[int, Shape]:
     if isinstance(node.value, str | bytes):
-        return 1, Shape(len(node.value), len(node.value) + 1)
+        return 1, Shape(len(node.value), len(node.value) // _CHARS + 1)
     return 1, SCALAR
 
 
 def _ident(w: _Walk, node: Node, scope: Scope) -> tuple[int, Shape]:
     if node.name in scope:
         return 1, scope[node.name]
-    return 1, w.data if node.name in w.variables else SCALAR
+    sizes = w.variables.get(node.name)
+    return 1, SCALAR if sizes is None else data_shape(sizes, 0)
 
 
 def _member(w: _Walk, node: Node, scope: Scope) -> tuple[int, Shape]:

@@ -124,10 +124,10 @@ class Evaluator:
         }
         self.environment: str | None = None
         self.context = cel.Context()
-        self.fixed = measure([self.values["catalog"], changes])
-        self.sizes: Sizes | None = None  # of the values bound now, measured when first needed
+        self.fixed = {"catalog": measure([self.values["catalog"]]), "changes": measure([changes])}
+        self.sizes: Sizes | None = None  # of the agent bound now, measured when first needed
         self.bound: dict[str, Any] = {}
-        self.costs: dict[tuple[str, Sizes], int] = {}
+        self.costs: dict[tuple[str, tuple[Sizes, ...]], int] = {}
 
     def _bind(self, values: dict[str, Any], reads: frozenset[str]) -> None:
         variables = dict.fromkeys(("object", "oldObject", "environment", *self.values))
@@ -190,9 +190,10 @@ class Evaluator:
             return 0
         if self.sizes is None:
             values = [self.bound.get("object"), self.bound.get("oldObject")]
-            self.sizes = measure(values[1:] if values[0] is values[1] else values)
-        sizes = self.sizes.merge(self.fixed).merge(measure([self.environment])).rounded()
-        key = (rule.key, sizes)
+            self.sizes = measure(values[1:] if values[0] is values[1] else values).rounded()
+        sizes = {"object": self.sizes, "oldObject": self.sizes, **self.fixed}
+        sizes["environment"] = measure([self.environment])
+        key = (rule.key, tuple(sizes.values()))
         if key not in self.costs:
             self.costs[key] = rule.max_cost(sizes)
         return self.costs[key]
