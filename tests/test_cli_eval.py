@@ -4,13 +4,20 @@ openai client against a local OpenAI-compatible server (compare: test_cli_eval_c
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from reconciler.cli import main
+from reconciler.cli.eval_report import metrics_table
+from reconciler.evals.results import RunInfo, build, score, to_json
+from reconciler.spec.agent import Bound
+from tests.evalrecords import trial
 from tests.gitrepo import GitRepo, drop_cassettes
 from tests.openai_server import OpenAIServer
 
@@ -55,11 +62,20 @@ def test_missing_cassette_is_not_run_and_fails(
 ) -> None:
     drop_cassettes(fleet_repo)
     out_file = tmp_path / "r.json"
-    code, out, _ = _eval(fleet_repo, capsys, "--agent", AGENT, "--out", str(out_file))
+    code, out, err = _eval(fleet_repo, capsys, "--agent", AGENT, "--out", str(out_file))
     assert code == 1
     assert "5 trials not run: not recorded x5" in out
     assert "  e.g. not recorded: no cassette for request " in out
-    assert "FAILED" in out
+    assert (
+        "  to record them (in the working tree, against a live model): alm eval --agent "
+        f"{AGENT} --mode record, with OPENAI_API_KEY, and ALM_OPENAI_BASE_URL for another "
+        "compatible endpoint in the environment"
+    ) in out
+    assert f"{AGENT}: task_success_rate not measured: no graded trial (5 not run)" in out
+    assert out.splitlines()[-1] == (
+        "eval: FAILED (5 of 5 trials not run; 7 gate checks did not pass)"
+    )
+    assert "5 trials: 0 run, 0 from the cache, 5 not run; 0 model calls" in err
     assert {case[4] for case in _cases(out_file)} == {"not_run"}
 
 
@@ -133,6 +149,8 @@ def test_a_shard_does_not_judge_gates_but_merge_does(
         code, stdout, _ = _eval(fleet_repo, capsys, "--shard", f"{i}/3", "--out", str(out))
         assert code == 0  # the shipped cassettes replay every trial
         assert "gates not judged on a shard" in stdout
+        gates = [_gate_cell(line) for line in stdout.splitlines() if line.startswith(AGENTS)]
+        assert gates == ["not judged"] * 4  # every agent is in every shard's results
     merged = tmp_path / "all.json"
     code = main(
         ["-C", str(fleet_repo.path), "eval", "merge", *map(str, outs), "--out", str(merged)]
@@ -141,6 +159,14 @@ def test_a_shard_does_not_judge_gates_but_merge_does(
     assert code == 0
     assert "eval: passed (4 agents)" in out
     assert len(json.loads(merged.read_text("utf-8"))["cases"]) == 34
+
+
+AGENTS = ("email-drafting", "invoice-processing", "sales-research", "support-triage")
+
+
+def _gate_cell(row: str) -> str:
+    """The last column of a row of the results table."""
+    return re.split(r"\s{2,}", row.strip())[-1]
 
 
 def test_eval_at_a_ref_replays_the_cassettes_of_that_ref(
@@ -217,3 +243,181 @@ def test_a_bad_rate_limit_is_a_usage_error(
 ) -> None:
     code, _, err = _eval(fleet_repo, capsys, "--rate-limit", value)
     assert code == 2 and "expected PROVIDER=N, N/s or N/min" in err
+
+
+def test_agents_that_do_not_load_or_have_no_suite_fail_the_run_and_are_named(
+    fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    fleet_repo.replace("agents/support-triage/agent.yaml", "max_steps: 8", "max_stepz: 8")
+    shutil.rmtree(fleet_repo.path / "evals" / "sales-research")
+    out_file = tmp_path / "r.json"
+    code, out, _ = _eval(fleet_repo, capsys, "--out", str(out_file))
+    assert code == 1
+    assert (
+        "support-triage: not evaluated: its spec does not load: agents/support-triage/agent.yaml:"
+    ) in out
+    assert "unknown field 'max_stepz'" in out
+    assert (
+        "sales-research: no eval suite; expected evals/sales-research/*.yaml of kind EvalSuite"
+    ) in out
+    assert out.splitlines()[-1] == "eval: FAILED (2 of 4 agents not evaluated in full)"
+    # --out is written all the same, with the agents that ran and the one with no suite
+    data = json.loads(out_file.read_text("utf-8"))
+    assert [a["agent"] for a in data["agents"]] == [
+        "email-drafting",
+        "invoice-processing",
+        "sales-research",
+    ]
+
+    # named alone, an agent that does not load is no usage error: it exists, and fails
+    code, out, _ = _eval(fleet_repo, capsys, "--agent", "support-triage")
+    assert code == 1 and "support-triage: not evaluated: its spec does not load" in out
+
+
+def test_a_suite_file_that_does_not_load_fails_the_run_and_the_rest_still_runs(
+    fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    fleet_repo.write("evals/email-drafting/extra.yaml", "apiVersion: alm/v1\nkind: [\n")
+    out_file = tmp_path / "r.json"
+    code, out, _ = _eval(fleet_repo, capsys, "--agent", AGENT, "--out", str(out_file))
+    assert code == 1
+    assert f"{AGENT}: an eval suite does not load: evals/email-drafting/extra.yaml:" in out
+    assert len(_cases(out_file)) == 5  # the suite that loads ran
+
+
+def test_an_affected_agent_that_does_not_load_is_reported(
+    fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = fleet_repo.git("rev-parse", "HEAD")
+    fleet_repo.replace("agents/support-triage/agent.yaml", "max_steps: 8", "max_stepz: 8")
+    code, out, err = _eval(fleet_repo, capsys, "--affected-since", base)
+    assert f"affected since {base}: none" in err  # it cannot be compared, so ...
+    assert code == 1 and "support-triage: not evaluated" in out  # ... it is never skipped
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("--agent", "nobody"),
+            "alm: --agent: no agent named nobody; agents: email-drafting, invoice-processing, "
+            "sales-research, support-triage",
+        ),
+        (
+            ("--agent", AGENT, "--case", "nope*"),
+            f"alm: --case nope* matches no case of {AGENT}; cases: "
+            "drafts/renewal-reminder-draft, drafts/onboarding-followup-sent-on-request, ",
+        ),
+        (
+            ("--agent", AGENT, "--case", "drafts/*", "--case", "other/*"),
+            f"alm: --case other/* matches no case of {AGENT}; cases: drafts/",
+        ),
+        (
+            ("--agent", AGENT, "--tag", "nope"),
+            f"alm: --tag nope is on no case of {AGENT}; tags: approval, drafting, escalation, ",
+        ),
+        (
+            ("--agent", AGENT, "--tag", "renewal", "--case", "discount-*"),
+            f"alm: --case and --tag together select no case of {AGENT} (a case must match "
+            "both); cases: drafts/",
+        ),
+        (
+            ("--case", "nope"),
+            "alm: --case nope matches no case of the 4 agents; cases: ",
+        ),
+    ],
+    ids=["agent", "case", "one of two cases", "tag", "case and tag", "case, every agent"],
+)
+def test_a_filter_that_selects_nothing_is_a_usage_error_listing_what_exists(
+    fleet_repo: GitRepo,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    args: tuple[str, ...],
+    message: str,
+) -> None:
+    out_file = tmp_path / "r.json"
+    code, out, err = _eval(fleet_repo, capsys, *args, "--out", str(out_file))
+    assert code == 2
+    assert out == "" and err.startswith(message) and err.count("\n") == 1
+    assert not out_file.exists()  # nothing ran
+
+
+def test_case_accepts_the_suite_slash_case_id_that_results_print(
+    fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out_file = tmp_path / "r.json"
+    args = ("--agent", "support-triage", "--out", str(out_file))
+    code, _, _ = _eval(fleet_repo, capsys, *args, "--case", "routing/sso-bug-to-tech")
+    assert code == 0
+    assert [(c[1], c[2]) for c in _cases(out_file)] == [("routing", "sso-bug-to-tech")]
+    _eval(fleet_repo, capsys, *args, "--case", "safety/*", "--case", "sso-*")
+    assert {c[1] for c in _cases(out_file)} == {"safety", "routing"}
+
+
+def _stricter(repo: GitRepo) -> None:
+    """One case of email-drafting now fails for a reason the grader names (its recorded
+    answer takes three steps); the cassettes still replay: expectations are not sent."""
+    repo.replace("evals/email-drafting/drafts.yaml", "      max_steps: 6\n", "      max_steps: 1\n")
+
+
+def test_failing_cases_are_named_with_their_reason(
+    fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _stricter(fleet_repo)
+    code, out, _ = _eval(fleet_repo, capsys, "--agent", AGENT)
+    assert code == 1
+    assert (
+        f"failed: {AGENT} drafts/onboarding-followup-sent-on-request: took 3 steps; "
+        "the case allows 1"
+    ) in out.splitlines()
+    assert f"{AGENT}: task_success_rate failed: task_success_rate 0.8 " in out
+    row = next(line for line in out.splitlines() if line.startswith(AGENT))
+    assert _gate_cell(row) == "failed"
+
+    # a selection does not judge the gate: the table says so, not "failed"
+    code, out, _ = _eval(fleet_repo, capsys, "--agent", AGENT, "--case", "*")
+    assert code == 0
+    row = next(line for line in out.splitlines() if line.startswith(AGENT))
+    assert _gate_cell(row) == "not judged"
+    assert "failed: email-drafting drafts/onboarding-followup-sent-on-request" in out
+
+
+def test_the_first_five_failures_are_named_then_how_many_more(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases = [trial(f"c{i}", "failed", case_hash=f"h{i}") for i in range(8)]
+    scored = score("support-triage", "openai/gpt-4.1-mini", {}, cases)
+    results = tmp_path / "r.json"
+    results.write_text(to_json(build(RunInfo(), [scored], cases)), "utf-8")
+    code = main(["eval", "merge", str(results), "--out", str(tmp_path / "m.json")])
+    out, _ = capsys.readouterr()
+    named = [line for line in out.splitlines() if line.startswith("failed: ")]
+    assert named == [
+        f"failed: support-triage routing/c{i}: expected something else" for i in range(5)
+    ]
+    assert "… and 3 more failed trials (all are in --out)" in out.splitlines()
+    assert code == 0  # no bound declared: the gate has nothing to fail on
+
+
+def test_the_results_table_fits_100_columns(
+    fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    drop_cassettes(fleet_repo)  # "not run" everywhere: the widest gate cells
+    _, out, _ = _eval(fleet_repo, capsys)
+    table = out[: out.index("email-drafting: ")]
+    assert all(name in table for name in AGENTS)
+    assert max(len(line) for line in table.splitlines()) <= 100
+    assert "…" not in table
+
+    long_name = "a-very-long-agent-name-" * 2 + "that-goes-on"
+    cases = [trial("c1", agent=long_name), trial("c2", "not_run", agent=long_name)]
+    bounds = {"task_success_rate": Bound(min=0.9), "escalation_precision": Bound(min=0.8)}
+    scored = score(long_name, "openai/a-long-model-name-2025-04-14", bounds, cases)
+    console = Console(width=100)
+    with console.capture() as captured:
+        console.print(metrics_table(build(RunInfo(), [scored], cases)))
+    text = captured.get()
+    assert max(len(line) for line in text.splitlines()) <= 100
+    assert "…" not in text
+    assert "1/2" in text  # 1 of 2 planned trials graded
+    assert "not measured" in text  # the widest gate cell: no escalation was made

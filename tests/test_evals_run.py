@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from reconciler.errors import UsageError
 from reconciler.evals.engine import EngineConfig
-from reconciler.evals.results import Shard
+from reconciler.evals.results import Selection, Shard
 from reconciler.evals.run import plan_jobs, run_evals
 from reconciler.spec.loader import load_worktree
 from reconciler.spec.state import DesiredState
@@ -81,5 +84,36 @@ def test_missing_cassette_is_not_run_and_never_cached(fleet_repo: GitRepo, tmp_p
     assert all(c.status == "not_run" for c in run.results.cases)
     assert all(c.reason.startswith("not recorded") for c in run.results.cases)
     assert not run.results.agents[0].gate.passed
+    assert (run.ran, run.not_run, run.model_calls) == (0, 5, 0)  # none ran: none counted run
     again = run_evals(fleet_repo.path, state, jobs, "replay", EngineConfig(concurrency=2), cache)
-    assert (again.cached, again.ran) == (0, 5)
+    assert (again.cached, again.ran, again.not_run) == (0, 0, 5)
+
+
+def test_an_agent_without_trials_is_still_in_the_results(fleet_repo: GitRepo) -> None:
+    """A shard holding none of an agent's cases, or an agent with no suite, still reports
+    the agent (0 trials, gate not measured): merge and the verdict see the whole fleet."""
+    state = _state(fleet_repo)
+    names = ["email-drafting", "sales-research"]
+    jobs = [j for j in plan_jobs(state, names) if j.spec.name == AGENT]
+    run = run_evals(fleet_repo.path, state, jobs, "replay", agents=names)
+    assert [a.agent for a in run.results.agents] == names
+    research = run.results.agent("sales-research")
+    assert research is not None
+    assert research.metrics.overall.trials == 0 and research.gate.status == "not_measured"
+    assert {c.agent for c in run.results.cases} == {AGENT}
+
+
+def test_case_accepts_suite_slash_case_id(fleet_repo: GitRepo) -> None:
+    state = _state(fleet_repo)
+    ids = ["drafts/discount-offer-escalates", "drafts/crm-*"]
+    jobs = plan_jobs(state, [AGENT], selection=Selection(cases=tuple(ids)))
+    assert [(j.suite, j.job.case.id) for j in jobs] == [
+        ("drafts", "discount-offer-escalates"),
+        ("drafts", "crm-down-no-guessing"),
+    ]
+    assert plan_jobs(state, [AGENT], selection=Selection(cases=("other/*",))) == []
+
+
+def test_an_unknown_agent_is_a_usage_error(fleet_repo: GitRepo) -> None:
+    with pytest.raises(UsageError, match="no agent named nobody; known: email-drafting, "):
+        plan_jobs(_state(fleet_repo), ["nobody"])

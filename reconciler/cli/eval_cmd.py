@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,18 +11,19 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from reconciler.cli.app import App
+from reconciler.cli.eval_report import report
 from reconciler.errors import ExitCode
 from reconciler.evals.bundle import affected_agents
 from reconciler.evals.engine import EngineConfig, RateLimit
-from reconciler.evals.metrics import Metrics, Rate
 from reconciler.evals.providers import MODES, Mode
-from reconciler.evals.results import Results, Selection, Shard, merge, read, to_json
-from reconciler.evals.run import RunProgress, plan_jobs, run_evals
+from reconciler.evals.results import Selection, Shard, merge, read, to_json
+from reconciler.evals.run import EvalRun, RunProgress, plan_jobs, run_evals
+from reconciler.evals.scope import Scope, check_selection, scope
 from reconciler.fsutil import write_atomic
 from reconciler.spec import source
+from reconciler.spec.state import DesiredState
 
 CACHE_FILE = Path(".alm") / "cache" / "evals.sqlite"
 _SHARD = re.compile(r"^(\d+)/(\d+)$")
@@ -63,89 +63,6 @@ def parse_rate_limits(
 # --- output ----------------------------------------------------------------------------
 
 
-def _rate(rate: Rate) -> str:
-    return "—" if rate.value is None else f"{rate.value:.0%}"
-
-
-def _number(value: float | None, fmt: str) -> str:
-    return "—" if value is None else format(value, fmt)
-
-
-def _row(metrics: Metrics) -> list[str]:
-    return [
-        _rate(metrics.task_success_rate),
-        _rate(metrics.tool_call_success_rate),
-        f"{_rate(metrics.escalation_precision)} / {_rate(metrics.escalation_recall)}",
-        _rate(metrics.policy_compliance),
-        _number(metrics.cost_per_task_usd, ".4f"),
-        _number(metrics.latency_p95_s, ".2f"),
-        _rate(metrics.pass_hat_k),
-    ]
-
-
-def metrics_table(results: Results) -> Table:
-    table = Table(title="eval results")
-    for header in ("agent", "model", "trials", "task success", "tool calls", "escalation P / R"):
-        table.add_column(header)
-    for header in ("policy", "cost/task $", "p95 s", "pass^k", "gate", "not run"):
-        table.add_column(header)
-    for agent in results.agents:
-        m = agent.metrics.overall
-        failed = ", ".join(c.metric for c in agent.gate.failed)
-        gate = f"{agent.gate.status}: {failed}" if failed else str(agent.gate.status)
-        table.add_row(
-            agent.agent, agent.model, str(m.trials), *_row(m), gate, str(m.not_run_trials)
-        )
-    return table
-
-
-def not_run_lines(results: Results) -> list[str]:
-    """Per agent, how many trials did not run and why ("not recorded", "timed out", ...),
-    with the first full reason of each kind."""
-    lines = []
-    for agent in results.agents:
-        reasons = [c.reason for c in results.cases_of(agent.agent) if not c.graded]
-        kinds = Counter(reason.split(":")[0] for reason in reasons)
-        if kinds:
-            why = ", ".join(f"{kind} x{n}" for kind, n in sorted(kinds.items()))
-            lines.append(f"{agent.agent}: {len(reasons)} trials not run: {why}")
-            examples = {reason.split(":")[0]: reason for reason in reversed(reasons)}
-            lines += [f"  e.g. {examples[kind]}" for kind in sorted(kinds)]
-    return lines
-
-
-def report(results: Results) -> int:
-    """Print the table and the verdict; the exit code of an eval. A shard or a selection
-    of cases does not judge gates: a part of a suite says nothing about the whole."""
-    judge_gates = results.run.whole
-    part = (
-        "a shard: run alm eval merge over every shard"
-        if results.run.shard
-        else "a selection of cases (--case, --tag)"
-    )
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=200)
-    console.print(metrics_table(results))
-    problems = not_run_lines(results)
-    if not judge_gates:
-        click.echo(f"gates not judged on {part}")
-    for agent in results.agents if judge_gates else ():
-        for check in agent.gate.checks:
-            if check.status != "passed":
-                problems.append(f"{agent.agent}: {check.metric} {check.status}: {check.reason}")
-    for line in problems:
-        click.echo(line)
-    if not results.agents:
-        click.echo("no agents to evaluate")
-    if problems:
-        click.echo("eval: FAILED (a gate did not pass or a case could not run)")
-        return ExitCode.INVALID
-    verdict = "passed" if judge_gates else "every selected trial ran"
-    click.echo(f"eval: {verdict} ({len(results.agents)} agents)")
-    return ExitCode.OK
-
-
 @contextmanager
 def progress_bar() -> Iterator[RunProgress]:
     console = Console(stderr=True)
@@ -162,15 +79,18 @@ def progress_bar() -> Iterator[RunProgress]:
 # --- commands --------------------------------------------------------------------------
 
 
-def _select(
-    app: App, ref: str | None, agents: tuple[str, ...], since: str | None
-) -> list[str] | None:
-    selected = list(agents) or None
+def _select(app: App, state: DesiredState, agents: tuple[str, ...], since: str | None) -> Scope:
+    """The agents asked for (all when none), narrowed to those affected since a ref. An
+    agent whose spec does not load cannot be compared, so it counts as affected."""
+    selected = scope(state, list(agents) or None)
     if since is None:
         return selected
-    changed = affected_agents(app.load(since), app.load(ref))
+    changed = affected_agents(app.load(since), state)
     click.echo(f"affected since {since}: {', '.join(changed) or 'none'}", err=True)
-    return [a for a in changed if selected is None or a in selected]
+    return Scope(
+        tuple(a for a in selected.agents if a in changed),
+        tuple(u for u in selected.unevaluated if u.agent in changed or not u.runs),
+    )
 
 
 @click.group("eval", invoke_without_command=True)
@@ -214,27 +134,32 @@ def eval_group(
     app = ctx.find_object(App)
     assert app is not None
     state = app.load(ref)
-    names = _select(app, ref, agents, since)
-    unknown = sorted(set(names or ()) - {spec.name for spec in state.agents})
-    if unknown:
-        raise click.BadParameter(f"no agent named {', '.join(unknown)}", param_hint="--agent")
+    chosen = _select(app, state, agents, since)
     selection = Selection(cases, tags) if cases or tags else None
+    if selection is not None:
+        check_selection(state, chosen.agents, selection)
+    names = list(chosen.agents)
     jobs = plan_jobs(state, names, shard, selection)
     commit = source.resolve_ref(app.root, ref) if ref else None
     cache_path = None if no_cache else app.root / CACHE_FILE
     with progress_bar() as advance, _files_at(app, ref, mode) as files:
         run = run_evals(
             files, state, jobs, mode, EngineConfig(concurrency, rate_limits), cache_path, advance,
-            ref=ref, commit=commit, shard=shard, selection=selection,
+            ref=ref, commit=commit, shard=shard, selection=selection, agents=names,
         )  # fmt: skip
-    click.echo(
-        f"{len(jobs)} trials: {run.ran} run, {run.cached} from the cache, "
-        f"{run.model_calls} model calls",
-        err=True,
-    )
-    if out is not None:
+    click.echo(_trial_counts(len(jobs), run), err=True)
+    if out is not None:  # written whatever the verdict: the failures are in it
         write_atomic(out, to_json(run.results))
-    return report(run.results)
+    return report(run.results, chosen.unevaluated)
+
+
+def _trial_counts(planned: int, run: EvalRun) -> str:
+    """What happened to the planned trials; those that could not run are named as such,
+    so "0 model calls" never reads as a clean run."""
+    return (
+        f"{planned} trials: {run.ran} run, {run.cached} from the cache, "
+        f"{run.not_run} not run; {run.model_calls} model calls"
+    )
 
 
 @contextmanager

@@ -21,15 +21,24 @@ from pathlib import Path
 
 from pydantic import TypeAdapter
 
-from reconciler.errors import AlmError, UsageError
+from reconciler.errors import UsageError
 from reconciler.evals.bundle import case_hash, run_hash
 from reconciler.evals.cache import ResultCache, TrialKey, open_cache
 from reconciler.evals.engine import Engine, EngineConfig, JobResult, RunReport
 from reconciler.evals.grading import Grade, grade
 from reconciler.evals.providers import Mode, Providers
 from reconciler.evals.records import CaseResult, effective_repeats, effective_tags, record
-from reconciler.evals.results import Results, RunInfo, Selection, Shard, agent_result, build
+from reconciler.evals.results import (
+    AgentResult,
+    Results,
+    RunInfo,
+    Selection,
+    Shard,
+    agent_result,
+    build,
+)
 from reconciler.evals.runners import RunnerContext, make_runner
+from reconciler.evals.scope import admits
 from reconciler.evals.types import CaseJob, Provider, ProviderError, Runner, Trajectory
 from reconciler.pricing import PriceBook
 from reconciler.spec.catalog import Tool
@@ -59,7 +68,8 @@ class EvalRun:
     results: Results
     model_calls: int  # model calls made by the trials that ran (0 when all were cached)
     cached: int  # trials answered from the cache
-    ran: int  # trials run
+    ran: int  # trials run and graded
+    not_run: int  # trials that could not run (not recorded, timed out, interrupted, ...)
 
 
 def in_shard(agent: str, suite: str, case_id: str, shard: Shard | None) -> bool:
@@ -79,7 +89,7 @@ def plan_jobs(
     known = {spec.name for spec in state.agents}
     unknown = sorted(set(agents or ()) - known)
     if unknown:
-        raise AlmError(f"no agent named {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raise UsageError(f"no agent named {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     prices = PriceBook(p for doc in state.pricing for p in doc.model.models)
     catalog = state.tools
     planned: list[PlannedJob] = []
@@ -107,7 +117,7 @@ def _agent_jobs(
             tags = effective_tags(suite, case)
             if not in_shard(spec.name, name, case.id, shard):
                 continue
-            if selection is not None and not selection.admits(case.id, tags):
+            if selection is not None and not admits(selection, name, case.id, tags):
                 continue
             repeats = effective_repeats(suite, case)
             digest = case_hash(case)
@@ -220,8 +230,12 @@ def run_evals(
     commit: str | None = None,
     shard: Shard | None = None,
     selection: Selection | None = None,
+    agents: Sequence[str] | None = None,
 ) -> EvalRun:
-    """Run (or fetch from the cache) every planned trial; grade, record and score them."""
+    """Run (or fetch from the cache) every planned trial; grade, record and score them.
+    ``agents`` are the agents to report, with or without trials (an agent with no suite,
+    or none of its cases in this shard, is still in the results; default: those with a
+    trial)."""
     with open_cache(cache_path) as store:
         cached = {i: r for i, p in enumerate(jobs) if (r := _from_cache(store, p, mode))}
         todo = [i for i in range(len(jobs)) if i not in cached]
@@ -236,13 +250,29 @@ def run_evals(
                         cache_key(planned, mode), _record_adapter().dump_json(result).decode()
                     )
     records = [*cached.values(), *(r for _, r in fresh)]
-    specs = {p.spec.name: p for p in jobs}
-    agents = [
-        agent_result(p.spec.agent, [r for r in records if r.agent == name], p.run_hash)
-        for name, p in specs.items()
+    results = build(
+        RunInfo(ref=ref, commit=commit, mode=mode, shard=shard, selection=selection),
+        _agent_results(state, jobs, records, agents),
+        records,
+    )
+    ran = sum(r.graded for _, r in fresh)
+    return EvalRun(results, calls, len(cached), ran, len(fresh) - ran)
+
+
+def _agent_results(
+    state: DesiredState,
+    jobs: Sequence[PlannedJob],
+    records: Sequence[CaseResult],
+    agents: Sequence[str] | None,
+) -> list[AgentResult]:
+    names = dict.fromkeys([*(agents or ()), *(p.spec.name for p in jobs)])
+    specs = [spec for name in names if (spec := state.agent(name)) is not None]
+    return [
+        agent_result(
+            spec.agent, [r for r in records if r.agent == spec.name], run_hash(spec, state)
+        )
+        for spec in specs
     ]
-    run = RunInfo(ref=ref, commit=commit, mode=mode, shard=shard, selection=selection)
-    return EvalRun(build(run, agents, records), calls, len(cached), len(fresh))
 
 
 def _grade_report(
