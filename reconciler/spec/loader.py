@@ -64,6 +64,7 @@ def load_snapshot(snapshot: source.Snapshot, cache: ParseCache | None = None) ->
             state.findings.append(
                 Finding("symlink", f"{top}/ is a symlink; expected a folder", Location(top))
             )
+    state.findings.extend(_links_out(snapshot))
     refused = refused_paths(snapshot.files)  # names other tools would misread
     state.findings.extend(refused.values())
     with gc_paused():
@@ -72,6 +73,25 @@ def load_snapshot(snapshot: source.Snapshot, cache: ParseCache | None = None) ->
             if kinds is not None and path not in refused:
                 _load_file(state, snapshot, path, kinds, {} if cache is None else cache)
     return state
+
+
+def _links_out(snapshot: source.Snapshot) -> list[Finding]:
+    """Every symlink that leads out of the repository (absolute, through .., or in a loop),
+    even where nothing reads it: never followed, and never silently carried by a change.
+    Spec files and the top folders have findings of their own."""
+    return [
+        Finding(
+            "symlink",
+            "a symlink that leads out of the repository (or loops); expected a file or "
+            "folder inside it (alm never follows it)",
+            Location(path),
+        )
+        for path, blob in sorted(snapshot.files.items())
+        if blob.link is not None
+        and path not in source.TOP_FOLDERS
+        and _kinds_for(path) is None
+        and snapshot.resolve(path) is None
+    ]
 
 
 def _kinds_for(path: str) -> dict[str, type[BaseModel]] | None:

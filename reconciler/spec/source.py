@@ -20,6 +20,7 @@ from reconciler.spec.yamlsafe import MAX_FILE_BYTES
 
 TOP_FOLDERS = ("agents", "policies", "evals")
 _MAX_LINK_HOPS = 8
+MAX_CASSETTE_BYTES = 4 * 1024 * 1024  # read for the secrets scan; replay has its own limit
 
 
 @dataclass(frozen=True)
@@ -66,26 +67,36 @@ def inside_repository(path: str) -> bool:
     return not (path.startswith("/") or normal == ".." or normal.startswith("../"))
 
 
-def _wanted(path: str) -> bool:
-    """Only what the loader reads: recordings under cassettes/ can be large and many."""
-    return "/cassettes/" not in path
+def _wanted(path: str, cassettes: bool) -> bool:
+    """Only what the loader reads, unless asked: recordings under cassettes/ can be large
+    and many (the secrets scan asks for them)."""
+    return cassettes or "/cassettes/" not in path
 
 
-def _read_file(full: Path, size: int) -> bytes | None:
-    if size > MAX_FILE_BYTES:
+def _limit(path: str) -> int:
+    """Bytes read of a file; a cassette may be larger than a spec file (it is only scanned)."""
+    return MAX_CASSETTE_BYTES if "/cassettes/" in path else MAX_FILE_BYTES
+
+
+def _read_file(full: Path, size: int, limit: int) -> bytes | None:
+    if size > limit:
         return None
     with open(full, "rb") as handle:
-        return handle.read(MAX_FILE_BYTES + 1)
+        return handle.read(limit + 1)
 
 
-def from_worktree(root: Path) -> Snapshot:
+def from_worktree(root: Path, cassettes: bool = False) -> Snapshot:
     files: dict[str, Blob] = {}
     for top in TOP_FOLDERS:
         if (root / top).is_symlink():  # os.walk would follow it, out of the repository maybe
             files[top] = Blob(0, None, os.readlink(root / top))
             continue
         for folder, dirs, names in os.walk(root / top):
-            dirs[:] = [d for d in dirs if d != "cassettes"]
+            for name in dirs:
+                full = Path(folder) / name
+                if full.is_symlink():  # os.walk does not descend into these; record the link
+                    files[full.relative_to(root).as_posix()] = Blob(0, None, os.readlink(full))
+            dirs[:] = [d for d in dirs if cassettes or d != "cassettes"]
             for name in names:
                 full = Path(folder) / name
                 rel = full.relative_to(root).as_posix()
@@ -95,11 +106,7 @@ def from_worktree(root: Path) -> Snapshot:
                 if not full.is_file():  # a FIFO or device would block or mislead the reader
                     continue
                 size = full.stat().st_size
-                files[rel] = Blob(size, _read_file(full, size))
-            for name in dirs:
-                full = Path(folder) / name
-                if full.is_symlink():  # os.walk does not descend into these; record the link
-                    files[full.relative_to(root).as_posix()] = Blob(0, None, os.readlink(full))
+                files[rel] = Blob(size, _read_file(full, size, _limit(rel)))
     return Snapshot(str(root), files)
 
 
@@ -141,7 +148,7 @@ def _in_git(root: Path) -> bool:
     return True
 
 
-def from_git(root: Path, ref: str) -> Snapshot:
+def from_git(root: Path, ref: str, cassettes: bool = False) -> Snapshot:
     commit = resolve_ref(root, ref)
     listing = _git(root, "ls-tree", "-r", "-z", "--long", commit, "--", *TOP_FOLDERS)
     entries: list[tuple[str, str, str, int]] = []
@@ -150,10 +157,10 @@ def from_git(root: Path, ref: str) -> Snapshot:
             continue
         meta, path = record.decode("utf-8", "surrogateescape").split("\t", 1)
         mode, kind, oid, size_text = meta.split()
-        if kind == "blob" and _wanted(path):
+        if kind == "blob" and _wanted(path, cassettes):
             entries.append((path, mode, oid, int(size_text)))
     wanted = [
-        oid for path, mode, oid, size in entries if mode == "120000" or size <= MAX_FILE_BYTES
+        oid for path, mode, oid, size in entries if mode == "120000" or size <= _limit(path)
     ]
     contents = _cat_file(root, wanted)
     files: dict[str, Blob] = {}
