@@ -33,7 +33,9 @@ def test_demo_script_shows_validation_diff_policy_and_evals() -> None:
     assert "new grant of crm.update_record: the tool's approvers [tool]" in out
     assert "eval results" in out
     assert "support-triage: no regression flagged" in out  # 3 of 6 cases regressed: too few
-    assert "no regression (not significant): 3 regressed, 0 fixed of 6 paired cases" in out
+    assert (
+        "pass rate 100.0% → 50.0% (\N{MINUS SIGN}50.0 points, p=0.125): ok: not significant"
+    ) in out
     assert "did you mean 'crm.search_contacts'?" in out
     # the broken change also grants a tool the agent's own must_never forbids
     assert (
