@@ -1,7 +1,9 @@
-"""The pull-request workflow's sharded evals, run for real: every `run:` step of the
-`evals` matrix and of `eval-verdict`, in bash as GitHub runs them, on a real git repo
-with a base branch and a change. Steps that `uses:` an action (checkout, cache,
-artifacts) are GitHub's; the shards here share one folder, as the download step makes."""
+"""The pull-request workflow, run for real: every `run:` step of `validate`, of the `evals`
+matrix and of `eval-verdict`, in bash as GitHub runs them, on a real git repo with a base
+branch and a change. Steps that `uses:` an action (checkout, cache, artifacts) are
+GitHub's; the shards here share one folder, as the download step makes. Step outputs
+(`$GITHUB_OUTPUT`) and `if:` conditions work as on GitHub, for the forms the workflow
+uses."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import yaml
 from tests.gitrepo import PROJECT, GitRepo
 
 WORKFLOW = PROJECT / ".github" / "workflows" / "alm-pr.yml"
+TRIAGE = "agents/support-triage/agent.yaml"
 EXPRESSION = re.compile(r"\$\{\{\s*([^}]+?)\s*\}\}")
 
 
@@ -33,52 +36,76 @@ def jobs() -> dict[str, Any]:
     return dict(yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))["jobs"])
 
 
+STEP_OUTPUT = re.compile(r"^steps\.[A-Za-z0-9_-]+\.outputs\.[A-Za-z0-9_-]+$")
+
+
 def substitute(script: str, context: dict[str, str]) -> str:
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
+        if STEP_OUTPUT.match(name):  # GitHub reads an output no step wrote as ''
+            return context.get(name, "")
         assert name in context, f"the test does not know the expression {name!r}"
         return context[name]
 
     return EXPRESSION.sub(value, script)
 
 
+def should_run(condition: str, failed: bool) -> bool:
+    """GitHub's status functions, the only `if:` forms the workflow uses."""
+    known = {"success()": not failed, "failure()": failed, "always()": True}
+    terms = [term.strip() for term in condition.split("||")]
+    assert all(term in known for term in terms), f"the test does not know {condition!r}"
+    return any(known[term] for term in terms)
+
+
+def run_step(step: dict[str, Any], repo: Path, context: dict[str, str]) -> StepRun:
+    """One `run:` step in bash as GitHub runs it; what it writes to $GITHUB_OUTPUT lands
+    in the context as steps.<id>.outputs.<name>."""
+    output = repo / ".github-output"
+    output.write_text("", encoding="utf-8")
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c",
+         substitute(step["run"], context)],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(output)},
+        timeout=300,
+        check=False,
+    )  # fmt: skip
+    for line in output.read_text(encoding="utf-8").splitlines():
+        key, _, value = line.partition("=")
+        if "id" in step:
+            context[f"steps.{step['id']}.outputs.{key}"] = value
+    output.unlink()
+    return StepRun(step.get("name", step["run"]), done.returncode, done.stdout + done.stderr)
+
+
 def run_job(job: dict[str, Any], repo: Path, context: dict[str, str]) -> list[StepRun]:
-    """The job's run steps, honouring `if:` as GitHub does for success() / failure()."""
+    """The job's run steps in order; after a failed step only those whose `if:` allows it,
+    as on GitHub."""
     runs: list[StepRun] = []
     failed = False
+    context = dict(context)
     for step in job["steps"]:
         if "run" not in step or step["run"].strip() == "make setup":
             continue
-        condition = str(step.get("if", "success()"))
-        if failed and "failure()" not in condition and "always()" not in condition:
+        if not should_run(str(step.get("if", "success()")), failed):
             continue
-        done = subprocess.run(
-            [
-                "bash",
-                "--noprofile",
-                "--norc",
-                "-eo",
-                "pipefail",
-                "-c",
-                substitute(step["run"], context),
-            ],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "GITHUB_ACTIONS": "true"},
-            timeout=300,
-            check=False,
-        )
-        runs.append(
-            StepRun(step.get("name", step["run"]), done.returncode, done.stdout + done.stderr)
-        )
-        failed = failed or done.returncode != 0
+        runs.append(run_step(step, repo, context))
+        failed = failed or runs[-1].code != 0
     return runs
 
 
-def run_workflow(repo: GitRepo) -> tuple[list[StepRun], list[StepRun]]:
-    """Every shard of `evals`, then `eval-verdict`, on the repo's HEAD against main."""
-    (repo.path / ".venv").symlink_to(Path(sys.executable).parent.parent)
+def link_venv(repo: GitRepo) -> None:
+    """`make setup` makes .venv; here it is the test's own environment."""
+    if not (repo.path / ".venv").exists():
+        (repo.path / ".venv").symlink_to(Path(sys.executable).parent.parent)
+
+
+def run_workflow(repo: GitRepo, base_ref: str = "main") -> tuple[list[StepRun], list[StepRun]]:
+    """Every shard of `evals`, then `eval-verdict`, on the repo's HEAD against base_ref."""
+    link_venv(repo)
     workflow = jobs()
     shards = workflow["evals"]["strategy"]["matrix"]["shard"]
     shard_runs: list[StepRun] = []
@@ -86,11 +113,11 @@ def run_workflow(repo: GitRepo) -> tuple[list[StepRun], list[StepRun]]:
         context = {
             "matrix.shard": str(shard),
             "strategy.job-total": str(len(shards)),
-            "github.base_ref": "main",
+            "github.base_ref": base_ref,
             "github.sha": repo.git("rev-parse", "HEAD"),
         }
         shard_runs += run_job(workflow["evals"], repo.path, context)
-    verdict = run_job(workflow["eval-verdict"], repo.path, {"github.base_ref": "main"})
+    verdict = run_job(workflow["eval-verdict"], repo.path, {"github.base_ref": base_ref})
     return shard_runs, verdict
 
 
@@ -117,7 +144,9 @@ def test_a_model_swap_is_evaluated_over_every_shard_at_base_and_head(fleet_repo:
     assert all("affected since" in run.output for run in shard_runs)
     by_name = {run.name: run for run in verdict}
     gates = by_name["Gates at head, over every shard"]
-    assert gates.code == 1 and "support-triage" in gates.output  # the swap fails its gate
+    assert gates.code == 0 and "support-triage" in gates.output  # exit 1: recorded, goes on
+    assert by_name["Verdict"].code == 1  # the swap fails its gate
+    assert "::error::gates failed" in by_name["Verdict"].output
     compare = by_name["Regressions, head against base, on paired cases"]  # ran after a failure
     assert compare.code == 0 and "support-triage: no regression flagged" in compare.output
 
@@ -146,5 +175,79 @@ def test_a_change_that_affects_no_agent_passes_with_empty_shards(fleet_repo: Git
 
     assert [run.code for run in shard_runs] == [0] * len(shard_runs)
     assert all("affected since" in run.output and "none" in run.output for run in shard_runs)
-    assert [run.code for run in verdict] == [0, 0, 0], [run.output for run in verdict]
+    assert [run.code for run in verdict] == [0, 0, 0, 0], [run.output for run in verdict]
     assert cases(fleet_repo.path / "head.json") == []
+
+
+def test_an_unknown_base_ref_stops_every_job_at_the_step_that_exits_2(
+    fleet_repo: GitRepo,
+) -> None:
+    """Exit 2 (a usage error) is no verdict: the step fails and the job stops there,
+    where exit 1 would have been let through."""
+    pull_request(fleet_repo)
+    fleet_repo.replace(TRIAGE, "  name: gpt-4.1-mini\n", "  name: gpt-4.1-nano\n")
+    fleet_repo.commit("support-triage: a cheaper model")
+    shard_runs, verdict = run_workflow(fleet_repo, base_ref="no-such-branch")
+
+    shards = len(jobs()["evals"]["strategy"]["matrix"]["shard"])
+    assert [run.name for run in shard_runs] == [
+        "Evals at head (agents this change affects)"
+    ] * shards
+    assert all(run.code != 0 for run in shard_runs)  # and the base step never ran
+    assert all("unknown git ref 'origin/no-such-branch'" in run.output for run in shard_runs)
+    # no shard wrote results: merging nothing is a usage error, and the verdict job stops
+    assert [run.name for run in verdict] == [
+        "Merge the base shards (their gates do not decide this change)"
+    ]
+    assert verdict[0].code != 0 and "Error: Invalid value" in verdict[0].output
+
+
+def run_validate_job(repo: GitRepo, base_ref: str = "main") -> dict[str, StepRun]:
+    link_venv(repo)
+    runs = run_job(jobs()["validate"], repo.path, {"github.base_ref": base_ref})
+    return {run.name: run for run in runs}
+
+
+def governed(repo: GitRepo) -> None:
+    """The schemas and CODEOWNERS a repository commits, generated as a new user would."""
+    link_venv(repo)
+    for args in (["schema"], ["codeowners", "--write"]):
+        subprocess.run([".venv/bin/alm", *args], cwd=repo.path, check=True, capture_output=True)
+    repo.commit("schemas and CODEOWNERS")
+
+
+def test_validate_lets_exit_1_through_to_the_verdict_and_stops_on_2(
+    fleet_repo: GitRepo,
+) -> None:
+    governed(fleet_repo)
+    pull_request(fleet_repo)
+    fleet_repo.replace(TRIAGE, "max_steps: 8", "max_stepz: 8")
+    fleet_repo.commit("a typo in a limit")
+
+    steps = run_validate_job(fleet_repo)
+    assert steps["Validate the desired state"].code == 0  # exit 1, recorded
+    assert (
+        "::error file=agents/support-triage/agent.yaml"
+        in steps["Validate the desired state"].output
+    )
+    assert "What this change does" in steps and "Policies and required approvals" in steps
+    assert steps["Verdict"].code == 1
+    assert "::error::validate failed" in steps["Verdict"].output
+    assert "::error::schemas failed" not in steps["Verdict"].output
+
+    steps = run_validate_job(fleet_repo, base_ref="no-such-branch")
+    assert steps["What this change does"].code == 2
+    assert "unknown git ref 'origin/no-such-branch'" in steps["What this change does"].output
+    assert "Policies and required approvals" not in steps and "Verdict" not in steps
+
+
+def test_validate_passes_a_clean_change(fleet_repo: GitRepo) -> None:
+    governed(fleet_repo)
+    pull_request(fleet_repo)
+    fleet_repo.write("README.md", "docs only\n")
+    fleet_repo.commit("docs")
+    steps = run_validate_job(fleet_repo)
+    assert {name: run.code for name, run in steps.items()} == dict.fromkeys(steps, 0), [
+        run.output for run in steps.values()
+    ]
+    assert list(steps)[-1] == "Verdict"
