@@ -78,6 +78,7 @@ class OpenAIServer:
         self.latency_s = latency_s
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.arrivals: list[float] = []  # time.monotonic() of each request (the loop's clock)
         self.in_flight = 0
         self.max_in_flight = 0
         self._failures: list[tuple[int, str | None]] = []
@@ -155,6 +156,7 @@ class OpenAIServer:
             if self.keep_requests:
                 self.requests.append(body)
                 self.headers.append(headers)
+                self.arrivals.append(arrived)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             status, retry_after = self._failures.pop(0) if self._failures else (200, None)

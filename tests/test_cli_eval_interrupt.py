@@ -25,7 +25,7 @@ def test_ctrl_c_keeps_finished_trials_and_reports_the_rest_as_not_run(
              "--mode", "live", "--no-cache", "--concurrency", "1", "--out", str(out)],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 120  # a guard: it waits for requests, not for time
         while len(live.requests) < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
         process.send_signal(signal.SIGINT)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 import tracemalloc
 
 import pytest
@@ -157,27 +156,23 @@ i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
 """
 
 
-def _bounded(raw: bytes) -> tuple[SpecError, float, int]:
-    """The refusal, how long it took, and the peak memory it used (measured apart:
-    tracemalloc slows everything down several times)."""
-    started = time.perf_counter()
-    err = refused(raw)
-    elapsed = time.perf_counter() - started
+def _bounded(raw: bytes) -> tuple[SpecError, int]:
+    """The refusal, and the peak memory it used. How long it takes is bench/'s business:
+    the node limit in the message is what bounds the work, whatever the machine's load."""
     tracemalloc.start()
     try:
-        refused(raw)
+        err = refused(raw)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    return err, elapsed, peak
+    return err, peak
 
 
-def test_billion_laughs_is_refused_fast_and_small() -> None:
-    err, elapsed, peak = _bounded(BILLION_LAUGHS)
+def test_billion_laughs_is_refused_and_small() -> None:
+    err, peak = _bounded(BILLION_LAUGHS)
     assert err.finding.code == "alias-bomb"
     assert str(MAX_NODES_PER_DOCUMENT) in err.finding.message
     assert err.finding.location.line >= 1
-    assert elapsed < 0.75
     assert peak < 64 * 1024 * 1024
 
 
@@ -188,9 +183,9 @@ def test_merge_key_bomb_of_empty_mappings_is_refused() -> None:
     for i in range(1, 9):
         sources = b",".join([b"*l%d" % (i - 1)] * 10)
         lines.append(b"l%d: &l%d {<<: [%s]}" % (i, i, sources))
-    err, elapsed, peak = _bounded(b"\n".join(lines) + b"\n")
+    err, peak = _bounded(b"\n".join(lines) + b"\n")
     assert err.finding.code == "alias-bomb"
-    assert elapsed < 0.75
+    assert str(MAX_NODES_PER_DOCUMENT) in err.finding.message  # each merge counted
     assert peak < 64 * 1024 * 1024
 
 
