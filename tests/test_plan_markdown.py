@@ -103,3 +103,12 @@ def test_the_fence_is_longer_than_any_backtick_run() -> None:
 
 def test_mentions_and_references_are_broken_by_a_zero_width_space() -> None:
     assert md_text("@acme/team #12") == "@&#8203;acme/team #&#8203;12"
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_the_details_summary_shows_the_text_without_backslashes(text: str) -> None:
+    tags = render(md_details(text, "body"))
+    summary = tags.text.split("body")[0]
+    assert _mentions(summary) == []
+    visible = " ".join(text.replace("\x1b", "").replace("\u202e", "").replace("\u202c", "").split())
+    assert " ".join(summary.replace("\u200b", "").split()) == visible

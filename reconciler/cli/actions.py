@@ -175,6 +175,8 @@ def uninstall(installed: Installed) -> None:
     try:
         for stream in installed.filters:
             stream.finish()
+    except OSError:  # the reader went away (a closed pipe): nothing is left to protect
+        pass
     finally:
         sys.stdout, sys.stderr = installed.stdout, installed.stderr
         _active = None

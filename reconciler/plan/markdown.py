@@ -18,6 +18,7 @@ _INVISIBLE = re.compile(
     r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
 )
 _SPECIAL = re.compile(r"[&<>\"'\\`*_~\[\](){}!|:#@+=-]")
+_HTML_SPECIAL = re.compile(r"[&<>\"'@#]")
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}
 _BACKTICKS = re.compile(r"`+")
 _LANGUAGE = re.compile(r"[A-Za-z0-9_+.-]{0,32}")
@@ -26,16 +27,25 @@ _LANGUAGE = re.compile(r"[A-Za-z0-9_+.-]{0,32}")
 def _one(char: str) -> str:
     if char in _ENTITIES:
         return _ENTITIES[char]
-    if char in "@#":
+    if char in "@#":  # also where no name or number follows: harmless, and simpler
         return char + _ZWSP
     return "\\" + char  # CommonMark: a backslash makes any ASCII punctuation literal
+
+
+def _flat(text: str) -> str:
+    return _INVISIBLE.sub("", _LINE_BREAKS.sub(" ", text))
 
 
 def md_text(text: str) -> str:
     """Inline text, safe in a paragraph, a list item or a table cell: one line, no
     markup, no HTML, no mention, no reference, no image, no link syntax."""
-    flat = _INVISIBLE.sub("", _LINE_BREAKS.sub(" ", text))
-    return _SPECIAL.sub(lambda m: _one(m.group()), flat)
+    return _SPECIAL.sub(lambda m: _one(m.group()), _flat(text))
+
+
+def html_text(text: str) -> str:
+    """Text inside an HTML block (such as `<summary>`), where markdown is not read and a
+    backslash would show: entities only, mentions and references still broken."""
+    return _HTML_SPECIAL.sub(lambda m: _one(m.group()), _flat(text))
 
 
 def md_code(text: str, language: str = "") -> str:
@@ -49,8 +59,9 @@ def md_code(text: str, language: str = "") -> str:
 
 
 def md_details(summary: str, body: str) -> str:
-    """A collapsed section. summary is plain text (escaped here); body is markdown made
+    """A collapsed section. summary is plain text (escaped here: it sits in an HTML block
+    of one line, which a blank line would end); body is markdown made
     with md_text / md_code (or alm's own), whose text cannot hold a raw `</details>`:
     md_text escapes `<`, and a code block shows it as text. Blank lines around the body
     let GitHub render it as markdown."""
-    return f"<details><summary>{md_text(summary)}</summary>\n\n{body}\n\n</details>"
+    return f"<details><summary>{html_text(summary)}</summary>\n\n{body}\n\n</details>"
