@@ -121,3 +121,33 @@ def test_user_message_carries_the_context_as_json() -> None:
     message = user_message(case().input)
     assert message["role"] == "user"
     assert message["content"].endswith('Context (JSON):\n{"channel":"email"}')
+
+
+def test_not_pattern_refuses_a_value_that_contains_a_match_and_is_shown_as_not() -> None:
+    card = {"not_pattern": r"\b(?:\d[ -]?){12,18}\d\b"}
+    grant = {"name": "ticketing.update_ticket", "constraints": {"visibility": card}}
+    hardened = agent(tools=["ticketing.get_ticket", grant])
+    box = Sandbox(hardened, catalog(), case().fixtures)
+    pasted = box.call(
+        "c1", "ticketing.update_ticket", {"ticket_id": "T", "visibility": "4111 1111 1111 1111"}
+    )
+    assert kinds(pasted.violations) == ["constraint"]
+    assert "breaks the grant's not_pattern: expected no match" in pasted.violations[0].message
+    assert box.call("c2", "ticketing.update_ticket", {"ticket_id": "T"}).succeeded
+    (update,) = [d for d in function_definitions(hardened, catalog()) if "update" in str(d)]
+    assert update["function"]["parameters"]["properties"]["visibility"]["not"] == {
+        "pattern": card["not_pattern"]
+    }
+
+
+def test_a_tool_schema_that_would_fetch_refuses_the_call_and_fetches_nothing() -> None:
+    tools = catalog()
+    remote = {"type": "object", "properties": {"ticket_id": {"$ref": "http://127.0.0.1:9/t"}}}
+    tools["ticketing.get_ticket"] = tools["ticketing.get_ticket"].model_copy(
+        update={"parameters": remote}
+    )
+    call = Sandbox(agent(), tools, case().fixtures).call(
+        "c1", "ticketing.get_ticket", {"ticket_id": "TCK-1"}
+    )
+    assert kinds(call.violations) == ["arguments"]
+    assert "arguments cannot be checked" in call.violations[0].message
