@@ -424,3 +424,16 @@ def test_the_results_table_fits_100_columns(
     assert "…" not in text
     assert "1/2" in text  # 1 of 2 planned trials graded
     assert "not measured" in text  # the widest gate cell: no escalation was made
+
+
+def test_names_in_a_results_file_are_printed_as_text_never_as_markup(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases = [trial("c1", case_hash="h1")]
+    scored = score("support-triage", "openai/[/oops]", {}, cases)
+    results = tmp_path / "r.json"
+    results.write_text(to_json(build(RunInfo(), [scored], cases)), "utf-8")
+    code = main(["eval", "merge", str(results), "--out", str(tmp_path / "m.json")])
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "")
+    assert "openai/[/oops]" in out

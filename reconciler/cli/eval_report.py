@@ -10,6 +10,7 @@ import click
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from reconciler.errors import ExitCode
 from reconciler.evals.gate import GateCheck
@@ -70,7 +71,7 @@ def metrics_table(results: Results) -> Table:
         table.add_column(header, justify="right", no_wrap=True)
     table.add_column("gate", no_wrap=True)
     for agent in results.agents:
-        name = f"{agent.agent}\n[dim]{agent.model}[/dim]"
+        name = Text.assemble(agent.agent, "\n", (agent.model, "dim"))  # never read as markup
         table.add_row(name, *_row(agent.metrics.overall), _gate(agent, results.run.whole))
     return table
 
