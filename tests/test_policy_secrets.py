@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from reconciler.policy.secrets import entropy, scan, scan_text
@@ -66,10 +68,68 @@ def test_entropy_of_random_text_is_high_and_of_words_is_low() -> None:
     assert entropy(RANDOM) > 4.5 and entropy("aaaaaaaaaaaaaaaa") == 0
 
 
-def test_binary_and_unreadable_files_are_skipped() -> None:
-    key = SAMPLES["openai"].encode()
-    assert scan({"a.bin": b"\0\1" + key, "b.yaml": None}) == []
-    assert len(scan({"c.yaml": b"k: " + key + b"\n"})) == 1
+def test_files_with_nul_bytes_are_scanned_as_bytes_and_unread_files_skipped() -> None:
+    key = SAMPLES["openai"]
+    found = scan(
+        {
+            "a.bin": b"\0\1\n\xff" + key.encode(),
+            "b.yaml": None,  # over the size limit: the loader reports it
+            "c.md": ("x\n" + key).encode("utf-16"),  # UTF-16: a NUL after each ASCII byte
+        }
+    )
+    assert [(str(f.location), f.code) for f in found] == [
+        ("a.bin:2:2", "secret/openai"),
+        ("c.md:2:1", "secret/openai"),
+    ]
+
+
+# Escapes that YAML or JSON undo when the file is loaded; each is on line 2.
+HIDDEN = {
+    "yaml \\x escape": ("a.yaml", 'note: "\\x73k-proj-{r}x9"', 7),
+    "yaml \\u escape": ("a.yaml", 'note: "\\u0073k-proj-{r}x9"', 7),
+    "yaml \\U escape": ("a.yaml", 'note: "\\U00000073k-proj-{r}x9"', 7),
+    "yaml tab escape": ("a.yaml", 'note: "\\tsk-proj-{r}x9"', 7),
+    "yaml flow item": ("a.yaml", 'notes: [1, "\\x73k-proj-{r}x9"]', 12),
+    "json \\u escape": ("evals/a/cassettes/k.json", '{{"c": "\\u0073k-proj-{r}x9"}}', 7),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HIDDEN))
+def test_secrets_hidden_by_escapes_are_found_at_their_scalar(name: str) -> None:
+    path, line, column = HIDDEN[name]
+    text = "a: b\n" + line.format(r=RANDOM) + "\n"
+    assert scan_text(path, text) == []  # hidden from the raw scan
+    (finding,) = scan({path: text.encode()})
+    assert finding.code == "secret/openai"
+    assert str(finding.location) == f"{path}:2:{column}"
+
+
+def test_a_double_quoted_scalar_joined_over_lines_is_found_at_its_first_line() -> None:
+    text = f'a: b\nnote: "sk-proj-{RANDOM[:12]}\\\n    {RANDOM[12:]}x9"\nc: d\n'
+    (finding,) = scan({"a.yaml": text.encode()})
+    assert (finding.code, str(finding.location)) == ("secret/openai", "a.yaml:2:7")
+
+
+def test_an_escaped_key_name_and_a_binary_value_are_found() -> None:
+    encoded = base64.b64encode(SAMPLES["github"].encode()).decode()
+    text = f'a: b\n"\\x61pi_key": {RANDOM}\nblob: !!binary {encoded}\n'
+    found = scan({"a.yaml": text.encode()})
+    assert [(f.code, str(f.location)) for f in found] == [
+        ("secret/high-entropy", "a.yaml:2:15"),
+        ("secret/github", "a.yaml:3:16"),
+    ]
+    assert "'api_key'" in found[0].message
+
+
+def test_a_secret_seen_raw_is_reported_once() -> None:
+    text = f'a: "{SAMPLES["openai"]}\\n"\n'  # raw and loaded both show it
+    assert len(scan({"a.yaml": text.encode()})) == 1
+
+
+def test_a_file_that_does_not_load_is_still_scanned_up_to_its_error() -> None:
+    text = f'a: "\\x73k-proj-{RANDOM}x9"\nb: [unclosed\n'
+    (finding,) = scan({"a.yaml": text.encode()})
+    assert str(finding.location) == "a.yaml:1:4"
 
 
 def test_policy_check_scans_specs_prompts_and_evals_without_echoing(
@@ -101,3 +161,17 @@ def test_the_example_fleet_holds_no_secrets(
 ) -> None:
     _, data = check_json(governed, capsys)
     assert [v for v in data["violations"] if v["kind"] == "secret"] == []
+
+
+def test_json_escapes_in_keys_and_values_are_undone_and_escaped_quotes_do_not_misalign() -> None:
+    text = (
+        '{\n  "x": "a\\"b",\n  "\\u0061pi_key": "' + RANDOM + '",\n'
+        '  "note": "\\"\\u0073k-proj-' + RANDOM + 'x9"\n}\n'
+    )
+    assert scan_text("k.json", text) == []  # the raw text shows neither
+    found = scan({"evals/a/cassettes/k.json": text.encode()})
+    assert [(f.code, str(f.location)) for f in found] == [
+        ("secret/high-entropy", "evals/a/cassettes/k.json:3:3"),
+        ("secret/openai", "evals/a/cassettes/k.json:4:11"),
+    ]
+    assert "'api_key'" in found[0].message

@@ -30,13 +30,13 @@ def policy() -> None:
 
 def _snapshot(app: App, ref: str | None) -> source.Snapshot:
     if ref is not None:
-        return source.from_git(app.root, ref)
+        return source.from_git(app.root, ref, cassettes=True)  # scanned for secrets
     if not (app.root / "agents").is_dir():
         raise AlmError(
             f"no agents/ folder in {app.root}; expected an alm repository "
             "(run alm from its root or pass -C PATH)"
         )
-    return source.from_worktree(app.root)
+    return source.from_worktree(app.root, cassettes=True)
 
 
 def _base_codeowners(app: App, base: str, state: DesiredState) -> owners.Codeowners:

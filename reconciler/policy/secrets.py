@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from reconciler.errors import Finding, Location
+from reconciler.policy.secretvalues import loaded_scalars
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ DETECTORS: list[Detector] = [
 # Where a detector's pattern may start: a literal alternation, scanned many times
 # faster than the detectors (tokens must also start a word; checked after).
 _CANDIDATE = re.compile(r"-----BEGIN|sk-|gh[pousr]_|github_pat_|A(?:KIA|SIA|Iza)|xox|k_live_")
-_WORD = re.compile(r"\w")
+_WORD = re.compile(r"\w", re.ASCII)  # bytes read as Latin-1 must not hide a token
 _COMPILED = [(d, re.compile(d.pattern)) for d in DETECTORS]
 
 # Field names that hold secrets, searched in lower-cased text (case-insensitive
@@ -134,11 +135,46 @@ def scan_text(path: str, text: str) -> list[Finding]:
 
 
 def scan(files: Mapping[str, bytes | None]) -> list[Finding]:
-    """Every file's findings; binary and unreadable files are skipped."""
+    """Every file's findings; files over the size limit (None) are not read."""
     findings: list[Finding] = []
     for path in sorted(files):
         data = files[path]
-        if data is None or b"\0" in data[:1024]:
-            continue
-        findings.extend(scan_text(path, data.decode("utf-8", "replace")))
+        if data is not None:
+            findings.extend(scan_file(path, data))
+    return findings
+
+
+def scan_file(path: str, data: bytes) -> list[Finding]:
+    """The raw text, then what loading the file would make of it (escapes, joined lines)."""
+    if b"\0" in data:
+        return _scan_bytes(path, data)
+    text = data.decode("utf-8", "replace")
+    findings = scan_text(path, text)
+    return findings + _scan_loaded(path, text, findings)
+
+
+def _scan_bytes(path: str, data: bytes) -> list[Finding]:
+    """A file with a NUL byte is scanned as bytes, not skipped: as Latin-1 (one character a
+    byte, so ASCII tokens and line numbers stay put), and without its NULs (UTF-16 text)."""
+    findings = scan_text(path, data.decode("latin-1"))
+    seen = {(f.code, f.location.line) for f in findings}
+    narrow = data.replace(b"\0", b"").removeprefix(b"\xff\xfe").removeprefix(b"\xfe\xff")
+    for finding in scan_text(path, narrow.decode("latin-1")):
+        if (finding.code, finding.location.line) not in seen:
+            findings.append(finding)
+    return findings
+
+
+def _scan_loaded(path: str, text: str, raw: list[Finding]) -> list[Finding]:
+    """Secrets only the loaded values show, each at its scalar's line (and once: a secret
+    the raw text already showed within the scalar's lines is not repeated)."""
+    found_raw = {(f.code, f.location.line) for f in raw}
+    findings: list[Finding] = []
+    for scalar in loaded_scalars(path, text):
+        shown = scalar.value if scalar.key is None else f"{scalar.key}: {scalar.value}"
+        first = {f.code: f.message for f in reversed(scan_text(path, shown))}  # one a kind
+        lines = range(scalar.line, scalar.end_line + 1)
+        for code, message in first.items():
+            if not any((code, line) in found_raw for line in lines):
+                findings.append(Finding(code, message, Location(path, scalar.line, scalar.column)))
     return findings
