@@ -23,8 +23,8 @@ class _Expander:
         self.tools = tools
         self._seen: dict[str, tuple[str, ...]] = {}
 
-    def granted(self, spec: AgentSpec) -> set[str]:
-        return {tool for grant in spec.agent.grants for tool in self._reach(grant.name)}
+    def granted(self, names: tuple[str, ...]) -> set[str]:
+        return {tool for name in names for tool in self._reach(name)}
 
     def _reach(self, grant: str) -> tuple[str, ...]:
         found = self._seen.get(grant)
@@ -37,15 +37,22 @@ class _Expander:
         return found
 
 
+def _names(spec: AgentSpec) -> tuple[str, ...]:
+    return tuple(t if isinstance(t, str) else t.name for t in spec.agent.tools)
+
+
 def new_grants(head: DesiredState, base: DesiredState) -> dict[str, list[str]]:
     """Tool name to the agents newly granted it, both sorted."""
     now, before = _Expander(head.tools), _Expander(base.tools)
-    old = {spec.name: spec for spec in base.agents}
+    same_catalog = now.tools == before.tools
+    old = {spec.name: _names(spec) for spec in base.agents}
     found: dict[str, set[str]] = {}
     for spec in head.agents:
-        previous = old.get(spec.name)
+        names, previous = _names(spec), old.get(spec.name)
+        if same_catalog and names == previous:
+            continue  # the same grants of the same tools: nothing new
         had = before.granted(previous) if previous is not None else set()
-        for tool in now.granted(spec) - had:
+        for tool in now.granted(names) - had:
             found.setdefault(tool, set()).add(spec.name)
     return {tool: sorted(found[tool]) for tool in sorted(found)}
 

@@ -161,20 +161,27 @@ def forbidden_tools_exist(ctx: Context) -> Iterator[Finding]:
 def grants_not_forbidden(ctx: Context) -> Iterator[Finding]:
     """A grant that the agent's own must_never forbids contradicts the contract."""
     for spec in _agents(ctx):
-        rules = spec.agent.contract.must_never
-        for i, grant in enumerate(spec.agent.grants):
-            for j, rule in enumerate(rules):
-                for k, name in enumerate(rule.forbid_tools):
-                    if not _overlap(grant.name, name):
-                        continue
-                    where = spec.loaded.at("contract", "must_never", j, "forbid_tools", k)
-                    yield Finding(
-                        "grant-forbidden",
-                        f"tool {grant.name!r} is granted, but must_never rule {rule.id!r} "
-                        f"forbids {name!r} (line {where.line}); expected the grant removed, "
-                        "or the rule changed in the contract",
-                        spec.loaded.at("tools", i, "name"),
-                    )
+        forbidden = [
+            (j, k, name, rule.id)
+            for j, rule in enumerate(spec.agent.contract.must_never)
+            for k, name in enumerate(rule.forbid_tools)
+        ]
+        systems = {name.split(".", 1)[0] for *_, name, _ in forbidden}
+        for i, tool in enumerate(spec.agent.tools if forbidden else ()):
+            granted = tool if isinstance(tool, str) else tool.name
+            if granted.split(".", 1)[0] not in systems:
+                continue  # overlap needs the same system
+            for j, k, name, rule in forbidden:
+                if not _overlap(granted, name):
+                    continue
+                where = spec.loaded.at("contract", "must_never", j, "forbid_tools", k)
+                yield Finding(
+                    "grant-forbidden",
+                    f"tool {granted!r} is granted, but must_never rule {rule!r} "
+                    f"forbids {name!r} (line {where.line}); expected the grant removed, "
+                    "or the rule changed in the contract",
+                    spec.loaded.at("tools", i, "name"),
+                )
 
 
 def _overlap(grant: str, forbidden: str) -> bool:

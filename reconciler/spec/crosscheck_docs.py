@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator
+from functools import lru_cache
 
 from reconciler.errors import Finding, Location
 from reconciler.spec import safeschema
@@ -107,15 +108,16 @@ def suite_tools_exist(ctx: Context) -> Iterator[Finding]:
 _SPEC_LABELS: dict[str, set[str]] = {"tier": {"customer-facing"}}
 
 
-def _matched_labels(ctx: Context) -> dict[str, set[str]]:
+def _matched_labels(ctx: Context) -> dict[str, frozenset[str]]:
     known = {key: set(values) for key, values in _SPEC_LABELS.items()}
     for policy in ctx.state.policies:
         for key, value in policy.model.match.labels.items():
             known.setdefault(key, set()).add(value)
-    return known
+    return {key: frozenset(values) for key, values in known.items()}
 
 
-def _near(text: str, known: set[str]) -> str:
+@lru_cache(maxsize=4096)  # a fleet repeats the same few labels on every agent
+def _near(text: str, known: frozenset[str]) -> str:
     """The known value `text` is most likely a misspelling of, or "" when none is close."""
     folded = {k.lower().replace("_", "-").replace(" ", "-"): k for k in known}
     mine = text.lower().replace("_", "-").replace(" ", "-")
@@ -131,10 +133,11 @@ def labels_match_policies(ctx: Context) -> Iterator[Finding]:
     Only near misses are reported: `tier: internal` is a value no policy needs to match.
     """
     known = _matched_labels(ctx)
+    keys = frozenset(known)
     for spec in ctx.state.agents:
         for key, value in spec.agent.metadata.labels.items():
             if key not in known:
-                near_key = _near(key, set(known))
+                near_key = _near(key, keys)
                 if near_key:
                     yield Finding(
                         "unknown-label",
