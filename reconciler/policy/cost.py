@@ -12,16 +12,21 @@ runs over, measured before each evaluation:
   values and characters as the largest one there (measured per depth, so that the
   entries of a long list count as small as they are);
 - a literal is as long as it is written;
+- reading a variable copies it (measured: the `cel` package clones the value,
+  at about an eighth of a unit a value);
 - a comprehension runs its body once per element of its range; `map` builds a
-  list as long as its range, `filter` one no longer; `+` builds a value as long as
-  its operands together; equality, `in` and string functions touch every value
-  and character of their operands.
+  list as long as its range, `filter` one no longer, and both copy the list built
+  so far at each step (measured: quadratic in the length); `+` builds a value as
+  long as its operands together; equality, `in` and string functions touch every
+  value and character of their operands.
 
 Every function an expression may call is on the type checker's list, and none
 of them grows a value beyond these rules, so the bound holds for every
 expression the compiler accepts. One unit is about one node evaluated or one
-value copied or compared (well under a microsecond in the `cel` package), so
-BUDGET units is well under a second. Comprehensions nest at most MAX_NESTED deep.
+value copied or compared, at most about a microsecond in the `cel` package
+(bench/bench_hostile.py measures expressions at the budget), so an evaluation
+within BUDGET takes about a second at worst. Comprehensions nest at most
+MAX_NESTED deep.
 """
 
 from __future__ import annotations
@@ -192,7 +197,11 @@ def _ident(w: _Walk, node: Node, scope: Scope) -> tuple[int, Shape]:
     if node.name in scope:
         return 1, scope[node.name]
     sizes = w.variables.get(node.name)
-    return 1, SCALAR if sizes is None else data_shape(sizes, 0)
+    if sizes is None:
+        return 1, SCALAR
+    shape = data_shape(sizes, 0)
+    # the `cel` package copies a variable where it is read, a few values a unit (measured)
+    return 1 + shape.total // _CHARS, shape
 
 
 def _member(w: _Walk, node: Node, scope: Scope) -> tuple[int, Shape]:
@@ -236,12 +245,14 @@ def _macro(w: _Walk, node: Node, scope: Scope) -> tuple[int, Shape]:
     inner = {**scope, node.args[1].name: target.element()}
     body_cost, bodies = w.all(node.args[2:], inner)
     cost += target.length * body_cost
+    # map and filter copy the list built so far at every step: quadratic in the length
+    copies = target.length * (target.length + 1) // 2
     if node.name == "filter":
-        return cost + target.total, target
+        return cost + copies * (target.element().total + 1), target
     if node.name == "map":
         last = bodies[-1]
         made = Shape(target.length, target.length * (last.total + 1) + 1, last)
-        return cost + made.total, made
+        return cost + copies * (last.total + 1), made
     return cost, SCALAR
 
 

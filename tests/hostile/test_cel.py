@@ -156,8 +156,9 @@ def test_string_growth_over_the_data_is_bounded(governed: GitRepo) -> None:
     _long_scope(governed, 200)
     code, data = alm_json(governed, "policy", "check")
     assert code == 1
-    (finding,) = attack_findings(data)
-    assert finding["code"] == "policy-too-costly" and finding["agent"] == "sales-research"
+    findings = attack_findings(data)
+    assert "sales-research" in {f["agent"] for f in findings}
+    assert all(f["code"] == "policy-too-costly" for f in findings)
     assert_rest_checked(data)
 
 
