@@ -26,6 +26,7 @@ from reconciler.evals.bundle import case_hash, run_hash
 from reconciler.evals.cache import ResultCache, TrialKey, open_cache
 from reconciler.evals.engine import Engine, EngineConfig, JobResult, RunReport
 from reconciler.evals.grading import Grade, grade
+from reconciler.evals.inputs import run_inputs
 from reconciler.evals.providers import Mode, Providers
 from reconciler.evals.records import CaseResult, effective_repeats, effective_tags, record
 from reconciler.evals.results import (
@@ -132,9 +133,17 @@ def _record_adapter() -> TypeAdapter[CaseResult]:
     return TypeAdapter(CaseResult)
 
 
-def cache_key(planned: PlannedJob, mode: str) -> TrialKey:
+CACHE_FORMAT = 2  # 2: latency is recorded model latency, never wall time
+
+
+def cache_key(planned: PlannedJob, mode: str, recordings: str = "") -> TrialKey:
+    """What a cached trial must match to be reused; ``recordings`` is the digest of the
+    files a result also depends on (RUN_INPUTS: a builtin agent's cassettes in replay, a
+    command agent's code)."""
     agent = planned.spec.agent
-    provider = f"{mode}:{agent.model.provider}/{agent.model.name}"
+    provider = f"v{CACHE_FORMAT}:{mode}:{agent.model.provider}/{agent.model.name}"
+    if recordings:
+        provider += f":inputs={recordings}"
     return TrialKey(
         planned.run_hash, planned.case_hash, planned.job.trial, agent.runtime.type, provider
     )
@@ -154,10 +163,12 @@ def to_record(planned: PlannedJob, result: Grade, trajectory: Trajectory | None)
     )
 
 
-def _from_cache(store: ResultCache | None, planned: PlannedJob, mode: str) -> CaseResult | None:
-    if store is None:
+def _from_cache(
+    store: ResultCache | None, planned: PlannedJob, mode: str, inputs: str | None
+) -> CaseResult | None:
+    if store is None or inputs is None:
         return None
-    text = store.get(cache_key(planned, mode))
+    text = store.get(cache_key(planned, mode, inputs))
     return None if text is None else _record_adapter().validate_json(text)
 
 
@@ -237,18 +248,26 @@ def run_evals(
     or none of its cases in this shard, is still in the results; default: those with a
     trial)."""
     with open_cache(cache_path) as store:
-        cached = {i: r for i, p in enumerate(jobs) if (r := _from_cache(store, p, mode))}
+        recordings = run_inputs(root, [p.spec.agent for p in jobs], mode)
+        cached = {
+            i: r
+            for i, p in enumerate(jobs)
+            if (r := _from_cache(store, p, mode, recordings[p.spec.agent.name]))
+        }
         todo = [i for i in range(len(jobs)) if i not in cached]
         report = asyncio.run(
             _execute(root, [jobs[i].job for i in todo], mode, config or EngineConfig(), progress)
         )
         fresh, calls = _grade_report(report, [jobs[i] for i in todo])
         if store is not None:
+            recordings = run_inputs(
+                root, [p.spec.agent for p in jobs], mode
+            )  # after the run: what it recorded
             for planned, result in fresh:
-                if result.graded:
-                    store.put(
-                        cache_key(planned, mode), _record_adapter().dump_json(result).decode()
-                    )
+                inputs = recordings[planned.spec.agent.name]
+                if result.graded and inputs is not None:
+                    key = cache_key(planned, mode, inputs)
+                    store.put(key, _record_adapter().dump_json(result).decode())
     records = [*cached.values(), *(r for _, r in fresh)]
     results = build(
         RunInfo(ref=ref, commit=commit, mode=mode, shard=shard, selection=selection),
