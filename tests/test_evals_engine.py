@@ -275,3 +275,24 @@ def test_an_external_agent_latency_is_what_it_reports(tmp_path: Path) -> None:
     trajectory = asyncio.run(runner.run(job()))
     assert trajectory.stop_reason == "final", trajectory.error
     assert trajectory.latency_s == 1.75
+
+
+def test_a_fixtures_declared_latency_counts_in_the_trials_latency(tmp_path: Path) -> None:
+    env = {"OPENAI_API_KEY": "sk-test"}
+    with OpenAIServer(TOOL_THEN_ANSWER, latency_s=0.01) as server:
+        env["OPENAI_BASE_URL"] = server.base_url
+        recorder = Providers("record", env=env).for_agent("openai", tmp_path)
+        asyncio.run(BuiltinRunner(recorder).run(job()))
+    models = math.fsum(
+        json.loads(p.read_text("utf-8"))["latency_s"] for p in tmp_path.glob("*.json")
+    )
+    slow = case()
+    slow = slow.model_copy(
+        update={"fixtures": [f.model_copy(update={"latency_s": 0.75}) for f in slow.fixtures]}
+    )
+    replayed = asyncio.run(
+        BuiltinRunner(Providers("replay").for_agent("openai", tmp_path)).run(job(the_case=slow))
+    )
+    assert replayed.stop_reason == "final", replayed.error
+    assert [c.latency_s for c in replayed.tool_calls] == [0.75]
+    assert replayed.latency_s == pytest.approx(models + 0.75)

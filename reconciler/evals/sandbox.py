@@ -183,6 +183,7 @@ class Sandbox:
             result=fixture.returns if fixture.error is None else None,
             error=fixture.error,
             approval_requested=approval,
+            latency_s=fixture.latency_s,
         )
 
     def check(self, tool: str, arguments: Any) -> tuple[Violation, ...]:

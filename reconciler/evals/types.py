@@ -107,6 +107,7 @@ class ToolCall:
     error: str | None = None  # the error the agent was answered with
     violations: tuple[Violation, ...] = ()
     approval_requested: bool = False  # the grant has requires_approval: a human was asked
+    latency_s: float = 0.0  # the fixture's declared latency: the real tool's, never wall time
 
     @property
     def succeeded(self) -> bool:

@@ -30,6 +30,13 @@ class Fixture(Strict):
     args: dict[str, Any] = Field(default_factory=dict)
     returns: Any = None
     error: str | None = None
+    latency_s: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=3600.0,
+        allow_inf_nan=False,
+        description="how long the real tool takes to answer; counted in the trial's latency",
+    )
 
 
 class ExpectedCall(Strict):

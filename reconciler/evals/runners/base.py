@@ -49,8 +49,10 @@ async def run_bounded(job: CaseJob, body: TrialBody) -> Trajectory:
 
 
 def recorded_latency(trajectory: Trajectory) -> float:
-    """Model latency as reported, plus tool latency (none: fixtures answer at once)."""
-    return math.fsum(call.latency_s for call in trajectory.model_calls)
+    """Model latency as reported, plus each answered tool call's declared fixture latency:
+    recorded figures only, so replay latency never depends on the machine."""
+    models = (call.latency_s for call in trajectory.model_calls)
+    return math.fsum([*models, *(call.latency_s for call in trajectory.tool_calls)])
 
 
 def fail(trajectory: Trajectory, message: str, reason: str = "error") -> None:
