@@ -6,7 +6,9 @@ import json
 
 import click
 
+from reconciler.cli import actions
 from reconciler.cli.app import App, pass_app
+from reconciler.cli.output import printable
 from reconciler.errors import ExitCode
 from reconciler.plan.diff import Side, StateDiff, diff_states
 from reconciler.plan.phrasing import Change
@@ -76,6 +78,9 @@ def diff(app: App, base_ref: str, head_ref: str | None, fmt: str) -> int:
     """Semantic diff of the desired state from a git ref to another ref or, as alm policy
     check does, to the working tree (a report: exits 0)."""
     result = diff_states(app.load(base_ref), app.load(head_ref))
-    text = render_json(result) if fmt == "json" else render_text(result, base_ref, head_ref)
-    click.echo(text)
+    if fmt == "json":
+        actions.machine_output()
+        click.echo(render_json(result))
+    else:  # prompt lines and values are repository text: shown literally
+        click.echo(printable(render_text(result, base_ref, head_ref)))
     return ExitCode.OK

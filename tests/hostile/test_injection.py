@@ -6,6 +6,7 @@ Actions is read as the runner reads it (tests/actions_runner.py).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -139,6 +140,9 @@ def test_prompt_lines_in_diff_are_never_obeyed(tmp_path: Path) -> None:
     assert {"set-output", "add-mask"} <= {c.name for c in Runner().read(plain).obeyed}
     code, out, err = alm(repo, "diff", "--base", "HEAD~1", "--head", "HEAD")
     assert code == 0 and "set-output name=x::y" in out
+    assert_nothing_obeyed_but_ours(out, err)
+    code, out, err = alm(repo, "diff", "--base", "HEAD~1", "--head", "HEAD", "--format", "json")
+    assert code == 0 and json.loads(out)  # JSON for a parser: no marker lines around it
     assert_nothing_obeyed_but_ours(out, err)
 
 
