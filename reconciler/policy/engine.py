@@ -128,6 +128,7 @@ class Evaluator:
         self.sizes: Sizes | None = None  # of the agent bound now, measured when first needed
         self.bound: dict[str, Any] = {}
         self.costs: dict[tuple[str, tuple[Sizes, ...]], int] = {}
+        self.envs: dict[str | None, Sizes] = {}
 
     def _bind(self, values: dict[str, Any], reads: frozenset[str]) -> None:
         variables = dict.fromkeys(("object", "oldObject", "environment", *self.values))
@@ -190,13 +191,20 @@ class Evaluator:
             return 0
         if self.sizes is None:
             values = [self.bound.get("object"), self.bound.get("oldObject")]
-            self.sizes = measure(values[1:] if values[0] is values[1] else values).rounded()
+            same = values[0] is values[1] or values[0] == values[1]  # compared in C: cheap
+            self.sizes = measure(values[1:] if same else values).rounded()
         sizes = {"object": self.sizes, "oldObject": self.sizes, **self.fixed}
-        sizes["environment"] = measure([self.environment])
+        sizes["environment"] = self._environment_sizes()
         key = (rule.key, tuple(sizes.values()))
         if key not in self.costs:
             self.costs[key] = rule.max_cost(sizes)
         return self.costs[key]
+
+    def _environment_sizes(self) -> Sizes:
+        env = self.environment
+        if env not in self.envs:
+            self.envs[env] = measure([env])
+        return self.envs[env]
 
 
 def _subject(spec: AgentSpec | None, env: str | None) -> str:
