@@ -159,9 +159,7 @@ def from_git(root: Path, ref: str, cassettes: bool = False) -> Snapshot:
         mode, kind, oid, size_text = meta.split()
         if kind == "blob" and _wanted(path, cassettes):
             entries.append((path, mode, oid, int(size_text)))
-    wanted = [
-        oid for path, mode, oid, size in entries if mode == "120000" or size <= _limit(path)
-    ]
+    wanted = [oid for path, mode, oid, size in entries if mode == "120000" or size <= _limit(path)]
     contents = _cat_file(root, wanted)
     files: dict[str, Blob] = {}
     for path, mode, oid, size in entries:
