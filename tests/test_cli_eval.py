@@ -277,6 +277,25 @@ def test_agents_that_do_not_load_or_have_no_suite_fail_the_run_and_are_named(
     assert code == 1 and "support-triage: not evaluated: its spec does not load" in out
 
 
+def test_merged_shards_still_fail_for_an_agent_that_did_not_load(
+    fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    fleet_repo.replace("agents/support-triage/agent.yaml", "max_steps: 8", "max_stepz: 8")
+    shards = [tmp_path / f"s{i}.json" for i in (1, 2)]
+    for i, shard in enumerate(shards, start=1):
+        _eval(fleet_repo, capsys, "--shard", f"{i}/2", "--out", str(shard))
+    recorded = json.loads(shards[0].read_text("utf-8"))["run"]["not_evaluated"]
+    assert [entry["agent"] for entry in recorded] == ["support-triage"]
+    merged = tmp_path / "merged.json"
+    code = main(
+        ["-C", str(fleet_repo.path), "eval", "merge", *map(str, shards), "--out", str(merged)]
+    )
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "support-triage: not evaluated: its spec does not load" in out
+    assert out.splitlines()[-1] == "eval: FAILED (1 of 4 agents not evaluated in full)"
+
+
 def test_a_suite_file_that_does_not_load_fails_the_run_and_the_rest_still_runs(
     fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

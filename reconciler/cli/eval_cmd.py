@@ -6,6 +6,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -18,7 +19,7 @@ from reconciler.errors import ExitCode
 from reconciler.evals.bundle import affected_agents
 from reconciler.evals.engine import EngineConfig, RateLimit
 from reconciler.evals.providers import MODES, Mode
-from reconciler.evals.results import Selection, Shard, merge, read, to_json
+from reconciler.evals.results import NotEvaluated, Selection, Shard, merge, read, to_json
 from reconciler.evals.run import EvalRun, RunProgress, plan_jobs, run_evals
 from reconciler.evals.scope import Scope, check_selection, scope
 from reconciler.fsutil import write_atomic
@@ -148,9 +149,11 @@ def eval_group(
             ref=ref, commit=commit, shard=shard, selection=selection, agents=names,
         )  # fmt: skip
     click.echo(_trial_counts(len(jobs), run), err=True)
+    missing = tuple(NotEvaluated(u.agent, u.reason) for u in chosen.unevaluated)
+    results = replace(run.results, run=replace(run.results.run, not_evaluated=missing))
     if out is not None:  # written whatever the verdict: the failures are in it
-        write_atomic(out, to_json(run.results))
-    return report(run.results, chosen.unevaluated)
+        write_atomic(out, to_json(results))
+    return report(results)
 
 
 def _trial_counts(planned: int, run: EvalRun) -> str:

@@ -4,7 +4,6 @@ terminal), what failed or did not run and why, what was not evaluated, and the v
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
 
 import click
 from rich import box
@@ -17,7 +16,6 @@ from reconciler.evals.gate import GateCheck
 from reconciler.evals.metrics import Metrics, Rate
 from reconciler.evals.providers.openai_provider import BASE_URL_VARIABLES, KEY_VARIABLE
 from reconciler.evals.results import AgentResult, Results
-from reconciler.evals.scope import Unevaluated
 
 WIDTH = 100  # the table's width when not on a terminal (CI logs, pipes)
 SHOWN = 5  # failing trials named in full before "… and N more"
@@ -151,10 +149,12 @@ def print_table(results: Results) -> None:
     console.print(metrics_table(results))
 
 
-def report(results: Results, unevaluated: Sequence[Unevaluated] = ()) -> int:
+def report(results: Results) -> int:
     """Print the table and the verdict; the exit code of an eval. A shard or a selection
     of cases does not judge gates: a part of a suite says nothing about the whole. An
-    agent that could not be evaluated fails the run, whatever the others did."""
+    agent that could not be evaluated (results.run.not_evaluated) fails the run, whatever
+    the others did."""
+    unevaluated = results.run.not_evaluated
     if results.agents:
         print_table(results)
     for line in failing_lines(results):

@@ -53,6 +53,15 @@ class Selection:
 
 
 @dataclass(frozen=True)
+class NotEvaluated:
+    """An agent the run was asked for but could not (wholly) evaluate, and why: its spec
+    or a suite does not load, or it has no suite. Carried through merge: it fails the run."""
+
+    agent: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class RunInfo:
     """What the run evaluated and how; shards of one run agree on all but `shard`."""
 
@@ -61,6 +70,7 @@ class RunInfo:
     mode: str | None = None  # replay | record | live
     shard: Shard | None = None
     selection: Selection | None = None
+    not_evaluated: tuple[NotEvaluated, ...] = ()
 
     @property
     def whole(self) -> bool:
@@ -277,7 +287,7 @@ def _name(index: int, results: Results) -> str:
 def _merged_run(shards: Sequence[Results]) -> RunInfo:
     first = shards[0].run
     for i, results in enumerate(shards[1:], start=1):
-        for field in ("ref", "commit", "mode", "selection"):
+        for field in ("ref", "commit", "mode", "selection", "not_evaluated"):
             mine, theirs = getattr(results.run, field), getattr(first, field)
             if mine != theirs:
                 raise AlmError(
