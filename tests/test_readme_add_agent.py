@@ -121,7 +121,7 @@ def test_add_an_agent_as_the_readme_says(
 
     code, out = alm(clone, capsys, "eval", "--agent", "my-agent", "--no-cache")
     assert code == 0, out
-    assert "eval: passed (1 agents)" in out
+    assert "eval: passed (1 agent)" in out
 
     clone.git("add", "agents/my-agent", "evals/my-agent", ".github/CODEOWNERS")
     clone.git("commit", "-q", "-m", "my-agent: research briefs for my team")

@@ -172,7 +172,7 @@ def report(results: Results) -> int:
         click.echo(f"eval: FAILED ({_summary(results, skip, len(gates))})")
         return ExitCode.INVALID
     verdict = "passed" if results.run.whole else "every selected trial ran"
-    click.echo(f"eval: {verdict} ({len(results.agents)} agents)")
+    click.echo(f"eval: {verdict} ({plural(len(results.agents), 'agent')})")
     return ExitCode.OK
 
 
