@@ -6,10 +6,10 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+from tests.cli import PYTHON_M_ALM
 from tests.gitrepo import GitRepo
 from tests.openai_server import OpenAIServer
 
@@ -21,7 +21,7 @@ def test_ctrl_c_keeps_finished_trials_and_reports_the_rest_as_not_run(
     with OpenAIServer([{"content": "Done."}], latency_s=0.2) as live:
         env = {**os.environ, "ALM_OPENAI_BASE_URL": live.base_url, "OPENAI_API_KEY": "sk-x"}
         process = subprocess.Popen(
-            [sys.executable, "-m", "reconciler", "-C", str(fleet_repo.path), "eval",
+            [*PYTHON_M_ALM, "-C", str(fleet_repo.path), "eval",
              "--mode", "live", "--no-cache", "--concurrency", "1", "--out", str(out)],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip

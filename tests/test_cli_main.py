@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 from reconciler import __version__
 from reconciler.cli import main
 from reconciler.errors import AlmError, ExitCode, UsageError
-from tests.cli import run
+from tests.cli import run, run_process
 from tests.gitrepo import GitRepo, init_repo
 
 
@@ -151,19 +150,10 @@ def test_main_reads_sys_argv(
 
 
 def test_exit_codes_through_a_real_process(mini: GitRepo) -> None:
-    def alm(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "reconciler", "-C", str(mini.path), *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-
-    assert alm("validate").returncode == 0
-    assert alm("validate", "--format", "xml").returncode == 2
+    assert run_process(mini.path, "validate").returncode == 0
+    assert run_process(mini.path, "validate", "--format", "xml").returncode == 2
     mini.replace("agents/helper/agent.yaml", "  name: helper", "  name: helpr")
-    done = alm("validate", "--format", "github")
+    done = run_process(mini.path, "validate", "--format", "github")
     assert done.returncode == 1
     assert done.stdout.startswith("::error file=agents/helper/agent.yaml,line=4,col=9,")
 

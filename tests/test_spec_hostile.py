@@ -4,8 +4,6 @@ and never prints a Python traceback, from the working tree and from a git ref al
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +13,7 @@ import pytest
 from reconciler.cli import main
 from reconciler.spec.loader import load_snapshot
 from reconciler.spec.yamlsafe import MAX_DEPTH, MAX_FILE_BYTES
+from tests.cli import PYTHON_M_ALM, run_process
 from tests.gitrepo import GitRepo
 from tests.test_spec_minifleet import AGENT, AGENT_YAML, PROMPT, make_mini, mini_snapshot, pos
 from tests.test_spec_yamlsafe import BILLION_LAUGHS
@@ -291,20 +290,9 @@ def test_all_problems_of_one_file_are_reported_together() -> None:
     ]
 
 
-def _run_cli(command: list[str], repo: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*command, "-C", str(repo), "validate"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=repo,
-    )
-
-
 @pytest.mark.parametrize(
     "command",
-    [[str(PROJECT / ".venv/bin/alm")], [sys.executable, "-m", "reconciler"]],
+    [[str(PROJECT / ".venv/bin/alm")], list(PYTHON_M_ALM)],
     ids=["alm", "python -m reconciler"],
 )
 def test_a_real_process_reports_hostile_files_without_traceback(
@@ -315,7 +303,7 @@ def test_a_real_process_reports_hostile_files_without_traceback(
     repo.write("agents/laughs/agent.yaml", BILLION_LAUGHS)
     repo.write("agents/dup/agent.yaml", DUPLICATE_TOOLS.replace("name: helper", "name: dup"))
     repo.write("agents/bytes/agent.yaml", b"apiVersion: alm/v1\nkind: \xfe\n")
-    done = _run_cli(command, repo.path)
+    done = run_process(repo.path, "validate", program=command)
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert done.stderr == ""

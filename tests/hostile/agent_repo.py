@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli import run
+from tests.cli import run, run_process
 from tests.gitrepo import GitRepo
 
 AGENT = "email-drafting"
@@ -33,23 +34,19 @@ def command_agent(repo: GitRepo, body: str, timeout_s: float | None = None) -> N
     set_runtime(repo, runtime, timeout_s)
 
 
+ONE_CASE = ("eval", "--agent", AGENT, "--case", CASE, "--no-cache")
+
+
 def eval_case(
     repo: GitRepo, capsys: pytest.CaptureFixture[str], out: Path, *extra: str
 ) -> tuple[int, str, list[dict[str, Any]]]:
     """alm eval of the one case; (exit code, stdout + stderr, the results' cases)."""
-    code, stdout, stderr = run(
-        capsys,
-        "-C",
-        str(repo.path),
-        "eval",
-        "--agent",
-        AGENT,
-        "--case",
-        CASE,
-        "--no-cache",
-        "--out",
-        str(out),
-        *extra,
-    )
+    code, stdout, stderr = run(capsys, "-C", str(repo.path), *ONE_CASE, "--out", str(out), *extra)
     cases = json.loads(out.read_text("utf-8"))["cases"]
     return code, stdout + stderr, cases
+
+
+def eval_case_process(repo: GitRepo, out: Path) -> subprocess.CompletedProcess[str]:
+    """The same in a real process: a worker thread still running would keep it from exiting
+    (the hang guard then fails the test)."""
+    return run_process(repo.path, *ONE_CASE, "--out", str(out), timeout=60)

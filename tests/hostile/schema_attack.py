@@ -16,6 +16,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from tests.cli import run_process
 from tests.gitrepo import GitRepo
 from tests.test_spec_minifleet import pos
 
@@ -74,13 +75,7 @@ def where(repo: GitRepo, file: str, needle: str) -> tuple[str, int, int]:
 
 def alm(repo: GitRepo, *args: str) -> subprocess.CompletedProcess[str]:
     """The real command in a subprocess, under the hang guard."""
-    done = subprocess.run(
-        [sys.executable, "-m", "reconciler", "-C", str(repo.path), *args],
-        capture_output=True,
-        text=True,
-        timeout=HANG_GUARD,
-        check=False,
-    )
+    done = run_process(repo.path, *args, timeout=HANG_GUARD)
     assert "Traceback" not in done.stderr, done.stderr
     return done
 

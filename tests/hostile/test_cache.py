@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from reconciler.cli import main
+from tests.cli import run_process
 from tests.gitrepo import GitRepo
 
 AGENT = "email-drafting"
@@ -104,10 +103,7 @@ def test_the_warning_is_one_line_on_stderr(fleet_repo: GitRepo, tmp_path: Path) 
     db = fleet_repo.path / CACHE
     db.parent.mkdir(parents=True)
     _corrupt_garbage(db)
-    args = ["-C", str(fleet_repo.path), "eval", "--agent", AGENT, "--out", str(tmp_path / "r")]
-    done = subprocess.run(
-        [sys.executable, "-m", "reconciler", *args], capture_output=True, text=True, check=False
-    )
+    done = run_process(fleet_repo.path, "eval", "--agent", AGENT, "--out", str(tmp_path / "r"))
     assert done.returncode == 0, done.stderr
     warnings = [line for line in done.stderr.splitlines() if "result cache" in line]
     assert len(warnings) == 1 and warnings[0].startswith(

@@ -9,14 +9,13 @@ Attacks whose risk is a hang run the CLI in a subprocess under a generous guard.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 
 from reconciler.policy.celparse import MAX_LENGTH
 from reconciler.policy.cost import BUDGET
+from tests.cli import run_process
 from tests.gitrepo import GitRepo
 from tests.test_policy_fleet import check_json, governed
 
@@ -45,13 +44,7 @@ def plant(repo: GitRepo, expression: str) -> None:
 
 
 def alm_json(repo: GitRepo, *args: str) -> tuple[int, dict[str, Any]]:
-    done = subprocess.run(
-        [sys.executable, "-m", "reconciler", "-C", str(repo.path), *args, "--format", "json"],
-        capture_output=True,
-        text=True,
-        timeout=HANG_GUARD,
-        check=False,
-    )
+    done = run_process(repo.path, *args, "--format", "json", timeout=HANG_GUARD)
     assert "Traceback" not in done.stderr and "unexpected error" not in done.stderr, done.stderr
     data: dict[str, Any] = json.loads(done.stdout)
     return done.returncode, data

@@ -4,15 +4,13 @@ is stopped at limits.timeout_s with its whole process group, and the run exits."
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.gitrepo import GitRepo
-from tests.hostile.agent_repo import AGENT, CASE, command_agent, eval_case
+from tests.hostile.agent_repo import AGENT, command_agent, eval_case, eval_case_process
 from tests.test_evals_runners import alive
 
 DRIP = """
@@ -58,14 +56,7 @@ def test_a_command_agent_that_never_answers_is_stopped_at_the_timeout(
 def test_the_run_exits_with_a_dripping_command_agent(fleet_repo: GitRepo, tmp_path: Path) -> None:
     command_agent(fleet_repo, DRIP, timeout_s=1)
     out = tmp_path / "r.json"
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "reconciler", "-C", str(fleet_repo.path), "eval",
-             "--agent", AGENT, "--case", CASE, "--no-cache", "--out", str(out)],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-    except subprocess.TimeoutExpired:
-        pytest.fail("alm eval did not exit after the agent's deadline")
+    done = eval_case_process(fleet_repo, out)
     assert done.returncode == 1, done.stderr
     (case,) = json.loads(out.read_text("utf-8"))["cases"]
     assert case["status"] == "not_run" and case["reason"].startswith("timed out after 1 s")

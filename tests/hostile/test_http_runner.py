@@ -9,8 +9,6 @@ read), its connection is closed, and the run exits.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.gitrepo import GitRepo
-from tests.hostile.agent_repo import AGENT, CASE, eval_case, set_runtime
+from tests.hostile.agent_repo import eval_case, eval_case_process, set_runtime
 
 FINAL = json.dumps({"type": "final", "output": "done", "outcome": "resolved"}).encode()
 Respond = Callable[[BaseHTTPRequestHandler], None]
@@ -188,14 +186,7 @@ def test_an_agent_dripping_its_body_forever_is_stopped_and_the_run_exits(
     """In a real process: a worker thread still reading would keep it from exiting."""
     out = tmp_path / "r.json"
     with http_agent(fleet_repo, drip_body, timeout_s=1) as agent:
-        try:
-            done = subprocess.run(
-                [sys.executable, "-m", "reconciler", "-C", str(fleet_repo.path), "eval",
-                 "--agent", AGENT, "--case", CASE, "--no-cache", "--out", str(out)],
-                capture_output=True, text=True, timeout=60,
-            )  # fmt: skip
-        except subprocess.TimeoutExpired:
-            pytest.fail("alm eval did not exit: the dripping request outlived its deadline")
+        done = eval_case_process(fleet_repo, out)
         assert agent.gone.wait(30), "the dripping connection was never closed"
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stdout + done.stderr

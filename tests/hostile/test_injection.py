@@ -9,15 +9,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from reconciler.spec.paths import shown
 from tests.actions_runner import Runner
-from tests.cli import run
+from tests.cli import run, run_process
 from tests.gitrepo import GitRepo
 from tests.test_spec_minifleet import AGENT, PROMPT, make_mini, pos
 
@@ -30,13 +28,7 @@ def alm(repo: GitRepo, *args: str, actions: bool = True) -> tuple[int, str, str]
     env = {k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}
     if actions:
         env["GITHUB_ACTIONS"] = "true"
-    done = subprocess.run(
-        [sys.executable, "-m", "reconciler", "-C", str(repo.path), *args],
-        capture_output=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    done = run_process(repo.path, *args, env=env, text=False)
     return done.returncode, done.stdout.decode(), done.stderr.decode()
 
 

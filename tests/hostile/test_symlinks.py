@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.cli import run
+from tests.cli import run, run_process
 from tests.gitrepo import GitRepo
 
 OUT = "a symlink that leads out of the repository (or loops); expected a file or folder inside it"
@@ -128,12 +127,7 @@ def test_no_command_crashes_on_links_out(fleet_repo: GitRepo, tmp_path: Path) ->
             plant(fleet_repo, link, target)
     for command in COMMANDS:
         args = [a.replace("{out}", str(tmp_path / "r.json")) for a in command]
-        done = subprocess.run(
-            [sys.executable, "-m", "reconciler", "-C", str(fleet_repo.path), *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = run_process(fleet_repo.path, *args)
         output = done.stdout + done.stderr
         assert done.returncode in (0, 1), (command, output)
         assert "Traceback" not in output and "unexpected" not in output, (command, output)
