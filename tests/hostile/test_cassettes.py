@@ -46,6 +46,18 @@ def _eval(
     return code, stdout, stderr, [c for c in cases if c["status"] == "not_run"]
 
 
+def _all_replay(repo: GitRepo, capsys: pytest.CaptureFixture[str], out: Path) -> None:
+    code, _, _, not_run = _eval(repo, capsys, out, "--no-cache")
+    assert not_run == [] and code == 0
+
+
+def _refused(repo: GitRepo, capsys: pytest.CaptureFixture[str], out: Path) -> tuple[list[str], str]:
+    """The eval exits 1; the reasons of the trials not run, and what it printed."""
+    code, stdout, _, not_run = _eval(repo, capsys, out, "--no-cache")
+    assert code == 1
+    return [c["reason"] for c in not_run], stdout
+
+
 def _mutated(change: Callable[[dict[str, Any]], None]) -> Callable[[bytes], bytes]:
     def apply(raw: bytes) -> bytes:
         doc = json.loads(raw)
@@ -53,6 +65,22 @@ def _mutated(change: Callable[[dict[str, Any]], None]) -> Callable[[bytes], byte
         return json.dumps(doc).encode()
 
     return apply
+
+
+def _rewrite(repo: GitRepo, change: Callable[[dict[str, Any]], None]) -> Path:
+    """Change the target cassette's JSON in place; the cassette."""
+    target = _target(repo)
+    target.write_bytes(_mutated(change)(target.read_bytes()))
+    return target
+
+
+def _link_folder_out(repo: GitRepo, outside: Path) -> None:
+    """Move the cassettes folder out of the repository, link it back, and commit."""
+    folder = repo.path / FOLDER
+    shutil.copytree(folder, outside)
+    shutil.rmtree(folder)
+    folder.symlink_to(outside)
+    repo.commit("attack: symlinked folder")
 
 
 def _call(doc: dict[str, Any]) -> dict[str, Any]:
@@ -145,13 +173,12 @@ def test_invalid_cassette_is_a_not_run_trial_with_its_reason(
     target = _target(fleet_repo)
     target.write_bytes(tamper(target.read_bytes()))
     fleet_repo.commit(f"attack: {attack}")
-    code, stdout, _, not_run = _eval(fleet_repo, capsys, tmp_path / "r.json", "--no-cache")
-    assert code == 1
+    reasons, stdout = _refused(fleet_repo, capsys, tmp_path / "r.json")
     where = f"{FOLDER}/{target.name}"
     if expected[0].isdigit():  # a position inside the file: file:line:column
         where, expected = f"{where}:{expected.split(': ', 1)[0]}", expected.split(": ", 1)[1]
     reason = f"invalid cassette {where}: {expected}"
-    assert [c["reason"] for c in not_run] == [reason]
+    assert reasons == [reason]
     assert reason in stdout
 
 
@@ -159,24 +186,19 @@ def test_untampered_cassettes_replay(
     fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     """The baseline of the attacks above: every trial of the agent replays."""
-    code, _, _, not_run = _eval(fleet_repo, capsys, tmp_path / "r.json", "--no-cache")
-    assert not_run == [] and code == 0
+    _all_replay(fleet_repo, capsys, tmp_path / "r.json")
 
 
 def test_a_cassette_with_another_key_is_not_recorded(
     fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    target = _target(fleet_repo)
-    doc = json.loads(target.read_text("utf-8"))
-    doc["key"] = "0" * 64
-    target.write_text(json.dumps(doc), "utf-8")
-    code, stdout, _, not_run = _eval(fleet_repo, capsys, tmp_path / "r.json", "--no-cache")
-    assert code == 1
-    assert [c["reason"] for c in not_run] == [
+    target = _rewrite(fleet_repo, _set("key", "0" * 64))
+    reasons, stdout = _refused(fleet_repo, capsys, tmp_path / "r.json")
+    assert reasons == [
         f"not recorded: cassette {FOLDER}/{target.name} is for another request: "
         "it records key 000000000000"
     ]
-    assert not_run[0]["reason"] in stdout
+    assert reasons[0] in stdout
 
 
 def test_a_response_moved_under_another_requests_name_is_not_recorded(
@@ -189,9 +211,7 @@ def test_a_response_moved_under_another_requests_name_is_not_recorded(
     doc = json.loads(donor.read_text("utf-8"))
     doc["key"] = target.stem
     target.write_text(json.dumps(doc), "utf-8")
-    code, _, _, not_run = _eval(fleet_repo, capsys, tmp_path / "r.json", "--no-cache")
-    assert code == 1
-    (reason,) = [c["reason"] for c in not_run]
+    (reason,), _ = _refused(fleet_repo, capsys, tmp_path / "r.json")
     assert reason.startswith(f"not recorded: cassette {FOLDER}/{target.name} is for another ")
     assert reason.split(": ")[-1] in {
         f"request.{field} differs"
@@ -208,9 +228,8 @@ def test_a_cassette_symlink_out_of_the_repository_is_refused(
     target.unlink()
     target.symlink_to(outside)
     fleet_repo.commit("attack: symlink out")
-    code, _, _, not_run = _eval(fleet_repo, capsys, tmp_path / "r.json", "--no-cache")
-    assert code == 1
-    assert [c["reason"] for c in not_run] == [
+    reasons, _ = _refused(fleet_repo, capsys, tmp_path / "r.json")
+    assert reasons == [
         f"invalid cassette {FOLDER}/{target.name}: "
         "a symlink out of the repository; expected a file in it"
     ]
@@ -219,12 +238,7 @@ def test_a_cassette_symlink_out_of_the_repository_is_refused(
 def test_a_symlinked_cassettes_folder_out_of_the_repository_is_refused(
     fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    folder = fleet_repo.path / FOLDER
-    outside = tmp_path / "elsewhere"
-    shutil.copytree(folder, outside)
-    shutil.rmtree(folder)
-    folder.symlink_to(outside)
-    fleet_repo.commit("attack: symlinked folder")
+    _link_folder_out(fleet_repo, tmp_path / "elsewhere")
     code, _, _, not_run = _eval(fleet_repo, capsys, tmp_path / "r.json", "--no-cache")
     assert code == 1 and len(not_run) == TRIALS
     assert all(
@@ -237,12 +251,7 @@ def test_a_symlinked_folder_at_a_ref_is_refused_too(
     fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     """--ref exports the tree at the ref: the link is refused there too, never followed."""
-    folder = fleet_repo.path / FOLDER
-    outside = tmp_path / "elsewhere"
-    shutil.copytree(folder, outside)
-    shutil.rmtree(folder)
-    folder.symlink_to(outside)
-    fleet_repo.commit("attack: symlinked folder")
+    _link_folder_out(fleet_repo, tmp_path / "elsewhere")
     out = tmp_path / "r.json"
     args = ["--agent", AGENT, "--no-cache", "--ref", "HEAD", "--out", str(out)]
     code = main(["-C", str(fleet_repo.path), "eval", *args])
@@ -262,22 +271,15 @@ def test_a_symlink_inside_the_repository_is_followed(
     kept.parent.mkdir()
     shutil.move(target, kept)
     target.symlink_to(os.path.relpath(kept, target.parent))
-    code, _, _, not_run = _eval(fleet_repo, capsys, tmp_path / "r.json", "--no-cache")
-    assert not_run == [] and code == 0
+    _all_replay(fleet_repo, capsys, tmp_path / "r.json")
 
 
 def test_an_oversized_cassette_is_refused(
     fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    target = _target(fleet_repo)
-    doc = json.loads(target.read_text("utf-8"))
-    doc["provenance"]["padding"] = "x" * (3 * 1024 * 1024)
-    target.write_text(json.dumps(doc), "utf-8")
-    code, _, _, not_run = _eval(fleet_repo, capsys, tmp_path / "r.json", "--no-cache")
-    assert code == 1
-    assert [c["reason"] for c in not_run] == [
-        f"invalid cassette {FOLDER}/{target.name}: larger than 2 MiB"
-    ]
+    target = _rewrite(fleet_repo, _set("provenance.padding", "x" * (3 * 1024 * 1024)))
+    reasons, _ = _refused(fleet_repo, capsys, tmp_path / "r.json")
+    assert reasons == [f"invalid cassette {FOLDER}/{target.name}: larger than 2 MiB"]
 
 
 def test_a_fifo_in_place_of_a_cassette_does_not_hang(
@@ -286,8 +288,7 @@ def test_a_fifo_in_place_of_a_cassette_does_not_hang(
     target = _target(fleet_repo)
     target.unlink()
     os.mkfifo(target)  # opening it for reading would wait for a writer forever
-    code, _, _, not_run = _eval(fleet_repo, capsys, tmp_path / "r.json", "--no-cache")
-    assert code == 1
-    assert [c["reason"] for c in not_run] == [
+    reasons, _ = _refused(fleet_repo, capsys, tmp_path / "r.json")
+    assert reasons == [
         f"invalid cassette {FOLDER}/{target.name}: not a regular file; expected a JSON file"
     ]
