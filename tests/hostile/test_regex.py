@@ -33,23 +33,32 @@ CATASTROPHIC = r"(\w+\s?)+$"
 RULE = "no-runaway"
 
 
+def grant_constraint(repo: GitRepo, constraint: str) -> None:
+    """Grant crm.get_account with this constraint (YAML flow mapping) on account_id."""
+    repo.replace(
+        AGENT_FILE,
+        "  - crm.get_account\n",
+        f"  - name: crm.get_account\n    constraints:\n      account_id: {constraint}\n",
+    )
+
+
+def forbid_output(repo: GitRepo, pattern: str, rule: str) -> None:
+    """A must-never rule forbidding output that matches the pattern."""
+    repo.replace(
+        AGENT_FILE,
+        "  must_never:\n",
+        f"  must_never:\n    - id: {RULE}\n      rule: {rule}\n"
+        f"      forbid_output_patterns: ['{pattern}']\n",
+    )
+
+
 def plant_everywhere(repo: GitRepo, pattern: str) -> None:
     """The pattern in each place: tool schema, grant constraint, must-never rule, eval
     regex check, argument matcher and json_schema check."""
     quoted = "'^" + pattern + "'"
     account_id_schema(repo, f"          pattern: {quoted}")
-    repo.replace(
-        AGENT_FILE,
-        "  - crm.get_account\n",
-        f"  - name: crm.get_account\n    constraints:\n"
-        f"      account_id: {{enum: ['{WORD}'], pattern: {quoted}}}\n",
-    )
-    repo.replace(
-        AGENT_FILE,
-        "  must_never:\n",
-        f"  must_never:\n    - id: {RULE}\n      rule: No runaway output.\n"
-        f"      forbid_output_patterns: ['{pattern}']\n",
-    )
+    grant_constraint(repo, f"{{enum: ['{WORD}'], pattern: {quoted}}}")
+    forbid_output(repo, pattern, "No runaway output.")
     repo.write(
         SUITE,
         suite(f"""\
@@ -111,22 +120,12 @@ def _tool_schema(repo: GitRepo) -> tuple[str, str]:
 
 
 def _constraint(repo: GitRepo) -> tuple[str, str]:
-    repo.replace(
-        AGENT_FILE,
-        "  - crm.get_account\n",
-        f"  - name: crm.get_account\n    constraints:\n"
-        f"      account_id: {{pattern: '{BACKREFERENCE}'}}\n",
-    )
+    grant_constraint(repo, f"{{pattern: '{BACKREFERENCE}'}}")
     return AGENT_FILE, f"'{BACKREFERENCE}'"
 
 
 def _must_never(repo: GitRepo) -> tuple[str, str]:
-    repo.replace(
-        AGENT_FILE,
-        "  must_never:\n",
-        f"  must_never:\n    - id: {RULE}\n      rule: No backreferences.\n"
-        f"      forbid_output_patterns: ['{BACKREFERENCE}']\n",
-    )
+    forbid_output(repo, BACKREFERENCE, "No backreferences.")
     return AGENT_FILE, f"'{BACKREFERENCE}'"
 
 
