@@ -121,6 +121,18 @@ def test_an_escaped_key_name_and_a_binary_value_are_found() -> None:
     assert "'api_key'" in found[0].message
 
 
+def test_scalars_changed_by_a_backslash_or_tag_on_an_earlier_line_are_still_read() -> None:
+    """The token scan stops after the last line with a backslash or "binary": the value of
+    an escaped key and a !!binary value may lie past it."""
+    encoded = base64.b64encode(SAMPLES["github"].encode()).decode()
+    text = f'a: b\n"\\x61pi_key":\n  {RANDOM}\nblob: !!binary\n  {encoded}\nz: "{RANDOM}"\n'
+    found = scan({"a.yaml": text.encode()})
+    assert [(f.code, str(f.location)) for f in found] == [
+        ("secret/high-entropy", "a.yaml:3:3"),
+        ("secret/github", "a.yaml:5:3"),
+    ]
+
+
 def test_a_secret_seen_raw_is_reported_once() -> None:
     text = f'a: "{SAMPLES["openai"]}\\n"\n'  # raw and loaded both show it
     assert len(scan({"a.yaml": text.encode()})) == 1

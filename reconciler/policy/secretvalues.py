@@ -54,17 +54,29 @@ def _binary(value: str) -> str | None:
         return None
 
 
+def _last_line(text: str) -> int:
+    """The 0-based line of the last backslash or "binary": no scalar that starts after it
+    is changed by loading (its escapes, line joins and !!binary tag would come later)."""
+    last = max(text.rfind("\\"), text.rfind("binary"))
+    return text.count("\n", 0, last)
+
+
 def _yaml_scalars(text: str) -> Iterator[Scalar]:
     """One pass over the tokens, dispatched on their type (the common ones first: this
-    runs on every YAML file with a backslash, and most of its tokens change nothing)."""
+    runs on every YAML file with a backslash, and most of its tokens change nothing).
+    It stops after the first scalar past the last line that can change one: making
+    tokens is most of the cost, and in a spec backslashes mostly sit in a few patterns."""
     key: Any = None  # the last key's ScalarToken
     state = _NONE
     binary = False
+    last_line = _last_line(text)
     tokens: Iterator[Any] = yaml.scan(text, Loader=_LOADER)
     try:
         for token in tokens:
             kind = type(token)
             if kind is _SCALAR:
+                if token.start_mark.line > last_line and not (binary or state is _VALUE):
+                    return  # neither escaped, nor tagged, nor the value of an escaped key
                 if state is _KEY:
                     key, state = token, _AFTER_KEY
                     continue
