@@ -90,14 +90,21 @@ def test_a_forged_mark_is_not_trusted(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Runner().read(target.getvalue()).obeyed == []
 
 
+def _under_actions_loading_raises(monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
+    """Under Actions, with loading the worktree raising `error` (the only way to reach the
+    CLI's error paths with this exact text)."""
+
+    def load(_root: Path, _cache: Any = None) -> Any:
+        raise error
+
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setattr("reconciler.cli.app.load_worktree", load)
+
+
 def test_main_restores_the_streams_and_resumes_after_an_unexpected_error(
     mini: GitRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def explode(_root: Path, _cache: Any = None) -> Any:
-        raise RuntimeError("::add-mask::from an exception")
-
-    monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    monkeypatch.setattr("reconciler.cli.app.load_worktree", explode)
+    _under_actions_loading_raises(monkeypatch, RuntimeError("::add-mask::from an exception"))
     before = sys.stdout, sys.stderr
     assert main(["-C", str(mini.path), "validate"]) == 4
     assert (sys.stdout, sys.stderr) == before and actions._active is None
@@ -109,11 +116,7 @@ def test_main_restores_the_streams_and_resumes_after_an_unexpected_error(
 def test_an_alm_error_under_actions_is_defused(
     mini: GitRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def refuse(_root: Path, _cache: Any = None) -> Any:
-        raise AlmError("bad\n::add-mask::x")
-
-    monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    monkeypatch.setattr("reconciler.cli.app.load_worktree", refuse)
+    _under_actions_loading_raises(monkeypatch, AlmError("bad\n::add-mask::x"))
     assert main(["-C", str(mini.path), "validate"]) == 1
     captured = capsys.readouterr()
     assert captured.err == "alm: bad\n\\::add-mask::x\n"

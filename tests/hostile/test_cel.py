@@ -114,10 +114,19 @@ def test_a_long_flat_chain_within_the_cap_is_fine(
     assert_rest_checked(data)
 
 
-def _long_scope(repo: GitRepo, items: int) -> None:
+SCOPE = "object.contract.scope.out"
+
+
+def _check_over_long_scope(repo: GitRepo, expression: str, items: int) -> dict[str, Any]:
+    """The attack, sales-research's scope.out grown to `items` entries, and the check
+    (which exits 1: the planted violation at least)."""
+    plant(repo, expression)
     path = "agents/sales-research/agent.yaml"
     lines = "".join(f"      - out of scope item {i}\n" for i in range(items))
     repo.replace(path, "    out:\n", "    out:\n" + lines)
+    code, data = alm_json(repo, "policy", "check")
+    assert code == 1
+    return data
 
 
 def test_a_cost_that_grows_with_the_data_is_refused_for_that_agent_only(
@@ -125,12 +134,8 @@ def test_a_cost_that_grows_with_the_data_is_refused_for_that_agent_only(
 ) -> None:
     """500^3 iterations would run for minutes and cannot be interrupted: the bound over
     the agent's own data refuses it there, and every other agent is still evaluated."""
-    scope = "object.contract.scope.out"
-    expression = f"{scope}.all(a, {scope}.all(b, {scope}.all(c, a != b || b != c || true)))"
-    plant(governed, expression)
-    _long_scope(governed, 500)
-    code, data = alm_json(governed, "policy", "check")
-    assert code == 1
+    expression = f"{SCOPE}.all(a, {SCOPE}.all(b, {SCOPE}.all(c, a != b || b != c || true)))"
+    data = _check_over_long_scope(governed, expression, 500)
     (finding,) = attack_findings(data)
     assert (finding["file"], finding["line"], finding["column"]) == WHERE
     assert finding["code"] == "policy-too-costly" and finding["kind"] == "runtime-error"
@@ -143,12 +148,8 @@ def test_a_cost_that_grows_with_the_data_is_refused_for_that_agent_only(
 def test_string_growth_over_the_data_is_bounded(governed: GitRepo) -> None:
     """Each iteration builds a string of many purposes: copying counts against the budget."""
     grow = " + ".join(["object.contract.purpose"] * 60)
-    scope = "object.contract.scope.out"
-    expression = f"{scope}.all(a, {scope}.all(b, size({grow}) > 0))"
-    plant(governed, expression)
-    _long_scope(governed, 200)
-    code, data = alm_json(governed, "policy", "check")
-    assert code == 1
+    expression = f"{SCOPE}.all(a, {SCOPE}.all(b, size({grow}) > 0))"
+    data = _check_over_long_scope(governed, expression, 200)
     findings = attack_findings(data)
     assert "sales-research" in {f["agent"] for f in findings}
     assert all(f["code"] == "policy-too-costly" for f in findings)
@@ -159,8 +160,7 @@ def test_the_same_nesting_over_small_data_runs(
     governed: GitRepo, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The bound is over the data there is: the ordinary fleet is evaluated, not refused."""
-    scope = "object.contract.scope.out"
-    plant(governed, f"{scope}.all(a, {scope}.all(b, {scope}.all(c, a != '' && b != c || true)))")
+    plant(governed, f"{SCOPE}.all(a, {SCOPE}.all(b, {SCOPE}.all(c, a != '' && b != c || true)))")
     code, data = check_json(governed, capsys)
     assert code == 1 and attack_findings(data) == []
     assert_rest_checked(data)
