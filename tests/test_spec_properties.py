@@ -102,14 +102,15 @@ _values = st.recursive(
 )
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+def json_paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The path (keys and indexes) of every value nested in a JSON value."""
     found = [prefix] if prefix else []
     if isinstance(value, dict):
         for key, child in value.items():
-            found += _paths(child, (*prefix, key))
+            found += json_paths(child, (*prefix, key))
     elif isinstance(value, list):
         for i, child in enumerate(value):
-            found += _paths(child, (*prefix, i))
+            found += json_paths(child, (*prefix, i))
     return found
 
 
@@ -131,7 +132,7 @@ def _reaches(value: Any, target: Any) -> bool:
 def structural(draw: st.DrawFn) -> bytes:
     data = copy.deepcopy(BASE)
     for _ in range(draw(st.integers(1, 4))):
-        paths = _paths(data)
+        paths = json_paths(data)
         if not paths:
             break
         path = draw(st.sampled_from(paths))
@@ -208,13 +209,13 @@ def test_random_bytes_as_a_catalog(raw: bytes) -> None:
 def test_catalog_structure_mutations(data: st.DataObject) -> None:
     catalog = copy.deepcopy(yaml.safe_load(CATALOG_YAML))
     for _ in range(data.draw(st.integers(1, 3))):
-        path = data.draw(st.sampled_from(_paths(catalog)))
+        path = data.draw(st.sampled_from(json_paths(catalog)))
         parent = _parent(catalog, path)
         if data.draw(st.booleans()):
             parent[path[-1]] = data.draw(_values)
         else:
             del parent[path[-1]]
-        if not _paths(catalog):
+        if not json_paths(catalog):
             break
     check(yaml.safe_dump(catalog).encode(), CATALOG)
 

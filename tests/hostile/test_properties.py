@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from reconciler.cli import main
 from tests.gitrepo import GitRepo, init_repo
 from tests.hostile.agent_repo import AGENT, CASE
+from tests.test_spec_properties import json_paths
 
 HANG_GUARD_S = 60
 SETTINGS = settings(
@@ -117,21 +118,12 @@ _hostile = st.recursive(
 )
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix] if prefix else []
-    if isinstance(value, dict | list):
-        children = value.items() if isinstance(value, dict) else enumerate(value)
-        for key, child in children:
-            found += _paths(child, (*prefix, key))
-    return found
-
-
 @st.composite
 def structural(draw: st.DrawFn, base: Any) -> Any:
     """base with 1-3 values replaced by hostile ones, or deleted."""
     data = json.loads(json.dumps(base))
     for _ in range(draw(st.integers(1, 3))):
-        paths = _paths(data)
+        paths = json_paths(data)
         if not paths:
             break
         path = draw(st.sampled_from(paths))
