@@ -105,6 +105,24 @@ def test_constraint_value_outside_the_argument_schema() -> None:
     assert "expected a value matching" in finding.message
 
 
+def test_each_constraint_value_is_judged_by_its_own_json_type_even_when_checked_before() -> None:
+    """Validity is remembered per distinct value: a repeat is reported again, and 1 and
+    true are two values (equal as Python dictionary keys, they would share an answer)."""
+    catalog = edited(
+        CATALOG_YAML,
+        "queue: {type: string, enum: [billing, tech, general]}",
+        "queue: {enum: [billing, tech, general, 1]}",
+    )
+    agent = edited(AGENT_YAML, "[billing, tech]", "[sales, 1, true, billing, sales]")
+    findings = findings_for({CATALOG: catalog, AGENT: agent})
+    messages = [f.message for f in findings if f.code == "constraint-value"]
+    assert [m.split(" is not")[0] for m in messages] == [
+        "enum value 'sales'",
+        "enum value True",
+        "enum value 'sales'",
+    ]
+
+
 def test_constraint_on_a_tool_with_an_invalid_schema_is_a_finding_not_a_crash() -> None:
     catalog = edited(
         CATALOG_YAML,

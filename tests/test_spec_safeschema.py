@@ -127,3 +127,17 @@ def test_saferegex_searches_in_linear_time_and_refuses_non_strings() -> None:
     assert not saferegex.search(r"(\w+\s?)+$", WORD * 1000)
     assert saferegex.search(r"(?i)renew", "Your RENEWAL")
     assert saferegex.problem(5) == "expected a regular expression as a string; got int"
+
+
+def test_problems_are_remembered_per_exact_schema_and_handed_out_as_copies() -> None:
+    """A catalog schema is checked once for validate and its compile; a schema whose JSON
+    text is the same but whose keys are not strings is not taken for it."""
+    text_key = {"properties": {"1": {"pattern": "(?=x)"}}}
+    int_key = {"properties": {1: {"pattern": "(?=x)"}}}
+    first = safeschema.problems(text_key)
+    first.clear()
+    assert [p.path for p in safeschema.problems(text_key)] == [("properties", "1", "pattern")]
+    assert [p.path for p in safeschema.problems(int_key)] == [("properties", 1, "pattern")]
+    for _ in range(2):
+        with pytest.raises(safeschema.SchemaFailure, match="lookahead"):
+            safeschema.compile(text_key)

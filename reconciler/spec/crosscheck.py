@@ -6,6 +6,7 @@ Add a check by writing a function and listing it in CHECKS.
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -28,6 +29,12 @@ class Context:
     _validators: dict[str, safeschema.SafeValidator | None] = field(
         default_factory=dict, compare=False
     )
+    # (tool, argument) -> its validator; (tool, argument, value as JSON) -> valid: thousands
+    # of grants constrain a few arguments to the same few values
+    _arguments: dict[tuple[str, str], safeschema.SafeValidator | None] = field(
+        default_factory=dict, compare=False
+    )
+    _valid: dict[tuple[str, str, str], bool] = field(default_factory=dict, compare=False)
 
     @classmethod
     def of(cls, state: DesiredState) -> Context:
@@ -93,56 +100,79 @@ def granted_tools_exist(ctx: Context) -> Iterator[Finding]:
 
 def constraints_name_arguments(ctx: Context) -> Iterator[Finding]:
     for spec in _agents(ctx):
-        for i, grant in enumerate(spec.agent.grants):
+        for i, grant in enumerate(spec.agent.tools):
+            if isinstance(grant, str):  # a bare name has no constraints
+                continue
             tool = ctx.tools.get(grant.name)
             if tool is None:
                 continue
             for arg, constraint in grant.constraints.items():
-                where = spec.loaded.at("tools", i, "constraints", arg, prefer_key=True)
+                where = partial(spec.loaded.at, "tools", i, "constraints", arg, prefer_key=True)
                 if arg not in tool.argument_names:
                     yield Finding(
                         "unknown-argument",
                         f"constraint on {arg!r}, which is not an argument of {tool.name}; "
                         f"expected one of: {', '.join(sorted(tool.argument_names)) or '(none)'}",
-                        where,
+                        where(),
                     )
                     continue
-                validator = _argument_validator(ctx, tool, arg)
-                if validator is None:
-                    continue
-                schema = validator.validator.schema
-                for value in constraint.enum or []:
-                    try:
-                        valid = validator.is_valid(value)
-                    except safeschema.SchemaFailure as err:
-                        yield Finding(
-                            "bad-json-schema",
-                            f"parameters of {tool.name}: {err}; expected a value it can check",
-                            where,
-                        )
-                        break
-                    if not valid:
-                        yield Finding(
-                            "constraint-value",
-                            f"enum value {value!r} is not a valid {arg!r} for {tool.name}; "
-                            f"expected a value matching {schema}",
-                            where,
-                        )
+                yield from _enum_values_valid(ctx, tool, arg, constraint.enum or [], where)
+
+
+def _enum_values_valid(
+    ctx: Context, tool: Tool, arg: str, values: list[object], where: Callable[[], Location]
+) -> Iterator[Finding]:
+    validator = _argument_validator(ctx, tool, arg)
+    if validator is None:
+        return
+    for value in values:
+        try:
+            valid = _is_valid(ctx, validator, (tool.name, arg), value)
+        except safeschema.SchemaFailure as err:
+            yield Finding(
+                "bad-json-schema",
+                f"parameters of {tool.name}: {err}; expected a value it can check",
+                where(),
+            )
+            return
+        if not valid:
+            yield Finding(
+                "constraint-value",
+                f"enum value {value!r} is not a valid {arg!r} for {tool.name}; "
+                f"expected a value matching {validator.validator.schema}",
+                where(),
+            )
+
+
+def _is_valid(
+    ctx: Context, validator: safeschema.SafeValidator, place: tuple[str, str], value: object
+) -> bool:
+    """Whether the value is valid there, once per distinct value (as JSON, so 1, 1.0 and
+    true stay apart); a value JSON cannot write is checked each time."""
+    try:
+        key = (*place, json.dumps(value, sort_keys=True, allow_nan=False))
+    except (TypeError, ValueError):
+        return validator.is_valid(value)
+    if key not in ctx._valid:
+        ctx._valid[key] = validator.is_valid(value)
+    return ctx._valid[key]
 
 
 def _argument_validator(ctx: Context, tool: Tool, arg: str) -> safeschema.SafeValidator | None:
     """A validator for one argument; None when the catalog schema cannot be used (loading
     the catalog reports why), so a bad schema is a finding, not a crash.
     The schema check runs once per tool: thousands of grants share a few tools."""
+    if (tool.name, arg) in ctx._arguments:
+        return ctx._arguments[(tool.name, arg)]
     if tool.name not in ctx._validators:
         try:
             ctx._validators[tool.name] = safeschema.compile(tool.parameters)
         except safeschema.SchemaFailure:
             ctx._validators[tool.name] = None
     root = ctx._validators[tool.name]
-    if root is None:
-        return None
-    return root.at("properties", arg)  # keeps the root for $ref
+    found = None if root is None else root.at("properties", arg)  # keeps the root for $ref
+    ctx._arguments[(tool.name, arg)] = found
+    return found
 
 
 def forbidden_tools_exist(ctx: Context) -> Iterator[Finding]:

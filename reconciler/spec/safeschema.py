@@ -19,7 +19,7 @@ URL (with no timeout) or read a local file. Here:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice
@@ -110,7 +110,30 @@ def _meta_problem(schema: Any, uri: str) -> Problem | None:
 
 
 def problems(schema: Any) -> list[Problem]:
-    """Why alm will not use this schema, each at a path inside it; empty when it is fine."""
+    """Why alm will not use this schema, each at a path inside it; empty when it is fine.
+    Checked once per distinct schema (validate checks the catalog's, then compiles them)."""
+    text = _json_text(schema)
+    if text is None:
+        return _problems(schema)
+    return list(_problems_of_text(text))
+
+
+def _json_text(schema: Any) -> str | None:
+    """The schema as JSON in its own key order, when that text stands for it exactly
+    (not for mappings with non-string keys, NaN, tuples...)."""
+    try:
+        text = json.dumps(schema, separators=(",", ":"))
+        return text if json.loads(text) == schema else None
+    except (TypeError, ValueError, RecursionError):
+        return None
+
+
+@lru_cache(maxsize=1024)
+def _problems_of_text(text: str) -> tuple[Problem, ...]:
+    return tuple(_problems(json.loads(text)))
+
+
+def _problems(schema: Any) -> list[Problem]:
     if not isinstance(schema, dict | bool):
         return [Problem((), "expected a JSON Schema: a mapping, true or false")]
     uri = dialect(schema)
@@ -186,19 +209,33 @@ class SafeValidator:
 
 def compile(schema: Any) -> SafeValidator:
     """A validator for a schema; raises SchemaFailure naming its first problem."""
+    own = _json_text(schema)
+    if own is not None:
+        return _checked(own)
     try:
         text = json.dumps(schema, sort_keys=True, separators=(",", ":"))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         raise SchemaFailure("expected a JSON Schema made of JSON values") from None
+    _raise_first(_problems(json.loads(text)))
     return _compile(text)
 
 
 @lru_cache(maxsize=1024)
-def _compile(text: str) -> SafeValidator:
-    schema = json.loads(text)
-    found = problems(schema)
+def _checked(own: str) -> SafeValidator:
+    """Checked in its own key order (the check validate ran, cached), compiled sorted."""
+    _raise_first(_problems_of_text(own))
+    return _compile(json.dumps(json.loads(own), sort_keys=True, separators=(",", ":")))
+
+
+def _raise_first(found: Sequence[Problem]) -> None:
     if found:
         where = "/".join(map(str, found[0].path))
         raise SchemaFailure(f"{where}: {found[0].message}" if where else found[0].message)
+
+
+@lru_cache(maxsize=1024)
+def _compile(text: str) -> SafeValidator:
+    """The validator of a schema without problems."""
+    schema = json.loads(text)
     uri = dialect(schema) or DEFAULT_DIALECT
     return SafeValidator(DIALECTS[uri][1](schema, registry=REGISTRY))
