@@ -80,7 +80,8 @@ def loads(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
         raise JsonRefused(
             f"an integer too long to read; expected at most {sys.get_int_max_str_digits()} digits"
         ) from None
-    check_depth(value, max_depth)
+    if text.count("[") + text.count("{") > max_depth:  # else no value in it can be deeper
+        check_depth(value, max_depth)
     return value
 
 

@@ -45,6 +45,16 @@ def test_too_deep_is_one_error_type_whether_parsing_or_walking() -> None:
     check_depth(nested_value(MAX_DEPTH - 1))  # MAX_DEPTH objects in all: accepted
 
 
+def test_loads_walks_the_value_whenever_its_brackets_allow_one_level_too_many() -> None:
+    """loads skips the depth walk only when the text has too few brackets to nest past
+    the limit; one level past it (which json.loads itself reads fine) is refused."""
+    assert loads(nested(MAX_DEPTH - 1)) == nested_value(MAX_DEPTH - 1)
+    assert loads('{"a": "[[[[", "b": [[]]}' + " " * 99) == {"a": "[[[[", "b": [[]]}
+    for deeper in (nested(MAX_DEPTH), "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1)):
+        with pytest.raises(TooDeep, match=REASON):
+            loads(deeper)
+
+
 # --- a command agent -------------------------------------------------------------------
 
 

@@ -121,11 +121,12 @@ class Cassette(_Strict):
     provenance: dict[str, Any]
 
 
-def read_bytes(path: Path, root: Path, name: str) -> bytes | None:
-    """The file's bytes; None when absent. Refuses symlinks out of root, non-regular files
-    and files over MAX_BYTES (never read past the limit)."""
+def read_bytes(path: Path, real_root: Path, name: str) -> bytes | None:
+    """The file's bytes; None when absent. Refuses symlinks out of real_root (the
+    repository root, resolved), non-regular files and files over MAX_BYTES (never read
+    past the limit)."""
     resolved = path.resolve()
-    if not resolved.is_relative_to(root.resolve()):
+    if not resolved.is_relative_to(real_root):
         raise InvalidCassette(name, "a symlink out of the repository; expected a file in it")
     try:
         fd = os.open(resolved, os.O_RDONLY | _NOFOLLOW | _NONBLOCK)
@@ -165,10 +166,10 @@ def request_summary(request: ChatRequest) -> dict[str, Any]:
     }
 
 
-def verify(cassette: Cassette, request: ChatRequest, file_key: str, name: str) -> None:
-    """The cassette must be a recording of this very request (its key and its summary)."""
-    key = request.key()
-    if cassette.key != file_key or cassette.key != key:
+def verify(cassette: Cassette, request: ChatRequest, key: str, name: str) -> None:
+    """The cassette must be a recording of this very request: its key (``request.key()``,
+    which also names the file) and its summary."""
+    if cassette.key != key:
         raise CassetteMismatch(key, name, f"it records key {cassette.key[:12]}")
     expected = json.loads(json.dumps(request_summary(request)))
     recorded = cassette.request.model_dump()

@@ -70,6 +70,7 @@ class CassetteStore:
     def __init__(self, folder: Path, root: Path | None = None) -> None:
         self.folder = folder
         self.root = _root_of(folder) if root is None else root
+        self._real_root: Path | None = None  # resolved once: each load checks against it
 
     def path(self, key: str) -> Path:
         return self.folder / f"{key}.json"
@@ -87,7 +88,9 @@ class CassetteStore:
         key = request.key()
         path = self.path(key)
         name = self.name(path)
-        data = read_bytes(path, self.root, name)
+        if self._real_root is None:
+            self._real_root = self.root.resolve()
+        data = read_bytes(path, self._real_root, name)
         if data is None:
             return None
         cassette = parse(data, name)
