@@ -209,22 +209,24 @@ class SafeValidator:
 
 def compile(schema: Any) -> SafeValidator:
     """A validator for a schema; raises SchemaFailure naming its first problem."""
-    own = _json_text(schema)
-    if own is not None:
-        return _checked(own)
     try:
         text = json.dumps(schema, sort_keys=True, separators=(",", ":"))
     except (TypeError, ValueError, RecursionError):
         raise SchemaFailure("expected a JSON Schema made of JSON values") from None
-    _raise_first(_problems(json.loads(text)))
-    return _compile(text)
+    ready = _READY.get(text)  # the hot path: a tool's schema at each of its calls
+    if ready is not None:
+        return ready
+    own = _json_text(schema)  # checked in its own key order: the check validate ran, cached
+    _raise_first(_problems(json.loads(text)) if own is None else _problems_of_text(own))
+    validator = _READY[text] = _compile(text)
+    if len(_READY) > 1024:
+        _READY.pop(next(iter(_READY)))
+    return validator
 
 
-@lru_cache(maxsize=1024)
-def _checked(own: str) -> SafeValidator:
-    """Checked in its own key order (the check validate ran, cached), compiled sorted."""
-    _raise_first(_problems_of_text(own))
-    return _compile(json.dumps(json.loads(own), sort_keys=True, separators=(",", ":")))
+# sorted JSON text -> validator, for schemas found without problems (in any key order:
+# whether a schema has problems does not depend on the order of its keys)
+_READY: dict[str, SafeValidator] = {}
 
 
 def _raise_first(found: Sequence[Problem]) -> None:
