@@ -61,6 +61,7 @@ _SCALAR_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "binary", "timestamp")
 )
 
+_MAPPING, _SEQUENCE = yaml.MappingNode, yaml.SequenceNode
 Path = tuple[str | int, ...]
 Mark = tuple[int, int]
 
@@ -162,14 +163,16 @@ class _Builder:
                 f"{MAX_DEPTH} levels",
                 "too-deep",
             )
-        self.positions.values[path] = _mark(node)
-        if isinstance(node, yaml.MappingNode):
+        mark = node.start_mark
+        self.positions.values[path] = (mark.line + 1, mark.column + 1)
+        if isinstance(node, _MAPPING):
             self._plain_collection(node, _MAP_TAG)
             return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
+        if isinstance(node, _SEQUENCE):
             self._plain_collection(node, _SEQ_TAG)
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self._scalar(node)
+            build = self.build
+            return [build(item, (*path, i)) for i, item in enumerate(node.value)]
+        return node.value if node.tag == _STR_TAG else self._scalar(node)
 
     def _plain_collection(self, node: yaml.Node, tag: str) -> None:
         """A tag such as !!python/object or !!set on a collection is refused, not ignored."""
@@ -203,8 +206,8 @@ class _Builder:
             if not isinstance(key_node, yaml.ScalarNode):
                 line, column = _mark(key_node)
                 raise _fail(self.file, line, column, "expected a plain scalar key")
-            key = self._scalar(key_node)
-            mark = _mark(key_node)
+            key = key_node.value if key_node.tag == _STR_TAG else self._scalar(key_node)
+            mark = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             if key in seen:
                 raise _fail(
                     self.file,
