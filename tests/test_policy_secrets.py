@@ -187,3 +187,17 @@ def test_json_escapes_in_keys_and_values_are_undone_and_escaped_quotes_do_not_mi
         ("secret/openai", "evals/a/cassettes/k.json:4:11"),
     ]
     assert "'api_key'" in found[0].message
+
+
+@pytest.mark.parametrize(
+    "tagged",
+    [
+        "blob: !!%62inary {encoded}\n",  # the tag's name %-escaped
+        "%TAG !b! tag:yaml.org,2002:bin\n---\nblob: !b!ary {encoded}\n",  # a %TAG handle
+    ],
+)
+def test_a_binary_tag_however_spelled_is_decoded(tagged: str) -> None:
+    encoded = base64.b64encode(SAMPLES["github"].encode()).decode()
+    found = scan({"a.yaml": tagged.format(encoded=encoded).encode()})
+    assert [f.code for f in found] == ["secret/github"]
+    assert SAMPLES["github"][:12] not in found[0].message

@@ -41,10 +41,15 @@ class Scalar:
 def loaded_scalars(path: str, text: str) -> Iterator[Scalar]:
     """The scalars of a .yaml/.yml/.json file whose loaded value (or key) differs from the
     raw text; nothing for other files, or when the text has no escapes at all."""
-    if path.endswith((".yaml", ".yml")) and ("\\" in text or "binary" in text):
+    if path.endswith((".yaml", ".yml")) and any(mark in text for mark in _YAML_MARKS):
         yield from _yaml_scalars(text)
     elif path.endswith(".json") and "\\" in text:
         yield from _json_scalars(text)
+
+
+# What can make a YAML scalar load differently from its text: escapes and line joins,
+# a !!binary tag, %-escapes in a tag and %TAG directives.
+_YAML_MARKS = ("\\", "binary", "%")
 
 
 def _binary(value: str) -> str | None:
@@ -57,7 +62,9 @@ def _binary(value: str) -> str | None:
 def _last_line(text: str) -> int:
     """The 0-based line of the last backslash or "binary": no scalar that starts after it
     is changed by loading (its escapes, line joins and !!binary tag would come later)."""
-    last = max(text.rfind("\\"), text.rfind("binary"))
+    if "%TAG" in text:  # a handle it declares may stand for !!binary on any later line
+        return text.count("\n")
+    last = max(text.rfind(mark) for mark in _YAML_MARKS)
     return text.count("\n", 0, last)
 
 
@@ -92,7 +99,9 @@ def _yaml_scalars(text: str) -> Iterator[Scalar]:
             elif kind is _VALUE_TOKEN:
                 state = _VALUE if state is _AFTER_KEY else _NONE
             elif kind is _TAG:
-                binary = str(token.value[1]).endswith("binary")
+                handle, suffix = token.value
+                # !!binary, however spelled (!!%62inary), or a %TAG handle that may stand for it
+                binary = str(suffix).endswith("binary") or handle not in (None, "!", "!!")
             elif kind is not _ANCHOR:
                 state = _NONE
     except (yaml.YAMLError, ValueError):
