@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from reconciler.policy import celparse
-from reconciler.policy.cost import BUDGET, MAX_NESTED, Sizes, bound, measure, nesting
+from reconciler.policy.cost import (
+    BUDGET,
+    MAX_NESTED,
+    Sizes,
+    _measure_iteratively,
+    bound,
+    measure,
+    nesting,
+)
 
 
 def cost(expression: str, **variables: object) -> int:
@@ -70,3 +81,15 @@ def test_nesting_is_counted_in_bodies_not_in_ranges() -> None:
 def test_empty_sizes_bound_only_the_literals() -> None:
     tree = celparse.parse("object.tools.all(a, object.tools.all(b, a == b))")
     assert bound(tree, {"object": Sizes()}) < 100
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=40),
+        lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=5), inner),
+        max_leaves=60,
+    )
+)
+def test_the_fast_walk_measures_what_the_iterative_walk_measures(value: object) -> None:
+    assert measure([value, value]) == _measure_iteratively([value, value])

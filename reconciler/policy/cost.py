@@ -141,19 +141,21 @@ _RECURSION = 100
 
 def _walk(value: Any, depth: int, longest: list[int], totals: list[int]) -> int:
     """The total of a value, noting the largest figures per level; strings and scalars
-    inside a container are counted in place (the walk runs for every agent)."""
+    inside a container are counted in place. It runs for every agent before its policies,
+    so the common cases are tested first and comparisons replace calls to max()."""
     if depth > _RECURSION:
         raise _Deep
+    level = depth if depth < _LEVELS else _LEVELS - 1
     if isinstance(value, dict):
         items: Iterable[Any] = (*value, *value.values())
     elif isinstance(value, list | tuple):
         items = value
     else:
         total = 1 + len(value) // _CHARS if isinstance(value, str | bytes) else 1
-        level = min(depth, _LEVELS - 1)
-        totals[level] = max(totals[level], total)
+        if total > totals[level]:
+            totals[level] = total
         return total
-    level, below = min(depth, _LEVELS - 1), min(depth + 1, _LEVELS - 1)
+    below = depth + 1 if depth + 1 < _LEVELS else _LEVELS - 1
     total, largest = 1, 0
     for item in items:
         if isinstance(item, str):
@@ -163,10 +165,14 @@ def _walk(value: Any, depth: int, longest: list[int], totals: list[int]) -> int:
         else:
             size = 1
         total += size
-        largest = max(largest, size)
-    totals[below] = max(totals[below], largest)
-    longest[level] = max(longest[level], len(value))
-    totals[level] = max(totals[level], total)
+        if size > largest:
+            largest = size
+    if largest > totals[below]:
+        totals[below] = largest
+    if len(value) > longest[level]:
+        longest[level] = len(value)
+    if total > totals[level]:
+        totals[level] = total
     return total
 
 
