@@ -15,7 +15,8 @@ from pathlib import Path
 
 from bench import Config, Result, below
 from reconciler.evals.records import CaseResult
-from reconciler.evals.results import RunInfo, Shard, build, merge, read, score, to_json
+from reconciler.evals.results import RunInfo, Shard, build, read, score, to_json
+from reconciler.evals.results_merge import merge
 from tests.evalrecords import trial
 
 TARGET_MB = 50

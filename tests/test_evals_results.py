@@ -22,10 +22,10 @@ from reconciler.evals.results import (
     Shard,
     build,
     from_json,
-    merge,
     score,
     to_json,
 )
+from reconciler.evals.results_merge import merge
 from reconciler.evals.types import ModelCall, ToolCall, Trajectory, Violation
 from reconciler.pricing import TokenUsage
 from reconciler.spec.agent import Bound, Contract

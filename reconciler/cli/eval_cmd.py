@@ -19,7 +19,8 @@ from reconciler.errors import ExitCode
 from reconciler.evals.bundle import affected_agents
 from reconciler.evals.engine import EngineConfig, RateLimit
 from reconciler.evals.providers import MODES, Mode
-from reconciler.evals.results import NotEvaluated, Selection, Shard, merge, read, to_json
+from reconciler.evals.results import NotEvaluated, Selection, Shard, read, to_json
+from reconciler.evals.results_merge import merge
 from reconciler.evals.run import EvalRun, RunProgress, plan_jobs, run_evals
 from reconciler.evals.scope import Scope, check_selection, scope
 from reconciler.fsutil import write_atomic

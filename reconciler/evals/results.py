@@ -1,6 +1,6 @@
 """The results JSON of an eval run (schema_version 1, documented in docs/results-schema.md).
 
-Build it from graded trials, write and read it, and merge the shards of one run.
+Build it from graded trials, write and read it (results_merge merges a run's shards).
 Metrics and gates are always recomputed from the per-case records, so a merged file
 scores exactly as a single run over the same trials would.
 """
@@ -15,7 +15,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from functools import cache, cached_property
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from reconciler.evals import results_rules as rules
 from reconciler.evals import safejson
 from reconciler.evals.gate import Gate, evaluate
 from reconciler.evals.metrics import AgentMetrics, compute_agent
-from reconciler.evals.records import CaseKey, CaseResult
+from reconciler.evals.records import CaseResult
 from reconciler.spec.agent import Agent, Bound
 
 SCHEMA_VERSION = 1
@@ -147,10 +146,10 @@ def build(run: RunInfo, agents: Iterable[AgentResult], cases: Iterable[CaseResul
     case_list = sorted(cases, key=lambda c: c.key)
     names = [a.agent for a in agent_list]
     if len(set(names)) != len(names):
-        raise AlmError(f"results: an agent appears twice: {_repeated(names)}")
+        raise AlmError(f"results: an agent appears twice: {repeated(names)}")
     keys = [c.key for c in case_list]
     if len(set(keys)) != len(keys):
-        raise AlmError(f"results: a trial appears twice: {_repeated(keys)}")
+        raise AlmError(f"results: a trial appears twice: {repeated(keys)}")
     unknown = sorted({c.agent for c in case_list} - set(names))
     if unknown:
         raise AlmError(f"results: cases of agents with no agent entry: {', '.join(unknown)}")
@@ -166,7 +165,7 @@ def check(results: Results) -> None:
         raise AlmError(f"run.shard: {problem}")
     for case in results.cases:
         if problem := rules.case_problem(case):
-            raise AlmError(f"case {_label(case.key)}: {problem}")
+            raise AlmError(f"case {label(case.key)}: {problem}")
 
 
 def rescore(results: Results) -> Results:
@@ -178,16 +177,16 @@ def rescore(results: Results) -> Results:
     return replace(results, agents=tuple(agents))
 
 
-def _repeated(items: Sequence[Any]) -> str:
+def repeated(items: Sequence[Any]) -> str:
     seen: set[Any] = set()
     for item in items:
         if item in seen:
-            return _label(item)
+            return label(item)
         seen.add(item)
     return ""
 
 
-def _label(key: Any) -> str:
+def label(key: Any) -> str:
     if isinstance(key, tuple):
         *path, last = key
         tail = f" trial {last}" if isinstance(last, int) else f"/{last}"
@@ -258,108 +257,3 @@ def _first_errors(exc: ValidationError, limit: int = 3) -> str:
     parts = [safejson.describe(error, skip=1) for error in errors[:limit]]
     more = len(errors) - limit
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
-
-
-# --- merging shards --------------------------------------------------------------------
-
-
-def merge(*shards: Results) -> Results:
-    """One run's shards as one results file, rescored.
-
-    Refuses shards of different runs (ref, commit or mode differ), a missing or repeated
-    shard, an agent described differently, a case described differently, and any trial
-    present in two shards.
-    """
-    if not shards:
-        raise AlmError("merge: expected at least one results file")
-    run = _merged_run(shards)
-    agents = _merged_agents(shards)
-    cases = _merged_cases(shards)
-    return rescore(build(run, agents, cases))
-
-
-def _name(index: int, results: Results) -> str:
-    shard = results.run.shard
-    label = f"input {index + 1}"
-    return f"{label} (shard {shard.index}/{shard.count})" if shard else label
-
-
-def _merged_run(shards: Sequence[Results]) -> RunInfo:
-    first = shards[0].run
-    for i, results in enumerate(shards[1:], start=1):
-        for field in ("ref", "commit", "mode", "selection", "not_evaluated"):
-            mine, theirs = getattr(results.run, field), getattr(first, field)
-            if mine != theirs:
-                raise AlmError(
-                    f"merge: {_name(i, results)} is from another run: "
-                    f"{field} {mine!r}, expected {theirs!r} as in {_name(0, shards[0])}"
-                )
-    _check_shard_set([r.run.shard for r in shards])
-    return replace(first, shard=None)
-
-
-def _check_shard_set(shards: Sequence[Shard | None]) -> None:
-    present = [s for s in shards if s is not None]
-    if not present:
-        return
-    if len(present) != len(shards):
-        raise AlmError("merge: some inputs are shards and some are not")
-    counts = {s.count for s in present}
-    if len(counts) != 1:
-        raise AlmError(f"merge: shards of different splits: counts {sorted(counts)}")
-    count = counts.pop()
-    indexes = [s.index for s in present]
-    given = set(indexes)
-    if len(given) != len(indexes):
-        raise AlmError(f"merge: shard {_repeated(indexes)}/{count} appears twice")
-    if not all(1 <= i <= count for i in given):
-        raise AlmError(f"merge: a shard index is outside 1..{count}")
-    if len(given) < count:  # never build range(count): a forged count may be huge
-        missing = list(islice((i for i in range(1, count + 1) if i not in given), 10))
-        listed = ", ".join(f"{i}/{count}" for i in missing)
-        more = count - len(given) - len(missing)
-        raise AlmError(f"merge: missing shard(s) {listed}" + (f" and {more} more" if more else ""))
-
-
-def _merged_agents(shards: Sequence[Results]) -> list[AgentResult]:
-    seen: dict[str, tuple[int, AgentResult]] = {}
-    for i, results in enumerate(shards):
-        for agent in results.agents:
-            if agent.agent not in seen:
-                seen[agent.agent] = (i, agent)
-                continue
-            j, other = seen[agent.agent]
-            for field in ("model", "bundle_hash", "bounds"):
-                if getattr(agent, field) != getattr(other, field):
-                    raise AlmError(
-                        f"merge: agent {agent.agent} differs in {field} between "
-                        f"{_name(j, shards[j])} and {_name(i, results)}"
-                    )
-    return [agent for _, agent in seen.values()]
-
-
-_CASE_FIELDS = ("repeats", "tags", "expected_outcome", "case_hash")
-
-
-def _merged_cases(shards: Sequence[Results]) -> list[CaseResult]:
-    trials: dict[tuple[str, str, str, int], int] = {}
-    cases: dict[CaseKey, tuple[int, CaseResult]] = {}
-    merged: list[CaseResult] = []
-    for i, results in enumerate(shards):
-        for case in results.cases:
-            if case.key in trials:
-                j = trials[case.key]
-                raise AlmError(
-                    f"merge: overlapping shards: {_label(case.key)} is in "
-                    f"{_name(j, shards[j])} and {_name(i, results)}"
-                )
-            trials[case.key] = i
-            j, other = cases.setdefault(case.case_key, (i, case))
-            for field in _CASE_FIELDS:
-                if getattr(case, field) != getattr(other, field):
-                    raise AlmError(
-                        f"merge: case {_label(case.case_key)} differs in {field} between "
-                        f"{_name(j, shards[j])} and {_name(i, results)}"
-                    )
-            merged.append(case)
-    return merged

@@ -19,7 +19,8 @@ from reconciler.cli import main
 from reconciler.errors import AlmError
 from reconciler.evals import results as results_module
 from reconciler.evals.records import CaseResult
-from reconciler.evals.results import Results, RunInfo, Shard, build, merge, rescore, score, to_json
+from reconciler.evals.results import Results, RunInfo, Shard, build, rescore, score, to_json
+from reconciler.evals.results_merge import merge
 from tests.evalrecords import trial, trials
 from tests.gitrepo import GitRepo
 
