@@ -6,8 +6,9 @@ from typing import Any
 import pytest
 
 from reconciler.evals.records import CaseResult
+from reconciler.evals.regression_checks import Tolerances, case_state
 from reconciler.evals.results import RunInfo, build, score
-from reconciler.evals.stats import Tolerances, case_state, compare, compare_agent, compare_runs
+from reconciler.evals.stats import compare, compare_agent, compare_runs
 from tests.evalrecords import trial, trials
 
 AGENT = "support-triage"

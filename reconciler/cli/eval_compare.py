@@ -16,16 +16,9 @@ import click
 
 from reconciler.cli.eval_cmd import _IN, eval_group
 from reconciler.errors import ExitCode
+from reconciler.evals.regression_checks import CasePair, Check, Side, Tolerances
 from reconciler.evals.results import read
-from reconciler.evals.stats import (
-    CasePair,
-    Check,
-    Comparison,
-    RunComparison,
-    Side,
-    Tolerances,
-    compare_runs,
-)
+from reconciler.evals.stats import Comparison, RunComparison, compare_runs
 
 FIRST = 5  # cases named per list; the rest are counted
 MINUS = "\N{MINUS SIGN}"
