@@ -1,0 +1,178 @@
+"""GitHub REST API response shapes and pagination, for tests/github_server.py.
+
+Pure functions: each builds the JSON GitHub returns (the fields PyGithub reads) or the
+``Link`` header GitHub sends with a page of a list.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+JSON = dict[str, Any]
+PUBLIC_API = "https://api.github.com"
+DOCS = "https://docs.github.com/rest"
+COMMENT_LIMIT = 65_536  # GitHub's maximum length of a comment body, in characters
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def timestamp(tick: int) -> str:
+    """A deterministic time: ``tick`` seconds after a fixed epoch, as GitHub writes it."""
+    return (EPOCH + timedelta(seconds=tick)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def rebase_urls(payload: JSON, api_url: str) -> JSON:
+    """The payload with its api.github.com URLs pointing at the local server instead."""
+    return dict(json.loads(json.dumps(payload).replace(PUBLIC_API, api_url)))
+
+
+def user(api_url: str, login: str, user_id: int, kind: str = "User") -> JSON:
+    return {
+        "login": login,
+        "id": user_id,
+        "node_id": f"U_{user_id}",
+        "avatar_url": f"https://avatars.githubusercontent.com/u/{user_id}?v=4",
+        "gravatar_id": "",
+        "url": f"{api_url}/users/{login}",
+        "html_url": f"https://github.com/{login}",
+        "type": kind,
+        "site_admin": False,
+    }
+
+
+def issue_comment(
+    api_url: str, repo: str, number: int, comment_id: int, body: str, author: JSON, tick: int
+) -> JSON:
+    return {
+        "id": comment_id,
+        "node_id": f"IC_{comment_id}",
+        "url": f"{api_url}/repos/{repo}/issues/comments/{comment_id}",
+        "html_url": f"https://github.com/{repo}/pull/{number}#issuecomment-{comment_id}",
+        "issue_url": f"{api_url}/repos/{repo}/issues/{number}",
+        "body": body,
+        "user": author,
+        "created_at": timestamp(tick),
+        "updated_at": timestamp(tick),
+        "author_association": "NONE",
+        "performed_via_github_app": None,
+    }
+
+
+def review(api_url: str, pull: JSON, review_id: int, author: JSON, state: str, sha: str) -> JSON:
+    html = f"{pull['html_url']}#pullrequestreview-{review_id}"
+    return {
+        "id": review_id,
+        "node_id": f"PRR_{review_id}",
+        "user": author,
+        "body": "",
+        "state": state,
+        "html_url": html,
+        "pull_request_url": pull["url"],
+        "author_association": "MEMBER",
+        "_links": {"html": {"href": html}, "pull_request": {"href": pull["url"]}},
+        "submitted_at": timestamp(review_id),
+        "commit_id": sha,
+    }
+
+
+def commit(api_url: str, repo: str, sha: str) -> JSON:
+    return {
+        "sha": sha,
+        "node_id": f"C_{sha}",
+        "url": f"{api_url}/repos/{repo}/commits/{sha}",
+        "html_url": f"https://github.com/{repo}/commit/{sha}",
+        "commit": {"message": "", "url": f"{api_url}/repos/{repo}/git/commits/{sha}"},
+        "author": None,
+        "committer": None,
+        "parents": [],
+        "files": [],
+    }
+
+
+def commit_status(
+    api_url: str, repo: str, status_id: int, body: JSON, author: JSON, tick: int
+) -> JSON:
+    return {
+        "id": status_id,
+        "node_id": f"SC_{status_id}",
+        "url": f"{api_url}/repos/{repo}/statuses/{body['sha']}",
+        "avatar_url": author["avatar_url"],
+        "state": body.get("state"),
+        "description": body.get("description"),
+        "target_url": body.get("target_url"),
+        "context": body.get("context", "default"),
+        "created_at": timestamp(tick),
+        "updated_at": timestamp(tick),
+        "creator": author,
+    }
+
+
+def check_run(api_url: str, repo: str, run_id: int, body: JSON, tick: int) -> JSON:
+    output = body.get("output") or {}
+    completed = body.get("conclusion") is not None
+    return {
+        "id": run_id,
+        "node_id": f"CR_{run_id}",
+        "head_sha": body.get("head_sha"),
+        "external_id": body.get("external_id", ""),
+        "url": f"{api_url}/repos/{repo}/check-runs/{run_id}",
+        "html_url": f"https://github.com/{repo}/runs/{run_id}",
+        "details_url": body.get("details_url"),
+        "status": "completed" if completed else body.get("status", "queued"),
+        "conclusion": body.get("conclusion"),
+        "started_at": body.get("started_at", timestamp(tick)),
+        "completed_at": body.get("completed_at", timestamp(tick) if completed else None),
+        "name": body.get("name"),
+        "output": {
+            "title": output.get("title"),
+            "summary": output.get("summary"),
+            "text": output.get("text"),
+            "annotations_count": len(output.get("annotations") or []),
+            "annotations_url": f"{api_url}/repos/{repo}/check-runs/{run_id}/annotations",
+        },
+        "check_suite": {"id": run_id},
+        "app": None,
+        "pull_requests": [],
+    }
+
+
+def error(status: int, message: str, errors: list[JSON] | None = None) -> JSON:
+    shape: JSON = {"message": message, "documentation_url": DOCS, "status": str(status)}
+    if errors is not None:
+        shape["errors"] = errors
+    return shape
+
+
+def too_long(resource: str) -> JSON:
+    detail = f"Body is too long (maximum is {COMMENT_LIMIT} characters)"
+    problem = {"resource": resource, "code": "custom", "field": "body", "message": detail}
+    return error(422, "Validation Failed", [problem])
+
+
+def page(items: list[JSON], url: str, query: str) -> tuple[list[JSON], str | None]:
+    """One page of ``items`` as ``per_page``/``page`` in ``query`` select it (GitHub's
+    defaults: 30 a page, at most 100), and the ``Link`` header GitHub sends with it:
+    ``<url?...page=N>; rel="prev"``, ``rel="next"``, ``rel="last"``, ``rel="first"``."""
+    params = dict(parse_qsl(query))
+    per_page = min(max(_int(params.get("per_page"), 30), 1), 100)
+    number = max(_int(params.get("page"), 1), 1)
+    last = max((len(items) + per_page - 1) // per_page, 1)
+    chunk = items[(number - 1) * per_page : number * per_page]
+    rels: list[tuple[int, str]] = []
+    if number > 1:
+        rels.append((min(number - 1, last), "prev"))
+    if number < last:
+        rels += [(number + 1, "next"), (last, "last")]
+    if number > 1:
+        rels.append((1, "first"))
+    links = [f'<{url}?{urlencode({**params, "page": str(n)})}>; rel="{rel}"' for n, rel in rels]
+    return chunk, ", ".join(links) or None
+
+
+def _int(text: str | None, default: int) -> int:
+    try:
+        return int(text) if text is not None else default
+    except ValueError:
+        return default
