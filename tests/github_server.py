@@ -194,15 +194,23 @@ def _listed(gh: GitHubServer, r: Recorded, items: list[JSON]) -> Reply:
     return 200, chunk, {"Link": link} if link else {}
 
 
+def _comment_body(r: Recorded) -> tuple[str, Reply | None]:
+    """The comment's body, or GitHub's 422 when it is missing or over the limit."""
+    body = _body_text(r)
+    if body is None:
+        return "", (422, shapes.error(422, 'Invalid request.\n\n"body" wasn\'t supplied.'), {})
+    if len(body) > shapes.COMMENT_LIMIT:
+        return "", (422, shapes.too_long("IssueComment"), {})
+    return body, None
+
+
 def create_comment(gh: GitHubServer, m: re.Match[str], r: Recorded) -> Reply:
     key = gh.pull_key(m)
     if key is None:
         return NOT_FOUND
-    body = _body_text(r)
-    if body is None:
-        return 422, shapes.error(422, 'Invalid request.\n\n"body" wasn\'t supplied.'), {}
-    if len(body) > shapes.COMMENT_LIMIT:
-        return 422, shapes.too_long("IssueComment"), {}
+    body, refused = _comment_body(r)
+    if refused is not None:
+        return refused
     new_id = gh.next_id()
     repo = gh.state.pulls[key]["base"]["repo"]["full_name"]
     comment = shapes.issue_comment(gh.api_url, repo, key[1], new_id, body, gh.bot, new_id)
@@ -221,11 +229,9 @@ def edit_comment(gh: GitHubServer, m: re.Match[str], r: Recorded) -> Reply:
     ]
     if not found:
         return NOT_FOUND
-    body = _body_text(r)
-    if body is None:
-        return 422, shapes.error(422, 'Invalid request.\n\n"body" wasn\'t supplied.'), {}
-    if len(body) > shapes.COMMENT_LIMIT:
-        return 422, shapes.too_long("IssueComment"), {}
+    body, refused = _comment_body(r)
+    if refused is not None:
+        return refused
     found[0].update(body=body, updated_at=shapes.timestamp(gh.next_id()))
     return 200, found[0], {}
 
