@@ -1,10 +1,14 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+"""Atomic file writes (a reader sees the old file or the new one, never half of one), and
+bounded reads of files alm does not trust."""
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
+
+from reconciler.errors import AlmError
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:
@@ -20,3 +24,18 @@ def write_atomic(path: Path, data: str | bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_limited(path: Path, max_bytes: int, what: str) -> bytes:
+    """A regular file of at most max_bytes (never read past it), else a clear AlmError
+    naming the path and `what` was expected."""
+    try:  # non-blocking: a FIFO in place of the file must not hang the open
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise AlmError(f"{path}: not a regular file; expected {what}")
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise AlmError(f"{path}: cannot read: {exc.strerror}") from None
+    if len(data) > max_bytes:
+        raise AlmError(f"{path}: larger than {max_bytes >> 20} MiB; expected {what}")
+    return data

@@ -8,8 +8,6 @@ scores exactly as a single run over the same trials would.
 from __future__ import annotations
 
 import json
-import os
-import stat
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -26,6 +24,7 @@ from reconciler.evals import safejson
 from reconciler.evals.gate import Gate, evaluate
 from reconciler.evals.metrics import AgentMetrics, compute_agent
 from reconciler.evals.records import CaseResult
+from reconciler.fsutil import read_limited
 from reconciler.spec.agent import Agent, Bound
 
 SCHEMA_VERSION = 1
@@ -240,15 +239,7 @@ def from_json(text: str | bytes, source: str = "results") -> Results:
 def read(path: Path) -> Results:
     """A results file, as ``alm eval merge`` and ``alm eval compare`` read it: a regular
     file of at most MAX_BYTES (never read past it), then ``from_json``."""
-    try:  # non-blocking: a FIFO in place of the file must not hang the open
-        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise AlmError(f"{path}: not a regular file; expected a results JSON file")
-            data = handle.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise AlmError(f"{path}: cannot read: {exc.strerror}") from None
-    if len(data) > MAX_BYTES:
-        raise AlmError(f"{path}: larger than {MAX_BYTES >> 20} MiB; expected a results file")
+    data = read_limited(path, MAX_BYTES, "a results JSON file")
     return from_json(data, str(path))
 
 

@@ -190,7 +190,7 @@ def test_an_oversized_file_is_refused_unread(
     big.write_bytes(b" " * (2 << 20) + json.dumps(_document()).encode())
     code, _, err = _cli(mini, capsys, "merge", str(big), "--out", str(tmp_path / "o.json"))
     assert code == 1
-    assert err == f"alm: {big}: larger than 1 MiB; expected a results file\n"
+    assert err == f"alm: {big}: larger than 1 MiB; expected a results JSON file\n"
 
 
 def test_a_forged_shard_count_is_refused_without_allocating() -> None:
