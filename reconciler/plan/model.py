@@ -123,6 +123,7 @@ class Approval(Model):
     source: Name  # codeowners | policy | tool
     agents: list[Name] = Field(default_factory=list, max_length=Many)
     files: list[Text] = Field(default_factory=list, max_length=Many)
+    policy: Name | None = None
     approved_by: list[Name] = Field(default_factory=list, max_length=100)
 
 

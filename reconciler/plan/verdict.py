@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reconciler.plan.model import Approval, Approvals, NotCounted, PlanReport, Reason, Verdict
+from reconciler.plan.model import Approvals, NotCounted, PlanReport, Reason, Verdict
 from reconciler.policy.approvals import Evaluation
 
 PENDING_KINDS = frozenset({"approval", "changes_requested"})
@@ -56,8 +56,3 @@ def with_reviews(report: PlanReport, evaluation: Evaluation, head_sha: str) -> P
     )
     verdict = decide(report.verdict.reasons, approvals)
     return report.model_copy(update={"approvals": approvals, "verdict": verdict})
-
-
-def requirement_of(approval: Approval) -> tuple[str, tuple[str, ...]]:
-    """(id, owners): what policy.approvals.evaluate needs of a stored approval."""
-    return approval.id, tuple(approval.from_)
