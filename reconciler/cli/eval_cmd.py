@@ -3,31 +3,26 @@
 from __future__ import annotations
 
 import re
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from reconciler.cli.app import App
 from reconciler.cli.eval_report import report
+from reconciler.cli.eval_support import CACHE_FILE, files_at, progress_bar, trial_counts
 from reconciler.errors import ExitCode
 from reconciler.evals.bundle import affected_agents
 from reconciler.evals.engine import EngineConfig, RateLimit
 from reconciler.evals.providers import MODES, Mode
 from reconciler.evals.results import NotEvaluated, Selection, Shard, read, to_json
 from reconciler.evals.results_merge import merge
-from reconciler.evals.run import EvalRun, RunProgress, plan_jobs, run_evals
+from reconciler.evals.run import plan_jobs, run_evals
 from reconciler.evals.scope import Scope, check_selection, scope
 from reconciler.fsutil import write_atomic
 from reconciler.spec import source
 from reconciler.spec.state import DesiredState
 
-CACHE_FILE = Path(".alm") / "cache" / "evals.sqlite"
 _SHARD = re.compile(r"^(\d+)/(\d+)$")
 _OUT = click.Path(dir_okay=False, path_type=Path)
 _IN = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -60,22 +55,6 @@ def parse_rate_limits(
         per_second = float(match[2]) / (60 if match[3] == "min" else 1)
         limits[match[1]] = RateLimit(requests_per_s=per_second)
     return limits
-
-
-# --- output ----------------------------------------------------------------------------
-
-
-@contextmanager
-def progress_bar() -> Iterator[RunProgress]:
-    console = Console(stderr=True)
-    columns = (TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
-        task = bar.add_task("eval", total=None)
-
-        def advance(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield advance
 
 
 # --- commands --------------------------------------------------------------------------
@@ -144,39 +123,17 @@ def eval_group(
     jobs = plan_jobs(state, names, shard, selection)
     commit = source.resolve_ref(app.root, ref) if ref else None
     cache_path = None if no_cache else app.root / CACHE_FILE
-    with progress_bar() as advance, _files_at(app, ref, mode) as files:
+    with progress_bar() as advance, files_at(app, ref, mode) as files:
         run = run_evals(
             files, state, jobs, mode, EngineConfig(concurrency, rate_limits), cache_path, advance,
             ref=ref, commit=commit, shard=shard, selection=selection, agents=names,
         )  # fmt: skip
-    click.echo(_trial_counts(len(jobs), run), err=True)
+    click.echo(trial_counts(len(jobs), run), err=True)
     missing = tuple(NotEvaluated(u.agent, u.reason) for u in chosen.unevaluated)
     results = replace(run.results, run=replace(run.results.run, not_evaluated=missing))
     if out is not None:  # written whatever the verdict: the failures are in it
         write_atomic(out, to_json(results))
     return report(results)
-
-
-def _trial_counts(planned: int, run: EvalRun) -> str:
-    """What happened to the planned trials; those that could not run are named as such,
-    so "0 model calls" never reads as a clean run."""
-    return (
-        f"{planned} trials: {run.ran} run, {run.cached} from the cache, "
-        f"{run.not_run} not run; {run.model_calls} model calls"
-    )
-
-
-@contextmanager
-def _files_at(app: App, ref: str | None, mode: Mode) -> Iterator[Path]:
-    """Where cassettes and command agents are read: the working tree, or the ref itself."""
-    if ref is None:
-        yield app.root
-        return
-    if mode == "record":
-        raise click.BadParameter("record into the working tree, not a git ref", param_hint="--ref")
-    with tempfile.TemporaryDirectory(prefix="alm-ref-") as tmp:
-        source.export_tree(app.root, ref, ("agents", "evals"), Path(tmp))
-        yield Path(tmp)
 
 
 @eval_group.command("merge")

@@ -1,0 +1,58 @@
+"""What `alm eval` and `alm plan` share when they run evals: the result cache's place,
+the files a run reads at a ref, the progress bar, and the line counting the trials."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from reconciler.cli.app import App
+from reconciler.evals.providers import Mode
+from reconciler.evals.run import EvalRun, RunProgress
+from reconciler.spec import source
+
+CACHE_FILE = Path(".alm") / "cache" / "evals.sqlite"
+
+
+@contextmanager
+def progress_bar(label: str = "eval") -> Iterator[RunProgress]:
+    console = Console(stderr=True)
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
+        task = bar.add_task(label, total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance
+
+
+def trial_counts(planned: int, run: EvalRun) -> str:
+    """What happened to the planned trials; those that could not run are named as such,
+    so "0 model calls" never reads as a clean run."""
+    return (
+        f"{planned} trials: {run.ran} run, {run.cached} from the cache, "
+        f"{run.not_run} not run; {run.model_calls} model calls"
+    )
+
+
+@contextmanager
+def files_at(
+    app: App, ref: str | None, mode: Mode, folders: tuple[str, ...] = ("agents", "evals")
+) -> Iterator[Path]:
+    """Where cassettes and command agents are read: the working tree, or the ref itself
+    (only `folders` of it: a plan exports just the agents it evaluates)."""
+    if ref is None:
+        yield app.root
+        return
+    if mode == "record":
+        raise click.BadParameter("record into the working tree, not a git ref", param_hint="--ref")
+    with tempfile.TemporaryDirectory(prefix="alm-ref-") as tmp:
+        source.export_tree(app.root, ref, folders, Path(tmp))
+        yield Path(tmp)
