@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from reconciler.spec.base import Document, Name, NonEmpty, Strict, ToolName, require_unique
 
@@ -110,6 +111,10 @@ class Match(Strict):
     environments: list[Name] = Field(default_factory=list, description="empty: all")
     labels: dict[str, str] = Field(default_factory=dict)
 
+    def selects(self, labels: Mapping[str, str]) -> bool:
+        """Whether an object with these labels carries every label asked for."""
+        return all(labels.get(key) == value for key, value in self.labels.items())
+
 
 class Validation(Strict):
     id: Name | None = None
@@ -124,12 +129,46 @@ class ApprovalRule(Strict):
     reason: NonEmpty
 
 
+class CostLimit(Strict):
+    """How much one change may raise the projected monthly cost of each agent the policy
+    matches (by match.labels; environments do not apply). Over either limit, the plan
+    blocks. A new agent's rise is its whole monthly cost; the percentage applies only
+    where the agent had a monthly cost above zero before the change."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [  # at least one limit, as _some_limit says (null is no limit)
+                {"required": [name], "properties": {name: {"type": "number"}}}
+                for name in ("max_monthly_increase_usd", "max_monthly_increase_pct")
+            ]
+        }
+    )
+
+    max_monthly_increase_usd: float | None = Field(
+        default=None, ge=0, description="USD a month, at the agent's declared volume"
+    )
+    max_monthly_increase_pct: float | None = Field(
+        default=None, ge=0, description="percent of the monthly cost before the change (25 = 25%)"
+    )
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> CostLimit:
+        if self.max_monthly_increase_usd is None and self.max_monthly_increase_pct is None:
+            raise ValueError(
+                "cost expects max_monthly_increase_usd or max_monthly_increase_pct (or both)"
+            )
+        return self
+
+
 class Policy(Document):
     kind: Literal["Policy"]
     metadata: PolicyMetadata
     match: Match = Field(default_factory=Match)
     validations: list[Validation] = Field(default_factory=list)
     approvals: list[ApprovalRule] = Field(default_factory=list)
+    cost: CostLimit | None = Field(
+        default=None, description="a limit on the rise of each matched agent's monthly cost"
+    )
 
 
 class ModelPrice(Strict):
