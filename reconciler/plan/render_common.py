@@ -1,0 +1,182 @@
+"""What the markdown and the HTML renderers of the plan report share: the words for each
+status, number formats, the order of findings, safe link targets, UTF-16 lengths.
+
+Pure formatting of numbers and fixed labels; the repository's text is escaped by each
+renderer (reconciler.plan.markdown for markdown, html.escape for HTML), never here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from urllib.parse import quote, urlsplit
+
+from reconciler.plan.model import FindingEntry, Links, PlanReport
+
+VERDICT_WORDS = {
+    "ready": ("✅", "Ready to merge"),
+    "blocked": ("⛔", "Blocked"),
+    "pending": ("⏳", "Pending approvals"),
+}
+METRIC_STATUS = {"ok": "✅ ok", "missed": "❌ missed", "not measured": "⚪ not measured",
+                 "no threshold": "no threshold"}  # fmt: skip
+AGENT_STATUS = {"passed": "✅ passed", "failed": "❌ failed", "regressed": "📉 regressed",
+                "not run": "⚠️ not run", "new": "🆕 new", "removed": "🗑️ removed"}  # fmt: skip
+CASE_STATE = {"failed": "failed", "flaky": "flaky", "not_run": "could not run"}
+CHANGE_STATUS = {"added": "added", "removed": "removed", "changed": "changed",
+                 "invalid": "invalid"}  # fmt: skip
+PROBLEM_AGENT_STATUSES = frozenset({"failed", "regressed", "not run"})
+NONE = "—"
+
+SECTION_TITLES = {
+    "verdict": "Verdict",
+    "changes": "Changed agents",
+    "findings": "Findings",
+    "approvals": "Approvals",
+    "evals": "Evals: base vs head",
+    "cost": "Cost",
+    "deploy": "On merge",
+    "provenance": "Provenance",
+}
+FULL_ORDER = ("verdict", "changes", "findings", "approvals", "evals", "cost", "deploy",
+              "provenance")  # fmt: skip
+
+
+def utf16_len(text: str) -> int:
+    """Length as GitHub counts a comment: UTF-16 code units (a non-BMP character is 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def title(report: PlanReport) -> str:
+    icon, words = VERDICT_WORDS[report.verdict.status]
+    return f"{icon} alm plan: {words}"
+
+
+# --- numbers ---------------------------------------------------------------------------
+
+
+def money(value: float | None) -> str:
+    if value is None:
+        return NONE
+    sign = "-" if value < 0 else ""
+    size = abs(value)
+    if size == 0:
+        return "$0"
+    digits = ".4f" if size < 0.1 else ",.2f" if size < 1000 else ",.0f"
+    return f"{sign}${size:{digits}}"
+
+
+def signed_money(value: float | None) -> str:
+    if value is None:
+        return NONE
+    return ("+" if value > 0 else "") + money(value)
+
+
+def percent_change(base: float, head: float) -> str:
+    if base == 0:
+        return "new cost" if head else "no change"
+    return f"{(head - base) / base * 100:+.1f}%"
+
+
+def _rate(v: float) -> str:
+    return f"{v * 100:.1f}%"
+
+
+def _seconds(v: float) -> str:
+    return f"{v:.2f} s"
+
+
+def _plain(v: float) -> str:
+    return f"{v:.4g}"
+
+
+_RATE_WORDS = ("rate", "precision", "recall", "compliance", "pass_hat")
+# (recognises the metric's unit from its name, shows the value, shows a difference)
+_UNITS: list[tuple[Callable[[str], bool], Callable[[float], str], Callable[[float], str]]] = [
+    (lambda n: any(w in n for w in _RATE_WORDS), _rate, lambda d: f"{d * 100:+.1f} pp"),
+    (lambda n: n.endswith("_usd") or n == "cost", money, signed_money),
+    (lambda n: n.endswith("_s") or n == "latency", _seconds, lambda d: f"{d:+.2f} s"),
+]
+
+
+def _unit(name: str) -> tuple[Callable[[float], str], Callable[[float], str]]:
+    for matches, value, difference in _UNITS:
+        if matches(name):
+            return value, difference
+    return _plain, lambda d: f"{d:+.4g}"
+
+
+def metric_value(name: str, value: float | None) -> str:
+    return NONE if value is None else _unit(name)[0](value)
+
+
+def metric_delta(name: str, base: float | None, head: float | None) -> str:
+    if base is None or head is None:
+        return NONE
+    return _unit(name)[1](head - base)
+
+
+def p_value(value: float | None) -> str:
+    return NONE if value is None else f"{value:.3g}"
+
+
+# --- order and labels ------------------------------------------------------------------
+
+_NEWNESS = {True: 0, None: 1, False: 2}
+
+
+def findings_in_order(findings: Sequence[FindingEntry]) -> list[FindingEntry]:
+    """New ones first, then unknown, then old; errors before warnings; then by place."""
+    return sorted(
+        findings,
+        key=lambda f: (_NEWNESS[f.new], f.severity != "error", f.file, f.line, f.column),
+    )
+
+
+def finding_place(finding: FindingEntry) -> str:
+    return f"{finding.file}:{finding.line}:{finding.column}"
+
+
+def newness(finding: FindingEntry) -> str:
+    return {True: "new", None: "", False: "already on base"}[finding.new]
+
+
+def plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def short_sha(sha: str | None) -> str:
+    return sha[:12] if sha else "working tree"
+
+
+# --- links -----------------------------------------------------------------------------
+
+_URL_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f\u2028\u2029]")
+
+
+def safe_url(url: str | None) -> str | None:
+    """An http(s) URL fit to be a link target, percent-encoded so that no character of it
+    can end the markdown link or the HTML attribute; None for anything else."""
+    if not url or _URL_UNSAFE.search(url) or len(url) > 2000:
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return quote(url, safe=":/?#@!$&*+,;=%~.-_")
+
+
+LINK_LABELS = (("html_report", "full HTML report"), ("job_summary", "job summary"),
+               ("run", "workflow run"))  # fmt: skip
+
+
+def links(report_links: Links) -> list[tuple[str, str | None, str]]:
+    """(label, the URL when it may be a link, the raw text) for each link the report has."""
+    found = []
+    for field, label in LINK_LABELS:
+        raw = getattr(report_links, field)
+        if raw:
+            found.append((label, safe_url(raw), raw))
+    return found
