@@ -3,7 +3,10 @@
 Speaks enough of the API for PyGithub (``base_url=server.api_url``): a repository, its pull
 requests and their reviews (seeded from webhook payloads in tests/fixtures/github/), issue
 comments with GitHub's pagination (``per_page``/``page``, ``Link`` header) and its
-65,536-character body limit (422), commit statuses and check runs. Every request is recorded
+65,536-character body limit (422), commit statuses and check runs (50 annotations a
+request, more in updates), and (tests/github_routes.py) a pull request's files, file
+contents at a ref, team members (or a refusal: ``team_refusals``) and a commit's pull
+requests. Every request is recorded
 (``server.requests``) and must carry ``Authorization: token X`` or ``Bearer X`` (401 otherwise).
 ``fail_next`` injects failures (5xx, secondary rate limits with Retry-After).
 
@@ -22,6 +25,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from tests import github_routes as routes
 from tests import github_shapes as shapes
 from tests.github_http import Recorded, Reply, handler_class
 
@@ -46,6 +50,18 @@ class State:
     comments: dict[tuple[str, int], list[JSON]] = field(default_factory=dict)
     statuses: list[JSON] = field(default_factory=list)
     check_runs: list[JSON] = field(default_factory=list)
+    files: dict[tuple[str, int], list[JSON]] = field(default_factory=dict)
+    contents: dict[tuple[str, str, str], str] = field(default_factory=dict)  # repo, ref, path
+    teams: dict[str, list[str]] = field(default_factory=dict)  # "org/slug" -> logins
+
+
+@dataclass
+class Failure:
+    status: int
+    body: JSON
+    headers: dict[str, str]
+    method: str | None  # None: any request
+    path: re.Pattern[str] | None
 
 
 class GitHubServer:
@@ -56,7 +72,8 @@ class GitHubServer:
         self.state = State()
         self.requests: list[Recorded] = []
         self.check_runs_allowed = True  # False: 403 as for a token without checks:write
-        self._failures: list[tuple[int, JSON, dict[str, str]]] = []
+        self.team_refusals: dict[str, int] = {}  # "org/slug" -> 403 or 404
+        self._failures: list[Failure] = []
         self._ids = 1_000_000
         self._lock = threading.RLock()
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), handler_class(self.serve))
@@ -121,14 +138,53 @@ class GitHubServer:
             return [r for r in self.requests if r.method == method and re.search(pattern, r.path)]
 
     def fail_next(
-        self, status: int, times: int = 1, retry_after: str | None = None, message: str = ""
+        self,
+        status: int,
+        times: int = 1,
+        retry_after: str | None = None,
+        message: str = "",
+        method: str | None = None,
+        path: str | None = None,
     ) -> None:
-        """The next ``times`` authorised requests get ``status``; a 403 or 429 with
+        """The next ``times`` authorised requests (those with ``method`` and a path
+        matching the regex ``path``, when given) get ``status``; a 403 or 429 with
         ``retry_after`` is a secondary rate limit, as GitHub words it."""
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
         text = message or (SECONDARY_LIMIT if retry_after is not None else "Server Error")
+        pattern = re.compile(path) if path is not None else None
+        failure = Failure(status, shapes.error(status, text), headers, method, pattern)
         with self._lock:
-            self._failures.extend([(status, shapes.error(status, text), headers)] * times)
+            self._failures.extend([failure] * times)
+
+    def set_files(self, repo: str, number: int, paths: list[str]) -> None:
+        """The files a pull request changes (``GET .../pulls/{n}/files``)."""
+        with self._lock:
+            listed = [shapes.pull_file(self.api_url, repo, p) for p in paths]
+            self.state.files[(repo.lower(), number)] = listed
+
+    def set_content(self, repo: str, ref: str, path: str, text: str) -> None:
+        with self._lock:
+            self.state.contents[(repo.lower(), ref, path)] = text
+
+    def set_team(self, team: str, logins: list[str]) -> None:
+        """``team`` is "org/slug"; its members as ``GET /orgs/{org}/teams/{slug}/members``."""
+        with self._lock:
+            self.state.teams[team.lower()] = logins
+
+    def pull(self, repo: str, number: int) -> JSON:
+        """The stored pull request, to change in place (a new head, merged, closed...)."""
+        with self._lock:
+            return self.state.pulls[(repo.lower(), number)]
+
+    def _failure_for(self, record: Recorded) -> Reply | None:
+        for i, f in enumerate(self._failures):
+            if f.method not in (None, record.method):
+                continue
+            if f.path is not None and not f.path.search(record.path):
+                continue
+            del self._failures[i]
+            return f.status, f.body, f.headers
+        return None
 
     # Serving (the handler thread's side).
 
@@ -141,8 +197,9 @@ class GitHubServer:
             self.requests.append(record)
             if not self._authorised(record.headers):
                 return 401, shapes.error(401, "Bad credentials"), {}
-            if self._failures:
-                return self._failures.pop(0)
+            failure = self._failure_for(record)
+            if failure is not None:
+                return failure
             for method, pattern, route in ROUTES:
                 match = pattern.fullmatch(record.path)
                 if match and method == record.method:
@@ -274,6 +331,8 @@ def create_check_run(gh: GitHubServer, m: re.Match[str], r: Recorded) -> Reply:
         return 403, shapes.error(403, NOT_ACCESSIBLE), {}
     if not payload.get("name") or not payload.get("head_sha"):
         return 422, shapes.error(422, "Invalid request."), {}
+    if len((payload.get("output") or {}).get("annotations") or []) > 50:
+        return 422, shapes.error(422, "Only 50 annotations are allowed per request"), {}
     new_id = gh.next_id()
     run = shapes.check_run(gh.api_url, name, new_id, payload, new_id)
     gh.state.check_runs.append(
@@ -298,4 +357,10 @@ ROUTES: list[tuple[str, re.Pattern[str], Route]] = [
     ("GET", re.compile(_REPO + r"/commits/(?P<sha>[0-9a-fA-F]{4,40})"), get_commit),
     ("POST", re.compile(_REPO + r"/statuses/(?P<sha>[0-9a-fA-F]{4,40})"), create_status),
     ("POST", re.compile(_REPO + r"/check-runs"), create_check_run),
+    ("GET", re.compile(_REPO + r"/pulls/(?P<number>\d+)/files"), routes.list_files),
+    ("GET", re.compile(_REPO + r"/contents/(?P<path>.+)"), routes.get_contents),
+    ("GET", re.compile(r"/orgs/(?P<org>[^/]+)/teams/(?P<slug>[^/]+)/members"), routes.team_members),
+    ("GET", re.compile(_REPO + r"/commits/(?P<sha>[0-9a-fA-F]{40})/pulls"), routes.commit_pulls),
+    ("PATCH", re.compile(_REPO + r"/check-runs/(?P<id>\d+)"), routes.update_check_run),
+    ("GET", re.compile(_REPO + r"/check-runs/(?P<id>\d+)/annotations"), routes.list_annotations),
 ]

@@ -6,6 +6,8 @@ Pure functions: each builds the JSON GitHub returns (the fields PyGithub reads) 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -176,3 +178,63 @@ def _int(text: str | None, default: int) -> int:
         return int(text) if text is not None else default
     except ValueError:
         return default
+
+
+def content_file(api_url: str, repo: str, path: str, ref: str, text: str) -> JSON:
+    """``GET /repos/{o}/{r}/contents/{path}``: a file, base64 in lines of 60 as GitHub sends."""
+    raw = text.encode("utf-8")
+    encoded = base64.b64encode(raw).decode()
+    sha = hashlib.sha1(b"blob %d\0" % len(raw) + raw).hexdigest()
+    url = f"{api_url}/repos/{repo}/contents/{path}?ref={ref}"
+    html = f"https://github.com/{repo}/blob/{ref}/{path}"
+    git = f"{api_url}/repos/{repo}/git/blobs/{sha}"
+    return {
+        "type": "file",
+        "encoding": "base64",
+        "size": len(raw),
+        "name": path.rsplit("/", 1)[-1],
+        "path": path,
+        "content": "\n".join(encoded[i : i + 60] for i in range(0, len(encoded), 60)) + "\n",
+        "sha": sha,
+        "url": url,
+        "git_url": git,
+        "html_url": html,
+        "download_url": f"https://raw.githubusercontent.com/{repo}/{ref}/{path}",
+        "_links": {"self": url, "git": git, "html": html},
+    }
+
+
+def pull_file(api_url: str, repo: str, path: str, previous: str | None = None) -> JSON:
+    """An entry of ``GET /repos/{o}/{r}/pulls/{n}/files``."""
+    sha = hashlib.sha1(path.encode()).hexdigest()
+    shape: JSON = {
+        "sha": sha,
+        "filename": path,
+        "status": "renamed" if previous else "modified",
+        "additions": 1,
+        "deletions": 1,
+        "changes": 2,
+        "blob_url": f"https://github.com/{repo}/blob/{sha}/{path}",
+        "raw_url": f"https://github.com/{repo}/raw/{sha}/{path}",
+        "contents_url": f"{api_url}/repos/{repo}/contents/{path}?ref={sha}",
+        "patch": "@@ -1 +1 @@\n-old\n+new",
+    }
+    if previous:
+        shape["previous_filename"] = previous
+    return shape
+
+
+def annotation_listed(note: JSON) -> JSON:
+    """An entry of ``GET /repos/{o}/{r}/check-runs/{id}/annotations``."""
+    return {
+        "path": note.get("path"),
+        "start_line": note.get("start_line"),
+        "end_line": note.get("end_line"),
+        "start_column": note.get("start_column"),
+        "end_column": note.get("end_column"),
+        "annotation_level": note.get("annotation_level"),
+        "title": note.get("title"),
+        "message": note.get("message"),
+        "raw_details": note.get("raw_details"),
+        "blob_href": "",
+    }

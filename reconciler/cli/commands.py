@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from reconciler.cli import diff_cmd, eval_cmd, eval_compare, policy_cmds, spec_cmds
+from reconciler.cli import (
+    diff_cmd,
+    eval_cmd,
+    eval_compare,
+    github_cmd,
+    plan_cmd,
+    policy_cmds,
+    spec_cmds,
+)
 
 COMMANDS: list[click.Command] = [
     spec_cmds.validate,
@@ -13,6 +21,8 @@ COMMANDS: list[click.Command] = [
     policy_cmds.policy,
     policy_cmds.codeowners,
     eval_cmd.eval_group,
+    plan_cmd.plan,
+    github_cmd.github_group,
 ]
 
 _ = eval_compare  # registers `alm eval compare` on eval_group

@@ -1,0 +1,1 @@
+"""The bot's GitHub side: PyGithub is imported here and nowhere else in alm."""

@@ -1,0 +1,129 @@
+"""`alm github pr`: the sticky comment, the status `alm/gate` and the check run `alm`.
+
+Order: read (pull request, changed files, base CODEOWNERS, reviews, comments), decide,
+then write the status and the check run, and the comment last. When the comment is
+already exactly what would be written and it names the head commit, an earlier run has
+written all three for this commit (the comment is written last): nothing is written
+again. A failed comment fails the job (AlmError, exit 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from github import GithubException
+
+from reconciler.errors import AlmError
+from reconciler.github import comment, gate, locate, owners, sticky
+from reconciler.github.api import Api, Pull
+from reconciler.github.context import Context
+from reconciler.github.retry import describe
+from reconciler.plan import verdict as verdicts
+from reconciler.plan.model import PlanReport, Verdict
+from reconciler.policy.codeowners import LOCATIONS
+
+MARKER = "<!-- alm:report -->"
+
+
+@dataclass
+class Result:
+    summary: str
+    log: list[str] = field(default_factory=list)
+
+
+def run(ctx: Context, api: Api, report: PlanReport, render: sticky.Render) -> Result:
+    target = locate.locate(ctx, report, api)
+    if isinstance(target, locate.Stale):
+        return Result(target.why)
+    if isinstance(target, locate.MergeGroup):
+        log: list[str] = []
+        verdict = gate.merge_queue_verdict(report.verdict)
+        publish_gate(ctx, api, target.sha, report, verdict, log)
+        return Result(f"merge group {target.sha[:12]}: alm/gate {gate.STATE[verdict.status]}", log)
+    return _pull_request(ctx, api, report, render, target.pull)
+
+
+def _pull_request(
+    ctx: Context, api: Api, report: PlanReport, render: sticky.Render, pull: Pull
+) -> Result:
+    log: list[str] = []
+    counted = with_approvals(api, report, pull, log)
+    text = sticky.body(MARKER, counted, render)
+    existing = sticky.find(api.comments(pull.number), MARKER)
+    write = sticky.decide(existing, text)
+    state = gate.STATE[counted.verdict.status]
+    if write.action == "none" and pull.head_sha in text:
+        return Result(f"PR #{pull.number}: nothing changed since the last run ({state})", log)
+    publish_gate(ctx, api, pull.head_sha, counted, counted.verdict, log)
+    done = comment.upsert(api, pull.number, text, MARKER, write)
+    return Result(f"PR #{pull.number}: comment {done}; alm/gate {state}", log)
+
+
+def with_approvals(api: Api, report: PlanReport, pull: Pull, log: list[str]) -> PlanReport:
+    """The report with the base's code-owner requirements it lacked and the reviews counted."""
+    changed = api.changed_files(pull.number)
+    found = _base_codeowners(api, pull.base_ref)
+    if found is None:
+        log.append(f"no CODEOWNERS on {pull.base_ref}: code-owner approvals as the report has them")
+    else:
+        path, text = found
+        base = owners.base_requirements(text, f"{path} at {pull.base_ref}", changed)
+        added = owners.missing_from(report, base)
+        if added:
+            log.append(
+                f"{path} at {pull.base_ref} requires {len(added)} approval(s) the report "
+                "lacked; added: " + "; ".join(" or ".join(r.owners) for r in added)
+            )
+        report = owners.with_requirements(report, added)
+    reviews = api.reviews(pull.number)
+    reqs = owners.requirements(report)
+    evaluation = owners.evaluate_with(reqs, reviews, pull.author, pull.head_sha, {})
+    teams = owners.teams_to_read(evaluation, reviews, pull.author, pull.head_sha)
+    if teams:
+        members = _members(api, teams, log)
+        evaluation = owners.evaluate_with(reqs, reviews, pull.author, pull.head_sha, members)
+    return verdicts.with_reviews(report, evaluation, pull.head_sha)
+
+
+def _base_codeowners(api: Api, ref: str) -> tuple[str, str] | None:
+    for path in LOCATIONS:  # where GitHub looks, in its order
+        text = api.text_at(path, ref)
+        if text is not None:
+            return path, text
+    return None
+
+
+def _members(api: Api, teams: list[str], log: list[str]) -> dict[str, list[str]]:
+    members: dict[str, list[str]] = {}
+    for team in teams:
+        logins = api.team_members(*owners.split_team(team))
+        if logins is None:
+            log.append(
+                f"cannot read the members of {team} with this token (403/404): "
+                "its approval counts as not given"
+            )
+            continue
+        members[team] = logins
+    return members
+
+
+def publish_gate(
+    ctx: Context, api: Api, sha: str, report: PlanReport, verdict: Verdict, log: list[str]
+) -> None:
+    link = ctx.run_url or report.links.run or report.links.html_report
+    try:
+        api.status(sha, gate.STATE[verdict.status], gate.description(verdict), link)
+    except GithubException as exc:
+        raise AlmError(
+            f"could not set the status alm/gate on {sha[:12]}: {describe(exc)}"
+        ) from None
+    check = gate.check_run(report, verdict, link)
+    try:
+        api.check_run(sha, check.conclusion, check.output, link, check.more)
+    except GithubException as exc:
+        if exc.status != 403:
+            raise AlmError(f"could not create the check run alm: {describe(exc)}") from None
+        log.append(
+            f"the token may not create check runs ({describe(exc)}): "
+            "the status alm/gate alone carries the gate"
+        )
