@@ -9,16 +9,13 @@ import click
 from reconciler.cli import actions
 from reconciler.cli.app import App, pass_app
 from reconciler.cli.output import annotation, finding_line, printable
+from reconciler.cli.policy_inputs import change_input, head_input
 from reconciler.errors import AlmError, ExitCode
 from reconciler.fsutil import write_atomic
-from reconciler.policy import changes
 from reconciler.policy import codeowners as owners
 from reconciler.policy import report as render
-from reconciler.policy.check import CheckInput, check
-from reconciler.spec import source
+from reconciler.policy.check import check
 from reconciler.spec.checks import validate
-from reconciler.spec.loader import load_snapshot
-from reconciler.spec.state import DesiredState
 
 FORMATS = ("text", "json", "github")
 
@@ -26,27 +23,6 @@ FORMATS = ("text", "json", "github")
 @click.group()
 def policy() -> None:
     """Policies as code: violations, and the approvals a change needs."""
-
-
-def _snapshot(app: App, ref: str | None) -> source.Snapshot:
-    if ref is not None:
-        return source.from_git(app.root, ref, cassettes=True)  # scanned for secrets
-    if not (app.root / "agents").is_dir():
-        raise AlmError(
-            f"no agents/ folder in {app.root}; expected an alm repository "
-            "(run alm from its root or pass -C PATH)"
-        )
-    return source.from_worktree(app.root, cassettes=True)
-
-
-def _base_codeowners(app: App, base: str, state: DesiredState) -> owners.Codeowners:
-    """The base's CODEOWNERS, as GitHub uses it; generated from its owners when it has none."""
-    found = changes.codeowners_at(app.root, base)
-    if found is not None:
-        path, text = found
-        return owners.parse(text, f"{path} at {base}")
-    generated = owners.generate(state)
-    return owners.parse(generated, f"generated from the owners at {base} (no CODEOWNERS there)")
 
 
 @policy.command("check")
@@ -69,21 +45,14 @@ def check_cmd(app: App, base: str | None, head: str | None, fmt: str) -> int:
     violation. --format json is versioned (schema_version: 1); --format github prints
     each violation as a workflow annotation, then the text report.
     """
-    snapshot = _snapshot(app, head)
-    head_state = load_snapshot(snapshot)
-    files = {path: blob.data for path, blob in snapshot.files.items()}
-    inp = CheckInput(head_state, files)
     base_label = None
     if base is not None:
         base_state = app.load(base)
         base_label = base_state.label
-        inp = CheckInput(
-            head_state,
-            files,
-            base_state,
-            tuple(changes.changed_files(app.root, base, head)),
-            _base_codeowners(app, base, base_state),
-        )
+        inp = change_input(app, base, head, base_state)
+    else:
+        inp = head_input(app, head)
+    head_state = inp.head
     report = check(inp)
     if fmt == "json":
         actions.machine_output()
