@@ -129,6 +129,17 @@ class GitHubServer:
             self.state.reviews[key].append(review)
             return review
 
+    def add_comment(self, repo: str, number: int, body: str, login: str = "octocat") -> JSON:
+        """A comment a person (``type: User``) wrote on the pull request."""
+        with self._lock:
+            key = (repo.lower(), number)
+            new_id = self.next_id()
+            author = shapes.user(self.api_url, login, new_id)
+            name = self.state.pulls[key]["base"]["repo"]["full_name"]
+            made = shapes.issue_comment(self.api_url, name, number, new_id, body, author, new_id)
+            self.state.comments[key].append(made)
+            return made
+
     def comments(self, repo: str, number: int) -> list[JSON]:
         with self._lock:
             return list(self.state.comments.get((repo.lower(), number), []))

@@ -2,9 +2,10 @@
 
 Order: read (pull request, changed files, base CODEOWNERS, reviews, comments), decide,
 then write the status and the check run, and the comment last. When the comment is
-already exactly what would be written and it names the head commit, an earlier run has
-written all three for this commit (the comment is written last): nothing is written
-again. A failed comment fails the job (AlmError, exit 1).
+already exactly what would be written and its body names the head commit (it would
+differ for another head), an earlier run wrote all three for this commit (the comment
+is written last, after the verdict it shows): nothing is written again, 5 requests in
+all. A failed comment fails the job (AlmError, exit 1).
 """
 
 from __future__ import annotations
@@ -52,11 +53,22 @@ def _pull_request(
     existing = sticky.find(api.comments(pull.number), MARKER)
     write = sticky.decide(existing, text)
     state = gate.STATE[counted.verdict.status]
-    if write.action == "none" and pull.head_sha in text:
+    if write.action == "none" and _names_head(counted, text, render):
         return Result(f"PR #{pull.number}: nothing changed since the last run ({state})", log)
     publish_gate(ctx, api, pull.head_sha, counted, counted.verdict, log)
     done = comment.upsert(api, pull.number, text, MARKER, write)
     return Result(f"PR #{pull.number}: comment {done}; alm/gate {state}", log)
+
+
+def _names_head(report: PlanReport, text: str, render: sticky.Render) -> bool:
+    """Whether the body tells this head from another: rendered for a different head it
+    differs. Then an unchanged body means an earlier run posted for this very commit."""
+    other = "1" * 40 if report.approvals.head_sha == "0" * 40 else "0" * 40
+    approvals = report.approvals.model_copy(update={"head_sha": other})
+    update: dict[str, object] = {"approvals": approvals}
+    if report.pull_request is not None:
+        update["pull_request"] = report.pull_request.model_copy(update={"head_sha": other})
+    return sticky.body(MARKER, report.model_copy(update=update), render) != text
 
 
 def with_approvals(api: Api, report: PlanReport, pull: Pull, log: list[str]) -> PlanReport:
