@@ -7,10 +7,12 @@ renderer (reconciler.plan.markdown for markdown, html.escape for HTML), never he
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable, Sequence
 from urllib.parse import quote, urlsplit
 
+from reconciler.plan.markdown import _INVISIBLE  # one list of what must never show
 from reconciler.plan.model import FindingEntry, Links, PlanReport
 
 VERDICT_WORDS = {
@@ -45,6 +47,11 @@ FULL_ORDER = ("verdict", "changes", "findings", "approvals", "evals", "cost", "d
 def utf16_len(text: str) -> int:
     """Length as GitHub counts a comment: UTF-16 code units (a non-BMP character is 2)."""
     return len(text.encode("utf-16-le")) // 2
+
+
+def esc(text: str) -> str:
+    """Repository text inside HTML: escaped (quotes too), controls and bidi overrides gone."""
+    return html.escape(_INVISIBLE.sub("", text), quote=True)
 
 
 def title(report: PlanReport) -> str:
