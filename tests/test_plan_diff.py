@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from reconciler.plan.diff import StateDiff, changes_between, diff_states
+from reconciler.plan.diff import StateDiff, changes_between, diff_states, edits
 from reconciler.plan.phrases import AGENT_PHRASES
 from reconciler.plan.phrasing import MISSING, Context, Edit, describe, fmt
 from reconciler.spec.loader import load_ref
@@ -381,3 +381,13 @@ def test_to_dict_is_json_and_versioned(fleet_repo: GitRepo) -> None:
 )
 def test_values_read_as_a_reviewer_expects(value: object, shown: str) -> None:
     assert fmt(value) == shown
+
+
+def test_edits_of_identical_views_are_none_and_a_deep_change_is_found() -> None:
+    """Identical views skip DeepDiff; whatever differs still goes through it."""
+    before = {"tools": [{"name": "a.b", "constraints": {"x": {"maximum": 5}}}], "n": 1}
+    assert edits(before, json.loads(json.dumps(before))) == []
+    deeper = {"tools": [{"name": "a.b", "constraints": {"x": {"maximum": 6}}}], "n": 1}
+    assert [e.path for e in edits(before, deeper)] == [("tools",)]
+    assert edits(before, {**before, "n": 1.0}) == []  # numeric type changes are ignored
+    assert [e.path for e in edits({1: "a", "b": 2}, {1: "a", "b": 3})] == [("b",)]  # not JSON
