@@ -110,14 +110,18 @@ def _checks(c: Comparison) -> list[CheckEntry]:
     ]
 
 
-def _status(reasons: Sequence[Reason], new: bool) -> AgentEvalStatus:
+def _status(reasons: Sequence[Reason], missed: bool, new: bool) -> AgentEvalStatus:
+    """Regressed, then a missed threshold, then cases not run (a metric they leave
+    unmeasured is their doing), then a metric not measured for another reason."""
     kinds = {r.kind for r in reasons}
     if "regression" in kinds:
         return "regressed"
-    if "threshold" in kinds:
+    if missed:
         return "failed"
     if kinds & {"not_run", "not_evaluated"}:
         return "not run"
+    if "threshold" in kinds:
+        return "failed"
     return "new" if new else "passed"
 
 
@@ -136,7 +140,8 @@ def agent_eval(
     base = sides.base.agent(name) if sides.base else None
     base_cases = sides.base.cases_of(name) if sides.base else ()
     entries = case_entries(base_cases, sides.head.cases_of(name))
-    reasons = gate_reasons(head) if sides.head.run.whole else []
+    judged = sides.head.run.whole
+    reasons = gate_reasons(head) if judged else []
     if comparison is not None:
         reasons += comparison_reasons(comparison)
         line = headline(comparison)
@@ -146,7 +151,7 @@ def agent_eval(
         line = f"{name}: new at head, nothing to compare: {cases(len(entries))} failing or not run"
     result = AgentEval(
         agent=name,
-        status=_status(reasons, comparison is None),
+        status=_status(reasons, bool(head.gate.failed) and judged, comparison is None),
         headline=line,
         metrics=metrics(head, base),
         checks=_checks(comparison) if comparison else [],
