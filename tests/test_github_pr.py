@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import AlmError
-from reconciler.github import pr, sticky
+from reconciler.github import owners, pr, sticky
 from reconciler.plan import render_md, verdict
 from reconciler.plan.model import FindingEntry, PlanReport
 from reconciler.policy.approvals import Review, evaluate
@@ -136,7 +136,7 @@ def test_review_event_updates_approvals_from_the_stored_report(
     assert statuses(server)[-1][2] == "success"
     given = [Review("dana", "APPROVED", HEAD, review["submitted_at"])]
     evaluation = evaluate(
-        pr.owners.requirements(stored), given, author="Codertocat", head_sha=HEAD,
+        owners.requirements(stored), given, author="Codertocat", head_sha=HEAD,
         teams={"@acme/support-eng": ["dana"]},
     )  # fmt: skip
     # the stored report (its evals as recorded) with the reviews counted, nothing re-run
@@ -226,8 +226,8 @@ def test_a_70000_character_report_stays_one_valid_comment(
     assert sticky.utf16_length(body) <= 65_536 and body.startswith(pr.MARKER + "\n")
     assert body.count("<details>") == body.count("</details>")
     assert body == expected_body(
-        verdict.with_reviews(huge, pr.owners.evaluate_with(
-            pr.owners.requirements(huge), [], "Codertocat", HEAD, {}), HEAD)
+        verdict.with_reviews(huge, owners.evaluate_with(
+            owners.requirements(huge), [], "Codertocat", HEAD, {}), HEAD)
     )  # fmt: skip
 
 

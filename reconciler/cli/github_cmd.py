@@ -11,13 +11,15 @@ from pathlib import Path
 from typing import TypeVar
 
 import click
+import requests
+from github import GithubException
 
 from reconciler.cli.app import App, pass_app
 from reconciler.cli.output import printable
 from reconciler.errors import AlmError, UsageError
 from reconciler.github import api as gh
 from reconciler.github import context, deployed, pr
-from reconciler.github.retry import RetryPolicy
+from reconciler.github.retry import RetryPolicy, describe
 from reconciler.plan import model, render_md
 from reconciler.spec.state import DesiredState
 
@@ -41,9 +43,13 @@ def _echo_log(lines: list[str]) -> None:
 
 
 def _logged(retry: RetryPolicy, work: Callable[[], T]) -> T:
-    """Run work; print the retries and notes it logged, on failure too."""
+    """Run work; print the retries and notes it logged, on failure too. A GitHub answer
+    no step expected (401, a 404, retries exhausted) is a failure with its reason (exit 1),
+    not an unexpected error."""
     try:
         return work()
+    except (GithubException, requests.RequestException) as exc:
+        raise AlmError(f"GitHub API: {describe(exc)}") from None
     finally:
         _echo_log(retry.log)
 
