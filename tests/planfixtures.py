@@ -234,7 +234,7 @@ def typical(reviews_read: bool = False) -> PlanReport:
     )  # fmt: skip
 
 
-def huge(agents: int = 200, changed: int = 40, cases: int = 12) -> PlanReport:
+def huge(agents: int = 200, changed: int = 16, cases: int = 12) -> PlanReport:
     """A fleet of `agents` where `changed` of them changed and each fails `cases` cases."""
     names = [f"agent-{n:03d}" for n in range(agents)]
     moved = names[:changed]

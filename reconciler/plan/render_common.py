@@ -29,6 +29,8 @@ CHANGE_STATUS = {"added": "added", "removed": "removed", "changed": "changed",
                  "invalid": "invalid"}  # fmt: skip
 PROBLEM_AGENT_STATUSES = frozenset({"failed", "regressed", "not run"})
 NONE = "—"
+ALL_CLEAR = "Every gate passed and no approval is missing."
+REVIEWS_NOT_READ = "Reviews not read yet: each approval is waiting for review."
 
 SECTION_TITLES = {
     "verdict": "Verdict",

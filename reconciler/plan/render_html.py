@@ -15,6 +15,7 @@ from reconciler.plan.model import Approval, Approvals, PlanReport, Reason
 from reconciler.plan.render_common import (
     CHANGE_STATUS,
     FULL_ORDER,
+    REVIEWS_NOT_READ,
     esc,
     finding_place,
     findings_in_order,
@@ -40,9 +41,6 @@ details.case { border: 1px solid #d0d7de; border-radius: 6px; margin: .4em 0; pa
 summary { cursor: pointer; } dt { font-weight: 600; } .bad { color: #cf222e; }
 .overview { color: #59636e; }
 """
-
-
-ALL_CLEAR = "Every gate passed and no approval is missing."
 
 
 def _reason(reason: Reason) -> str:
@@ -105,7 +103,7 @@ def _status(approval: Approval, approvals: Approvals) -> str:
 
 def approvals(report: PlanReport) -> str:
     a = report.approvals
-    note = ("Reviews not read yet: each approval is waiting for review." if not a.reviews_read
+    note = (REVIEWS_NOT_READ if not a.reviews_read
             else f"Reviews counted on the head commit {esc(short_sha(a.head_sha))}.")  # fmt: skip
     rows = [[esc(" or ".join(r.from_)), esc(r.reason),
              esc(", ".join(r.agents)) + (f"; {plural(len(r.files), 'file', 'files')}"

@@ -6,8 +6,10 @@ from __future__ import annotations
 from reconciler.plan.markdown import md_code, md_details
 from reconciler.plan.model import AgentChange, Approval, Approvals, PlanReport, Reason
 from reconciler.plan.render_common import (
+    ALL_CLEAR,
     CHANGE_STATUS,
     PROBLEM_AGENT_STATUSES,
+    REVIEWS_NOT_READ,
     SECTION_TITLES,
     finding_place,
     findings_in_order,
@@ -73,7 +75,7 @@ def verdict(b: Builder, report: PlanReport) -> None:
     b.add(overview(report), P_VERDICT, "note")
     reasons = report.verdict.reasons
     if not reasons:
-        b.add("Every gate passed and no approval is missing.", P_VERDICT, "note")
+        b.add(ALL_CLEAR, P_VERDICT, "note")
     bullets(b, [(_reason(r), P_VERDICT) for r in reasons], "reason", None, b.new_group())
 
 
@@ -147,7 +149,7 @@ def approvals(b: Builder, report: PlanReport) -> None:
     a = report.approvals
     b.section("approvals", P_APPROVALS, heading("approvals"))
     if not a.reviews_read:
-        note = "Reviews not read yet: each approval is waiting for review."
+        note = REVIEWS_NOT_READ
     else:
         note = f"Reviews counted on the head commit {inline(short_sha(a.head_sha))}."
     if not a.required:
