@@ -22,6 +22,7 @@ REGISTRY: dict[str, str] = {
     "policy": "bench.bench_policy",
     "gate": "bench.bench_gate",
     "results": "bench.bench_results",
+    "plan": "bench.plan",
     "hostile": "bench.bench_hostile",
 }
 
