@@ -91,15 +91,19 @@ def test_a_new_write_tool_needing_approval_is_pending_with_exit_0(
     mini.write(CATALOG, mini.read(CATALOG) + NEW_TOOL)
     mini.replace(AGENT, "  - human.escalate\n", "  - human.escalate\n  - desk.close\n")
     mini.commit("grant desk.close")
-    md = tmp_path / "report.md"
+    md, html = tmp_path / "report.md", tmp_path / "report.html"
     evals = given_evals(mini, tmp_path, "PPPPP", "PPPPP")
-    code, stdout, _, report = plan(capsys, mini, tmp_path, *evals, "--out", str(md))
+    code, stdout, _, report = plan(
+        capsys, mini, tmp_path, *evals, "--out", str(md), "--html", str(html)
+    )
     assert code == 0
     assert report is not None and report.verdict.status == "pending"
     assert {r.kind for r in report.verdict.reasons} == {"approval"}
     assert [g.tool for g in report.changes.agents[0].new_grants] == ["desk.close"]
     assert any(a.from_ == ["@acme/security"] for a in report.approvals.required)
     assert md.read_text("utf-8").strip() == stdout.strip()  # --out is the full report
+    page = html.read_text("utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "desk.close" in page
 
 
 def test_a_missed_threshold_blocks_and_only_the_affected_agent_is_evaluated(

@@ -104,6 +104,8 @@ def _base(app: App, ref: str) -> Side:
 def gather(
     app: App, base_ref: str, head_ref: str | None, evals: tuple[Path, Path] | None
 ) -> PlanInputs:
+    env = os.environ
+    pull_request = pull_request_from_env(env)  # a malformed event fails before any eval
     base = _base(app, base_ref)
     inp = change_input(app, base_ref, head_ref, base.state)
     head_commit = source.resolve_ref(app.root, head_ref) if head_ref is not None else None
@@ -111,20 +113,20 @@ def gather(
     affected = affected_agents(base.state, head.state)
     click.echo(f"affected: {', '.join(affected) or 'none'}", err=True)
     sides: EvalSides = read_both(*evals) if evals else run_both(app, base, head, affected)
-    env = os.environ
+    found = validate(head.state)
     return PlanInputs(
         base=base.state,
         head=head.state,
         base_ref=RefInfo(ref=base_ref, commit=base.commit),
         head_ref=RefInfo(ref=head_ref, commit=head_commit),
         policy=check(inp),
-        head_findings=validate(head.state),
-        base_findings=validate(base.state),
+        head_findings=found,
+        base_findings=validate(base.state) if found else [],  # only to tell the new ones
         affected=affected,
         base_results=sides.base,
         head_results=sides.head,
         trials=sides.trials,
-        pull_request=pull_request_from_env(env),
+        pull_request=pull_request,
         links=links_from_env(env),
     )
 
