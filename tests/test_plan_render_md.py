@@ -11,7 +11,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from reconciler.plan import render_md
-from reconciler.plan.model import ChangeLine, PlanReport
+from reconciler.plan.model import ChangeLine, Links, PlanReport
 from reconciler.plan.render_common import title, utf16_len
 from tests import planfixtures
 
@@ -251,3 +251,13 @@ def test_hostile_text_stays_inert(budget: int | None) -> None:
     if budget is None:
         assert page.hrefs == [report.links.run]
         assert "javascript:alert(1)" in page.text  # shown as text, not as a link
+
+
+def test_links_to_one_address_are_one_link() -> None:
+    run = "https://github.com/acme/agents/actions/runs/42"
+    report = planfixtures.huge().model_copy(
+        update={"links": Links(html_report=run, job_summary=run, run=run)}
+    )
+    page = html_of(render_md.budgeted(report, 20_000))
+    assert page.hrefs == [run]
+    assert "see full HTML report, job summary, workflow run." in page.text

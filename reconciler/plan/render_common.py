@@ -182,10 +182,11 @@ LINK_LABELS = (("html_report", "full HTML report"), ("job_summary", "job summary
 
 
 def links(report_links: Links) -> list[tuple[str, str | None, str]]:
-    """(label, the URL when it may be a link, the raw text) for each link the report has."""
-    found = []
+    """(label, the URL when it may be a link, the raw text) for each link the report has;
+    links to one address are one link with the labels joined."""
+    found: dict[str, tuple[list[str], str | None]] = {}
     for field, label in LINK_LABELS:
         raw = getattr(report_links, field)
         if raw:
-            found.append((label, safe_url(raw), raw))
-    return found
+            found.setdefault(raw, ([], safe_url(raw)))[0].append(label)
+    return [(", ".join(labels), url, raw) for raw, (labels, url) in found.items()]
