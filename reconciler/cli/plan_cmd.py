@@ -21,8 +21,8 @@ from reconciler.cli.plan_evals import EvalSides, Side, read_both, run_both
 from reconciler.cli.policy_inputs import change_input
 from reconciler.errors import AlmError, ExitCode
 from reconciler.evals.bundle import affected_agents
-from reconciler.evals.safejson import JsonRefused, loads
-from reconciler.fsutil import read_limited, write_atomic
+from reconciler.fsutil import write_atomic
+from reconciler.github.context import read_event
 from reconciler.plan import model, render_html, render_md
 from reconciler.plan.build import PlanInputs, build
 from reconciler.plan.event import pull_request_of
@@ -33,7 +33,6 @@ from reconciler.spec.checks import validate
 
 SUMMARY_BUDGET = 1_000_000  # GitHub's job summary holds 1 MiB per step
 SUMMARY_BYTES = 1 << 20
-MAX_EVENT_BYTES = 25 << 20  # GitHub caps webhook payloads at 25 MB
 _OUT = click.Path(dir_okay=False, path_type=Path)
 _IN = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -58,11 +57,7 @@ def pull_request_from_env(env: Mapping[str, str]) -> PullRequest | None:
             "GITHUB_EVENT_NAME is pull_request but GITHUB_EVENT_PATH is not set; "
             "expected the path of the webhook payload (set by GitHub Actions)"
         )
-    data = read_limited(Path(path), MAX_EVENT_BYTES, "the event payload (JSON)")
-    try:
-        event = loads(data)
-    except JsonRefused as exc:
-        raise AlmError(exc.at(path)) from None
+    event = read_event(path)  # bounded, untrusted JSON; an object or an error
     return pull_request_of(event, path)
 
 
