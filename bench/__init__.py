@@ -23,6 +23,7 @@ REGISTRY: dict[str, str] = {
     "gate": "bench.bench_gate",
     "results": "bench.bench_results",
     "plan": "bench.plan",
+    "github_pr": "bench.github_pr",
     "hostile": "bench.bench_hostile",
 }
 
