@@ -158,6 +158,17 @@ def short_sha(sha: str | None) -> str:
     return sha[:12] if sha else "working tree"
 
 
+def side(ref: str | None, commit: str | None, full: bool = False) -> str:
+    """ "origin/main @ 1a2b3c4d5e6f", or "working tree" (not committed)."""
+    if not commit:
+        return ref or "working tree"
+    return f"{ref or 'commit'} @ {commit if full else short_sha(commit)}"
+
+
+def check_icon(regressed: bool, base: float | None, head: float | None) -> str:
+    return "📉" if regressed else "⚪" if base is None or head is None else "✅"
+
+
 # --- links -----------------------------------------------------------------------------
 
 _URL_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f\u2028\u2029]")

@@ -23,6 +23,7 @@ from reconciler.plan.render_common import (
     newness,
     plural,
     short_sha,
+    side,
     title,
 )
 from reconciler.plan.render_html_evals import cost, evals, items, section, table
@@ -129,8 +130,8 @@ def deploy(report: PlanReport) -> str:
 
 def provenance(report: PlanReport) -> str:
     p = report.provenance
-    sides = [f"{side}: {esc(i.ref or 'working tree')} @ <code>{esc(i.commit or 'working tree')}"
-             "</code>" for side, i in (("base", p.base), ("head", p.head))]  # fmt: skip
+    sides = [f"{name}: <code>{esc(side(i.ref, i.commit, full=True))}</code>"
+             for name, i in (("base", p.base), ("head", p.head))]  # fmt: skip
     sides.append(f"alm {esc(p.alm_version)}")
     rows = [[esc(h.agent), f"<code>{esc(h.spec)}</code>", f"<code>{esc(h.prompt or '—')}</code>",
              f"<code>{esc(h.dataset or '—')}</code>"] for h in p.agents]  # fmt: skip

@@ -14,6 +14,7 @@ from reconciler.plan.render_common import (
     METRIC_STATUS,
     PROBLEM_AGENT_STATUSES,
     SECTION_TITLES,
+    check_icon,
     esc,
     metric_delta,
     metric_value,
@@ -77,7 +78,7 @@ def _metrics(agent: AgentEval) -> str:
 
 def _checks(agent: AgentEval) -> str:
     return items([
-        f"{'📉' if c.regressed else '✅'} paired test on {esc(c.metric)}: "
+        f"{check_icon(c.regressed, c.base, c.head)} paired test on {esc(c.metric)}: "
         f"{metric_value(c.metric, c.base)} → {metric_value(c.metric, c.head)}, "
         f"p = {p_value(c.p_value)}: {esc(c.why)}"
         for c in agent.checks
@@ -91,8 +92,7 @@ def agent_eval(agent: AgentEval) -> str:
     count = max(agent.not_run, len(not_run))
     parts = [
         f"<h3>{esc(agent.agent)}: {AGENT_STATUS[agent.status]}</h3>",
-        f"<p>{esc(agent.headline)} ({plural(agent.paired, 'paired case', 'paired cases')}, "
-        f"{plural(len(failing), 'failing case', 'failing cases')})</p>",
+        f"<p>{esc(agent.headline)} ({plural(len(failing), 'failing case', 'failing cases')})</p>",
         _metrics(agent),
         _checks(agent),
         *(case_details(c) for c in failing),

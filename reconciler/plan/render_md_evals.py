@@ -10,6 +10,7 @@ from reconciler.plan.render_common import (
     CASE_STATE,
     METRIC_STATUS,
     PROBLEM_AGENT_STATUSES,
+    check_icon,
     metric_delta,
     metric_value,
     money,
@@ -88,8 +89,7 @@ def _agent_eval(b: Builder, agent: AgentEval) -> None:
     failing = sum(1 for c in agent.cases if c.state != "not_run")
     head = b.add(
         f"#### {inline(agent.agent)}: {AGENT_STATUS[agent.status]}\n\n"
-        f"{inline(agent.headline)} ({plural(agent.paired, 'paired case', 'paired cases')}, "
-        f"{plural(failing, 'failing case', 'failing cases')})",
+        f"{inline(agent.headline)} ({plural(failing, 'failing case', 'failing cases')})",
         priority,
         "agent eval",
     )
@@ -101,7 +101,7 @@ def _agent_eval(b: Builder, agent: AgentEval) -> None:
     ]  # fmt: skip
     table(b, METRIC_HEADER, rows, "metric", head, priority)
     checks = [
-        (f"{'📉' if c.regressed else '✅'} paired test on {inline(c.metric)}: "
+        (f"{check_icon(c.regressed, c.base, c.head)} paired test on {inline(c.metric)}: "
          f"{metric_value(c.metric, c.base)} → {metric_value(c.metric, c.head)}, "
          f"p = {p_value(c.p_value)}: {inline(c.why)}", priority)
         for c in agent.checks

@@ -26,7 +26,7 @@ P_OLD_FINDINGS = 8
 P_DEPLOY = 8
 P_PROVENANCE = 9
 
-_ORDERED_MARKER = re.compile(r"^(\d{1,9})([.)])")
+_ORDERED_MARKER = re.compile(r"^(\d{1,9})([.)])(?=\s|$)")
 
 
 def inline(text: str) -> str:

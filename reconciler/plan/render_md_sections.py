@@ -17,6 +17,7 @@ from reconciler.plan.render_common import (
     percent_change,
     plural,
     short_sha,
+    side,
     signed_money,
     title,
 )
@@ -61,7 +62,9 @@ def overview(report: PlanReport) -> str:
     ]
     problems = sum(1 for a in evals.agents if a.status in PROBLEM_AGENT_STATUSES)
     if evals.ran:
-        parts.append(f"evals: {problems} of {len(evals.agents)} agents failing or regressed")
+        parts.append(
+            f"evals: {problems} of {len(evals.agents)} agents failed, regressed or not run"
+        )
     delta = cost.total_monthly_head - cost.total_monthly_base
     parts.append(
         f"cost {signed_money(delta)}/month "
@@ -185,11 +188,8 @@ def deploy(b: Builder, report: PlanReport) -> None:
 def provenance(b: Builder, report: PlanReport) -> None:
     p = report.provenance
     b.section("provenance", P_PROVENANCE, heading("provenance"))
-    sides = [
-        (f"{side}: {inline(info.ref or 'working tree')} @ {inline(short_sha(info.commit))}",
-         P_PROVENANCE)
-        for side, info in (("base", p.base), ("head", p.head))
-    ]  # fmt: skip
+    sides = [(f"{name}: {inline(side(info.ref, info.commit))}", P_PROVENANCE)
+             for name, info in (("base", p.base), ("head", p.head))]  # fmt: skip
     sides.append((f"alm {inline(p.alm_version)}", P_PROVENANCE))
     bullets(b, sides, "provenance", None, b.new_group())
     rows = [
