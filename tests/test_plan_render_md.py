@@ -11,7 +11,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from reconciler.plan import render_md
-from reconciler.plan.model import ChangeLine, Links, PlanReport
+from reconciler.plan.model import ChangeLine, Links, PlanReport, RefInfo
 from reconciler.plan.render_common import title, utf16_len
 from tests import planfixtures
 
@@ -261,3 +261,29 @@ def test_links_to_one_address_are_one_link() -> None:
     page = html_of(render_md.budgeted(report, 20_000))
     assert page.hrefs == [run]
     assert "see full HTML report, job summary, workflow run." in page.text
+
+
+def test_a_text_that_starts_like_a_numbered_list_stays_one_item() -> None:
+    report = planfixtures.tiny()
+    lines = [ChangeLine(text="1. first step"), ChangeLine(text="100.0% of cases")]
+    agent = report.changes.agents[0].model_copy(update={"changes": lines})
+    report = report.model_copy(update={"changes": report.changes.model_copy(
+        update={"agents": [agent]})})  # fmt: skip
+    text = render_md.full(report)
+    page = html_of(text)
+    assert "1. first step" in page.text and "100.0% of cases" in text  # no needless escape
+    assert page.tags.count("ol") == 1  # the deploy steps, not the change line
+
+
+def test_a_working_tree_head_and_an_unmeasured_check() -> None:
+    report = planfixtures.typical()
+    provenance = report.provenance.model_copy(update={"head": RefInfo(ref=None, commit=None)})
+    agent = report.evals.agents[0]
+    check = agent.checks[0].model_copy(update={"head": None, "regressed": False})
+    evals = report.evals.model_copy(
+        update={"agents": [agent.model_copy(update={"checks": [check]})]}
+    )
+    text = html_of(render_md.full(
+        report.model_copy(update={"provenance": provenance, "evals": evals}))).text  # fmt: skip
+    assert "head: working tree\n" in text and "working tree @" not in text
+    assert "⚪ paired test on pass_rate: 95.0% → —" in text
