@@ -1,0 +1,86 @@
+"""What alm github pr and alm github deployed do, behind their click commands: imported
+only when one of them runs, so that PyGithub (about 0.7 s to import) costs the other
+commands nothing."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import click
+import requests
+from github import GithubException
+
+from reconciler.cli.app import App
+from reconciler.cli.output import printable
+from reconciler.errors import AlmError, UsageError
+from reconciler.github import api as gh
+from reconciler.github import context, deployed, pr
+from reconciler.github.retry import RetryPolicy, describe
+from reconciler.plan import model, render_md
+from reconciler.spec.state import DesiredState
+
+T = TypeVar("T")
+NO_COMMIT = "0" * 40
+
+
+def _session(retry: RetryPolicy) -> tuple[context.Context, gh.Api]:
+    ctx = context.from_env(os.environ)
+    return ctx, gh.Api(gh.connect(ctx), ctx.repository, retry)
+
+
+def _echo_log(lines: list[str]) -> None:
+    for line in lines:
+        click.echo(printable(f"alm: {line}"), err=True)
+
+
+def _logged(retry: RetryPolicy, work: Callable[[], T]) -> T:
+    """Run work; print the retries and notes it logged, on failure too. A GitHub answer
+    no step expected (401, a 404, retries exhausted) is a failure with its reason (exit 1),
+    not an unexpected error."""
+    try:
+        return work()
+    except (GithubException, requests.RequestException) as exc:
+        raise AlmError(f"GitHub API: {describe(exc)}") from None
+    finally:
+        _echo_log(retry.log)
+
+
+def post_plan(report: Path | None) -> None:
+    if report is None:
+        raise UsageError("--report is required: the plan.json that `alm plan --json` wrote")
+    retry = RetryPolicy()
+    ctx, api = _session(retry)
+    plan = model.read(report)
+    result = _logged(retry, lambda: pr.run(ctx, api, plan, render_md.budgeted))
+    _echo_log(result.log)
+    click.echo(printable(result.summary))
+
+
+def comment_deployed(app: App, report: Path | None) -> None:
+    retry = RetryPolicy()
+    ctx, api = _session(retry)
+    if ctx.event_name != "push":
+        raise UsageError(f"GITHUB_EVENT_NAME={ctx.event_name or '(unset)'}: expected push")
+    sha = ctx.event.get("after")
+    if not isinstance(sha, str) or len(sha) != 40:
+        raise AlmError("the push event names no pushed commit (after)")
+    plan = model.read(report) if report is not None else None
+    found = _logged(retry, lambda: deployed.merged_pull(api.pulls_of_commit(sha), sha))
+    if found.pull is None:
+        click.echo(printable(found.why))
+        return
+    steps = plan.deploy if plan is not None else _steps_from_repo(app, ctx.event, sha)
+    text = deployed.message(sha, steps)
+    done = _logged(retry, lambda: deployed.post(api, found.pull, text) if found.pull else "")
+    click.echo(printable(f"PR #{found.pull.number}: deploy comment {done}"))
+
+
+def _steps_from_repo(app: App, event: dict[str, object], sha: str) -> list[model.EnvironmentStep]:
+    before = event.get("before")
+    base: DesiredState | None = None
+    if isinstance(before, str) and before and before != NO_COMMIT:
+        base = app.load(before)
+    return deployed.steps_from_state(base, app.load(sha))
