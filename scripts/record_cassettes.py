@@ -31,6 +31,9 @@ Every cassette's provenance says it came from this script, not from the named mo
 (``ALM_CASSETTE_PROVENANCE``). Synthetic demo data.
 
 Usage: .venv/bin/python scripts/record_cassettes.py [--agent NAME ...]
+       .venv/bin/python scripts/record_cassettes.py --into REPO --agent NAME [--degraded]
+         (re-record only the agent's declared model in another checkout, as a pull request
+         that changes an agent would; --degraded answers as model B does)
 """
 
 from __future__ import annotations
@@ -332,35 +335,50 @@ def declared_model(root: Path, agent: str) -> str:
     return next(s.agent.model.name for s in state.agents if s.name == agent)
 
 
+def _clear(folder: Path) -> None:
+    for old in folder.glob("*.json"):
+        old.unlink()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agent", action="append", help="only this agent (repeatable)")
+    parser.add_argument("--into", type=Path, help="record the declared model in this checkout")
+    parser.add_argument("--degraded", action="store_true", help="with --into: as model B")
     args = parser.parse_args()
+    if args.into is not None:
+        for agent in args.agent or []:
+            _clear(args.into / "evals" / agent / "cassettes")
+            record(args.into.resolve(), agent, degraded=args.degraded)
+        return
     agents = args.agent or sorted(s.name for s in load_worktree(ROOT).agents)
     for agent in agents:
         folder = ROOT / "evals" / agent / "cassettes"
-        for old in folder.glob("*.json"):
-            old.unlink()
+        _clear(folder)
         model_a = declared_model(ROOT, agent)
         print(f"{agent}: model A {model_a} (reference), model B {MODEL_B} (degraded)")
         record(ROOT, agent, degraded=False)
-        with tempfile.TemporaryDirectory() as tmp:
-            copy = Path(tmp)
-            for name in FLEET:
-                shutil.copytree(ROOT / name, copy / name)
-            spec = copy / "agents" / agent / "agent.yaml"
-            text = spec.read_text("utf-8")
-            swapped = re.sub(
-                r"(?m)^(model:\n(?:  .*\n)*?  name: )\S+$", rf"\g<1>{MODEL_B}", text, count=1
-            )
-            if swapped == text and model_a != MODEL_B:
-                raise SystemExit(f"{spec}: could not swap model.name")
-            spec.write_text(swapped, "utf-8")
-            record(copy, agent, degraded=True)
-            for cassette in (copy / "evals" / agent / "cassettes").glob("*.json"):
-                if json.loads(cassette.read_text("utf-8"))["request"]["model"] == MODEL_B:
-                    shutil.copy2(cassette, folder / cassette.name)
+        _record_model_b(agent, model_a, folder)
         print(f"{agent}: {len(list(folder.glob('*.json')))} cassettes")
+
+
+def _record_model_b(agent: str, model_a: str, folder: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp)
+        for name in FLEET:
+            shutil.copytree(ROOT / name, copy / name)
+        spec = copy / "agents" / agent / "agent.yaml"
+        text = spec.read_text("utf-8")
+        swapped = re.sub(
+            r"(?m)^(model:\n(?:  .*\n)*?  name: )\S+$", rf"\g<1>{MODEL_B}", text, count=1
+        )
+        if swapped == text and model_a != MODEL_B:
+            raise SystemExit(f"{spec}: could not swap model.name")
+        spec.write_text(swapped, "utf-8")
+        record(copy, agent, degraded=True)
+        for cassette in (copy / "evals" / agent / "cassettes").glob("*.json"):
+            if json.loads(cassette.read_text("utf-8"))["request"]["model"] == MODEL_B:
+                shutil.copy2(cassette, folder / cassette.name)
 
 
 if __name__ == "__main__":
