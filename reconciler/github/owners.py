@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from reconciler.plan.model import Approval, PlanReport
 from reconciler.policy import codeowners
 from reconciler.policy.approvals import APPROVED, Evaluation, Requirement, Review, evaluate
-from reconciler.policy.check import _codeowner_requirements
+from reconciler.policy.check import codeowner_requirements
 
 
 def _owner_set(owners: Iterable[str]) -> frozenset[str]:
@@ -26,7 +26,7 @@ def _owner_set(owners: Iterable[str]) -> frozenset[str]:
 
 def base_requirements(text: str, source: str, changed: Sequence[str]) -> list[Requirement]:
     """The code-owner approvals the base's CODEOWNERS demands for the changed files."""
-    owned, _unowned = _codeowner_requirements(tuple(changed), codeowners.parse(text, source))
+    owned, _unowned = codeowner_requirements(tuple(changed), codeowners.parse(text, source))
     return owned
 
 

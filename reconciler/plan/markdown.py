@@ -14,7 +14,7 @@ import re
 _ZWSP = "&#8203;"  # a zero-width space: "@&#8203;team" reads as @team and pings no one
 _LINE_BREAKS = re.compile(r"\r\n|[\r\n\x0b\x0c\x85\u2028\u2029]")
 # controls and the bidirectional overrides that reorder what a reader sees
-_INVISIBLE = re.compile(
+INVISIBLE = re.compile(
     r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
 )
 _SPECIAL = re.compile(r"[&<>\"'\\`*_~\[\](){}!|:#@+=-]")
@@ -33,7 +33,7 @@ def _one(char: str) -> str:
 
 
 def _flat(text: str) -> str:
-    return _INVISIBLE.sub("", _LINE_BREAKS.sub(" ", text))
+    return INVISIBLE.sub("", _LINE_BREAKS.sub(" ", text))
 
 
 def md_text(text: str) -> str:
@@ -54,7 +54,7 @@ def md_code(text: str, language: str = "") -> str:
     runs = [len(run) for run in _BACKTICKS.findall(text)]
     fence = "`" * max(3, max(runs, default=0) + 1)
     info = language if _LANGUAGE.fullmatch(language) else ""
-    body = _INVISIBLE.sub("", _LINE_BREAKS.sub("\n", text))
+    body = INVISIBLE.sub("", _LINE_BREAKS.sub("\n", text))
     return f"{fence}{info}\n{body}\n{fence}"
 
 

@@ -12,8 +12,9 @@ import re
 from collections.abc import Callable, Sequence
 from urllib.parse import quote, urlsplit
 
-from reconciler.plan.markdown import _INVISIBLE  # one list of what must never show
-from reconciler.plan.model import FindingEntry, Links, PlanReport
+from reconciler.evals.compare_text import NAMES as CHECK_NAMES
+from reconciler.plan.markdown import INVISIBLE  # one list of what must never show
+from reconciler.plan.model import CheckEntry, FindingEntry, Links, PlanReport
 
 VERDICT_WORDS = {
     "ready": ("✅", "Ready to merge"),
@@ -53,7 +54,7 @@ def utf16_len(text: str) -> int:
 
 def esc(text: str) -> str:
     """Repository text inside HTML: escaped (quotes too), controls and bidi overrides gone."""
-    return html.escape(_INVISIBLE.sub("", text), quote=True)
+    return html.escape(INVISIBLE.sub("", text), quote=True)
 
 
 def title(report: PlanReport) -> str:
@@ -172,6 +173,11 @@ def check_icon(regressed: bool, base: float | None, head: float | None) -> str:
 # --- links -----------------------------------------------------------------------------
 
 _URL_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f\u2028\u2029]")
+
+
+def check_summary(check: CheckEntry) -> str:
+    """``pass rate (paired): <the check's figures and why>``, as alm eval compare says it."""
+    return f"{CHECK_NAMES.get(check.metric, check.metric)} (paired): {check.why}"
 
 
 def safe_url(url: str | None) -> str | None:

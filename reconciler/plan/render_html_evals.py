@@ -15,11 +15,11 @@ from reconciler.plan.render_common import (
     PROBLEM_AGENT_STATUSES,
     SECTION_TITLES,
     check_icon,
+    check_summary,
     esc,
     metric_delta,
     metric_value,
     money,
-    p_value,
     percent_change,
     plural,
     signed_money,
@@ -78,9 +78,7 @@ def _metrics(agent: AgentEval) -> str:
 
 def _checks(agent: AgentEval) -> str:
     return items([
-        f"{check_icon(c.regressed, c.base, c.head)} paired test on {esc(c.metric)}: "
-        f"{metric_value(c.metric, c.base)} → {metric_value(c.metric, c.head)}, "
-        f"p = {p_value(c.p_value)}: {esc(c.why)}"
+        f"{check_icon(c.regressed, c.base, c.head)} {esc(check_summary(c))}"
         for c in agent.checks
     ])  # fmt: skip
 

@@ -11,10 +11,10 @@ from reconciler.plan.render_common import (
     METRIC_STATUS,
     PROBLEM_AGENT_STATUSES,
     check_icon,
+    check_summary,
     metric_delta,
     metric_value,
     money,
-    p_value,
     percent_change,
     plural,
     signed_money,
@@ -101,9 +101,7 @@ def _agent_eval(b: Builder, agent: AgentEval) -> None:
     ]  # fmt: skip
     table(b, METRIC_HEADER, rows, "metric", head, priority)
     checks = [
-        (f"{check_icon(c.regressed, c.base, c.head)} paired test on {inline(c.metric)}: "
-         f"{metric_value(c.metric, c.base)} → {metric_value(c.metric, c.head)}, "
-         f"p = {p_value(c.p_value)}: {inline(c.why)}", priority)
+        (f"{check_icon(c.regressed, c.base, c.head)} {inline(check_summary(c))}", priority)
         for c in agent.checks
     ]  # fmt: skip
     bullets(b, checks, "metric", head, b.new_group())

@@ -70,7 +70,7 @@ def check(inp: CheckInput) -> Report:
     approvals: list[Requirement] = []
     unowned: tuple[str, ...] = ()
     if inp.changed is not None:
-        owned, unowned = _codeowner_requirements(inp.changed, inp.codeowners)
+        owned, unowned = codeowner_requirements(inp.changed, inp.codeowners)
         approvals = owned + _policy_requirements(results.demands)
         if inp.base is not None:
             approvals += tool_approvers.requirements(inp.head, inp.base)
@@ -157,7 +157,7 @@ def _agent(sides: _Sides, spec: AgentSpec, compiled: Compiled, results: Results)
         results.violations.append(v if v.kind == "bad-policy" else replace(v, new=new))
 
 
-def _codeowner_requirements(
+def codeowner_requirements(
     changed: tuple[str, ...], codeowners: Codeowners | None
 ) -> tuple[list[Requirement], tuple[str, ...]]:
     by_owners: dict[tuple[str, ...], list[str]] = {}
