@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job on the example fleet: validate, schemas, and the semantic diff of a real change.
+# The main job on the example fleet: validate, schemas, the semantic diff, policy, and the
+# pull request report (alm plan) of a real change.
 # Run through `make demo`, which puts the project's .venv/bin first on PATH.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -23,6 +24,9 @@ for f in agents policies evals schemas; do rm -rf "$f"; cp -R "$here/$f" "$f"; d
 git add -A
 git -c user.name=demo -c user.email=demo@alm.invalid commit -q -m "base: the fleet as in the working tree" >/dev/null || true
 python3 "$here/scripts/demo_change.py" "$work/repo"
+# the team re-records support-triage's cassettes for its new model, prompt and tools (here the
+# scripted responder answers as a weaker model would: scripts/record_cassettes.py)
+python3 "$here/scripts/record_cassettes.py" --into "$work/repo" --agent support-triage --degraded >/dev/null
 git add -A
 git -c user.name=demo -c user.email=demo@alm.invalid commit -q -m "support-triage: cheaper model, CRM writes; sales-research: drop a rule"
 run alm validate
@@ -32,18 +36,13 @@ say "4. Policy as code: what the change violates, and whose approval it needs (e
 run alm policy check --base HEAD~1 --head HEAD
 run alm codeowners --check
 
-say "5. Evals from the shipped cassettes, then a model swap compared on paired cases (exit 1)"
-# Cassettes are synthetic: written by the scripted reference responder in
-# scripts/record_cassettes.py (gpt-4.1-nano answers are its degraded variant), no real model.
-cd "$here"
-run alm eval --no-cache --out "$work/base.json"
-mkdir -p "$work/swap"
-for f in agents policies evals; do cp -R "$here/$f" "$work/swap/$f"; done
-sed -i 's/^  name: gpt-4.1-mini$/  name: gpt-4.1-nano/' "$work/swap/agents/support-triage/agent.yaml"
-cd "$work/swap"
-run alm eval --no-cache --agent support-triage --out "$work/head.json"
-run alm eval compare "$work/base.json" "$work/head.json"
-cd "$work/repo"
+say "5. The pull request report: what the bot posts as its one sticky comment (exit 1: blocked)"
+# Evals of the affected agents at base and head (replayed from cassettes, cache first), the
+# paired comparison, approvals, cost at declared volume, what deploys where on merge.
+mkdir -p "$here/.alm/demo"
+run alm plan --base HEAD~1 --head HEAD --json "$here/.alm/demo/plan.json" \
+  --out "$here/.alm/demo/report.md" --html "$here/.alm/demo/report.html"
+printf '\nThe full report, as a page: %s\n' "$here/.alm/demo/report.html"
 
 say "6. A broken change is pointed out with file:line:col (exit 1)"
 # a typo in a grant, a duplicate key, and a grant that the agent's own must_never forbids
