@@ -163,6 +163,12 @@ def environment(scopes: list[dict[str, Any]], context: dict[str, str]) -> dict[s
     return env
 
 
+def runner_env(context: dict[str, str]) -> dict[str, str]:
+    """What the runner sets for every step: the event's name and payload file."""
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": context["github.event_name"]}
+    return env | ({"GITHUB_EVENT_PATH": context["event_path"]} if "event_path" in context else {})
+
+
 def run_step(
     step: dict[str, Any], repo: Path, context: dict[str, str], env: dict[str, str]
 ) -> StepRun:
@@ -176,7 +182,7 @@ def run_step(
         cwd=repo,
         capture_output=True,
         text=True,
-        env={**os.environ, **env, "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(output),
+        env={**os.environ, **env, **runner_env(context), "GITHUB_OUTPUT": str(output),
              "GITHUB_STEP_SUMMARY": str(summary)},
         timeout=300,
         check=False,
@@ -192,17 +198,24 @@ def run_step(
 
 
 def run_job(
-    job: dict[str, Any], repo: Path, context: dict[str, str], file: str = "alm-pr.yml"
+    job: dict[str, Any],
+    repo: Path,
+    context: dict[str, str],
+    file: str = "alm-pr.yml",
+    actions: list[dict[str, Any]] | None = None,
 ) -> list[StepRun]:
     """The job's run steps in order (under a pull_request event unless the context says
-    otherwise); after a failed step only those whose `if:` allows it, as on GitHub."""
+    otherwise); after a failed step only those whose `if:` allows it, as on GitHub. The
+    `uses:` steps that GitHub would run are appended to `actions` (they are not run)."""
     runs: list[StepRun] = []
     failed = False
     context = {"github.event_name": "pull_request", **context}
     for step in job["steps"]:
-        if "run" not in step or step["run"].strip() == "make setup":
-            continue
         if not should_run(str(step.get("if", "success()")), context, failed):
+            continue
+        if "uses" in step and actions is not None:
+            actions.append(step)
+        if "run" not in step or step["run"].strip() == "make setup":
             continue
         env = environment([workflow(file), job, step], context)
         runs.append(run_step(step, repo, context, env))
