@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 EDITS: list[tuple[str, str, str]] = [
-    # support-triage: swap to a cheaper model (its answers are worse) and grant a CRM write tool; its contract
-    # forbade CRM writes, so the rule is narrowed in the same change (alm validate refuses
-    # a grant that the agent's own must_never forbids)
+    # support-triage: swap to a cheaper model (its answers are worse) and grant a CRM write
+    # tool; its contract forbade CRM writes, so the rule is narrowed in the same change
+    # (alm validate refuses a grant that the agent's own must_never forbids)
     ("agents/support-triage/agent.yaml", "  name: gpt-4.1-mini\n", "  name: gpt-4.1-nano\n"),
     (
         "agents/support-triage/agent.yaml",
