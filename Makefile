@@ -35,7 +35,7 @@ actionlint: $(BIN)/actionlint
 # elsewhere, or if apt fails, that test is reported as skipped with the reason.
 browser:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] \
-		&& (apt-get update -qq && apt-get install -y -qq chromium); } \
+		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium); } \
 		|| echo "chromium not installed: tests/test_plan_html_browser.py will be skipped"
 
 unit: $(STAMP) actionlint browser
