@@ -176,9 +176,11 @@ def generate(state: DesiredState) -> str:
     sections: list[tuple[str, list[tuple[str, list[str]]]]] = []
     governance = governance_owners(state)
     if governance:
-        folders = ("/policies/", "/.github/", "/agents/", "/evals/")
+        # `*` first: a change to anything else (the bot's code, its workflows, the
+        # Makefile) needs governance's review too, since the PR's own run computes its report
+        folders = ("*", "/policies/", "/.github/", "/agents/", "/evals/")
         lines = [(folder, governance) for folder in folders]
-        title = "repository governance (owners of the Change policies); new agents land here"
+        title = "governance (owners of the Change policies): all else, the bot's code too"
         sections.append((title, lines))
     by_file: dict[str, list[str]] = {}
     for policy in state.policies:
