@@ -14,7 +14,7 @@ from urllib.parse import quote, urlsplit
 
 from reconciler.evals.compare_text import NAMES as CHECK_NAMES
 from reconciler.plan.markdown import INVISIBLE  # one list of what must never show
-from reconciler.plan.model import CheckEntry, FindingEntry, Links, PlanReport
+from reconciler.plan.model import Approval, CheckEntry, Evals, FindingEntry, Links, PlanReport
 
 VERDICT_WORDS = {
     "ready": ("✅", "Ready to merge"),
@@ -173,6 +173,31 @@ def check_icon(regressed: bool, base: float | None, head: float | None) -> str:
 # --- links -----------------------------------------------------------------------------
 
 _URL_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f\u2028\u2029]")
+
+
+def approval_for(approval: Approval) -> str:
+    """What an approval is for: ``support-triage; 3 files``, or ``the change``."""
+    shown = approval.agents[:5]
+    parts = [
+        ", ".join(shown) + (f" and {len(approval.agents) - 5} more" if approval.agents[5:] else "")
+    ]
+    parts = parts if shown else []
+    if approval.files:
+        parts.append(plural(len(approval.files), "file", "files"))
+    return "; ".join(parts) or "the change"
+
+
+_TRIAL_WORDS = (("run", "run here"), ("cached", "from the cache"), ("not_run", "not run"))
+
+
+def trial_counts(evals: Evals) -> str:
+    """``17 trials at base, 17 at head: 34 run here, 0 from the cache, 0 not run. This
+    eval run cost $0.05.``"""
+    trials = evals.trials
+    sides = f"{trials.get('base_trials', 0)} trials at base, {trials.get('head_trials', 0)} at head"
+    counts = [f"{trials[key]} {words}" for key, words in _TRIAL_WORDS if key in trials]
+    text = f"{sides}: {', '.join(counts)}" if counts else sides
+    return f"{text}. This eval run cost {money(evals.run_cost_usd)}."
 
 
 def check_summary(check: CheckEntry) -> str:

@@ -16,6 +16,7 @@ from reconciler.plan.render_common import (
     CHANGE_STATUS,
     FULL_ORDER,
     REVIEWS_NOT_READ,
+    approval_for,
     esc,
     finding_place,
     findings_in_order,
@@ -107,8 +108,7 @@ def approvals(report: PlanReport) -> str:
     note = (REVIEWS_NOT_READ if not a.reviews_read
             else f"Reviews counted on the head commit {esc(short_sha(a.head_sha))}.")  # fmt: skip
     rows = [[esc(" or ".join(r.from_)), esc(r.reason),
-             esc(", ".join(r.agents)) + (f"; {plural(len(r.files), 'file', 'files')}"
-                                         if r.files else ""), _status(r, a)]
+             esc(approval_for(r)), _status(r, a)]
             for r in a.required]  # fmt: skip
     reviews = [f"✋ {esc(w)} requested changes" for w in a.changes_requested]
     reviews += [f"not counted: {esc(n.reviewer)}: {esc(n.why)}" for n in a.not_counted]

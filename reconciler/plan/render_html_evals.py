@@ -23,6 +23,7 @@ from reconciler.plan.render_common import (
     percent_change,
     plural,
     signed_money,
+    trial_counts,
 )
 from reconciler.plan.render_md_evals import COST_HEADER, METRIC_HEADER, case_summary
 
@@ -105,8 +106,7 @@ def evals(report: PlanReport) -> str:
     e = report.evals
     parts = [] if e.ran else ["<p>Evals did not run: no agent's behaviour is affected.</p>"]
     if e.trials:
-        counts = ", ".join(f"{n} {esc(k)}" for k, n in sorted(e.trials.items()))
-        parts.append(f"<p>Trials: {counts}. This eval run cost {money(e.run_cost_usd)}.</p>")
+        parts.append(f"<p>{esc(trial_counts(e))}</p>")
     parts.append(items([f"⚠️ not evaluated: {esc(r.agent or '')} {esc(r.text)}"
                         for r in e.not_evaluated]))  # fmt: skip
     order = sorted(e.agents, key=lambda a: a.status not in PROBLEM_AGENT_STATUSES)

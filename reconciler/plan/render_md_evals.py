@@ -18,6 +18,7 @@ from reconciler.plan.render_common import (
     percent_change,
     plural,
     signed_money,
+    trial_counts,
 )
 from reconciler.plan.render_fit import Builder
 from reconciler.plan.render_md_parts import (
@@ -114,8 +115,11 @@ def evals(b: Builder, report: PlanReport) -> None:
     if not e.ran:
         b.add("Evals did not run: no agent's behaviour is affected.", P_REGRESSIONS, "note")
     if e.trials:
-        counts = ", ".join(f"{n} {inline(k)}" for k, n in sorted(e.trials.items()))
-        b.add(f"Trials: {counts}. This eval run cost {money(e.run_cost_usd)}.", P_PASSING, "note")
+        b.add(
+            inline(trial_counts(e)),
+            P_PASSING,
+            "note",
+        )
     reasons = [(f"⚠️ not evaluated: {inline(r.agent or '')} {inline(r.text)}", P_REGRESSIONS)
                for r in e.not_evaluated]  # fmt: skip
     bullets(b, reasons, "reason", None, b.new_group())

@@ -11,6 +11,7 @@ from reconciler.plan.render_common import (
     PROBLEM_AGENT_STATUSES,
     REVIEWS_NOT_READ,
     SECTION_TITLES,
+    approval_for,
     finding_place,
     findings_in_order,
     newness,
@@ -142,10 +143,7 @@ def approval_status(approval: Approval, approvals: Approvals) -> str:
 
 
 def _approval_for(approval: Approval) -> str:
-    parts = [names(approval.agents, 5)] if approval.agents else []
-    if approval.files:
-        parts.append(plural(len(approval.files), "file", "files"))
-    return "; ".join(parts) or "the change"
+    return inline(approval_for(approval))
 
 
 def approvals(b: Builder, report: PlanReport) -> None:
