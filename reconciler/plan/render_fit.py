@@ -138,9 +138,11 @@ def prune(sections: list[Section], kept: set[int]) -> set[int]:
 
 
 def kept_text(sections: list[Section], kept: set[int]) -> str:
-    """The kept blocks: sections by priority, blocks in document order."""
-    ordered = sorted(sections, key=lambda s: s.priority)
-    return whole(Section(s.key, s.priority, [b for b in s.blocks if b.id in kept]) for s in ordered)
+    """The kept blocks in document order: the comment reads like the full report, with
+    what did not fit (chosen by priority) left out."""
+    return whole(
+        Section(s.key, s.priority, [b for b in s.blocks if b.id in kept]) for s in sections
+    )
 
 
 def left_out_words(left: Counter[str]) -> str:

@@ -2,7 +2,7 @@
 
 Both are made of the same sections, rendered to blocks (reconciler.plan.render_fit). The
 full report is every block in document order. The budgeted one keeps blocks greedily by
-priority (verdict, approvals, regressions, cost, then the rest), puts the sections in that
+priority (verdict, approvals, regressions, cost, then the rest), shows them in document
 order, and counts what it left out, with links to the full report. A last check picks the
 first of ever smaller texts that fits, down to the verdict and counts, so it always fits.
 Repository text is escaped by reconciler.plan.markdown; only the report's own http(s)
