@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import pytest
 from markdown_it import MarkdownIt
 
-from reconciler.plan.markdown import md_code, md_details, md_text
+from reconciler.plan.markdown import html_text, md_code, md_details, md_text
 
 HOSTILE = [
     "@acme/security please look",
@@ -112,3 +112,13 @@ def test_the_details_summary_shows_the_text_without_backslashes(text: str) -> No
     assert _mentions(summary) == []
     visible = " ".join(text.replace("\x1b", "").replace("\u202e", "").replace("\u202c", "").split())
     assert " ".join(summary.replace("\u200b", "").split()) == visible
+
+
+@pytest.mark.parametrize("text", ["www.evil.example", "_WWW.evil.example_", "(www.x.io)"])
+def test_a_bare_www_host_is_not_linked(text: str) -> None:
+    """GitHub links a bare www.host (its autolink extension): rendered with linkify on,
+    as GitHub does, it stays text, and still reads the same."""
+    rendered = MarkdownIt("gfm-like").render(md_text(text))
+    assert "<a " not in rendered
+    assert render(md_text(text)).text.replace("\u200b", "").strip() == text
+    assert "www&#8203;." in html_text(text).lower()

@@ -21,6 +21,9 @@ _SPECIAL = re.compile(r"[&<>\"'\\`*_~\[\](){}!|:#@+=-]")
 _HTML_SPECIAL = re.compile(r"[&<>\"'@#]")
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}
 _BACKTICKS = re.compile(r"`+")
+# GitHub links a bare www.host as it renders (its autolink extension); a zero-width
+# space after "www" keeps it text ("://" is broken already: ":" is escaped)
+_WWW = re.compile(r"(?i)(?<![a-z0-9])(www)(?=\.)")
 _LANGUAGE = re.compile(r"[A-Za-z0-9_+.-]{0,32}")
 
 
@@ -39,13 +42,13 @@ def _flat(text: str) -> str:
 def md_text(text: str) -> str:
     """Inline text, safe in a paragraph, a list item or a table cell: one line, no
     markup, no HTML, no mention, no reference, no image, no link syntax."""
-    return _SPECIAL.sub(lambda m: _one(m.group()), _flat(text))
+    return _WWW.sub(r"\1" + _ZWSP, _SPECIAL.sub(lambda m: _one(m.group()), _flat(text)))
 
 
 def html_text(text: str) -> str:
     """Text inside an HTML block (such as `<summary>`), where markdown is not read and a
     backslash would show: entities only, mentions and references still broken."""
-    return _HTML_SPECIAL.sub(lambda m: _one(m.group()), _flat(text))
+    return _WWW.sub(r"\1" + _ZWSP, _HTML_SPECIAL.sub(lambda m: _one(m.group()), _flat(text)))
 
 
 def md_code(text: str, language: str = "") -> str:
