@@ -16,19 +16,11 @@ from reconciler.spec.loader import load_ref
 from tests.cli import run
 from tests.evalrecords import trial
 from tests.gitrepo import GitRepo
+from tests.test_plan_build import NEW_TOOL
 from tests.test_spec_minifleet import AGENT, CATALOG, PROMPT
 
 FIXTURES = Path(__file__).parent / "fixtures" / "github"
 TRIAGE = "agents/support-triage/agent.yaml"
-NEW_TOOL = """\
-  - name: desk.close
-    system: desk
-    description: Close a ticket for good.
-    access: write
-    risk: high
-    approvers: ["@acme/security"]
-    parameters: {type: object, properties: {ticket_id: {type: string}}}
-"""
 
 
 def results_file(repo: GitRepo, ref: str, statuses: str, path: Path) -> Path:
