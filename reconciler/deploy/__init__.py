@@ -1,0 +1,1 @@
+"""Deploy: bundles, targets, the desired-vs-live plan, apply, audit, lock, rollback, drift."""
