@@ -23,8 +23,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-API_VERSION = "alm/v1"
-KIND = "AgentBundle"
+API_VERSION: Literal["alm/v1"] = "alm/v1"
+KIND: Literal["AgentBundle"] = "AgentBundle"
 
 
 def canonical_json(value: Any) -> bytes:
