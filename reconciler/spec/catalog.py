@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
@@ -52,18 +52,68 @@ class ToolCatalog(Document):
     tools: list[Tool] = Field(min_length=1)
 
 
+TargetType = Literal["directory", "git", "http"]
+DEFAULT_BRANCH = "alm/deployments"
+BRANCH_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*$"
+ENV_VAR_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+DRIFT_PATH_PATTERN = r"^content(\.([A-Za-z0-9_-]+|\*))+$"
+
+# Which settings each target type reads: a setting of another type is a mistake, not ignored.
+TARGET_FIELDS: dict[str, tuple[set[str], set[str]]] = {  # type -> (required, allowed)
+    "directory": ({"path"}, {"path"}),
+    "git": (set(), {"repository", "branch"}),
+    "http": ({"url"}, {"url", "token_env"}),
+}
+
+
 class Target(Strict):
-    type: Literal["directory", "http"] = "directory"
-    path: str | None = None
-    url: str | None = None
+    type: TargetType = "directory"
+    path: str | None = Field(default=None, description="directory: the folder of the bundles")
+    url: str | None = Field(default=None, description="http: the registry's base URL")
+    repository: str | None = Field(
+        default=None, description="git: a path or URL; default this repository"
+    )
+    branch: str = Field(default=DEFAULT_BRANCH, pattern=BRANCH_PATTERN, description="git")
+    token_env: str | None = Field(
+        default=None,
+        pattern=ENV_VAR_PATTERN,
+        description="http: the environment variable holding the bearer token",
+    )
+
+    @field_validator("branch")
+    @classmethod
+    def _git_ref_name(cls, branch: str) -> str:
+        if ".." in branch or branch.endswith((".lock", ".")):  # what git check-ref-format refuses
+            raise ValueError("branch expected a git branch name (no '..', not ending .lock or .)")
+        return branch
 
     @model_validator(mode="after")
-    def _needs_address(self) -> Target:
-        if self.type == "directory" and not self.path:
-            raise ValueError("directory target expects path")
-        if self.type == "http" and not self.url:
-            raise ValueError("http target expects url")
+    def _settings_of_its_type(self) -> Target:
+        required, allowed = TARGET_FIELDS[self.type]
+        given = {name for name in self.model_fields_set if name != "type"}
+        missing = sorted(name for name in required if not getattr(self, name))
+        if missing:
+            raise ValueError(f"{self.type} target expects {', '.join(missing)}")
+        foreign = sorted(given - allowed)
+        if foreign:
+            raise ValueError(
+                f"{', '.join(foreign)} is not a setting of a {self.type} target; "
+                f"expected only {', '.join(sorted(allowed))}"
+            )
+        if self.url is not None and not self.url.startswith(("http://", "https://")):
+            raise ValueError("url expected to start with http:// or https://")
         return self
+
+
+class Drift(Strict):
+    mode: Literal["fail", "warn"] = Field(
+        default="fail", description="fail: alm drift exits 3; warn: it reports and exits 0"
+    )
+    ignore: list[Annotated[str, Field(pattern=DRIFT_PATH_PATTERN)]] = Field(
+        default_factory=list,
+        description="paths into the bundle not compared, e.g. content.model.params.temperature"
+        " (* matches one key)",
+    )
 
 
 class Gates(Strict):
@@ -80,6 +130,10 @@ class Environment(Strict):
     description: str = ""
     target: Target
     gates: Gates = Field(default_factory=Gates)
+    rollback_on_failure: bool = Field(
+        default=False, description="an agent whose apply fails is rolled back at once"
+    )
+    drift: Drift = Field(default_factory=Drift)
 
 
 class Environments(Document):
