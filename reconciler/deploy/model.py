@@ -95,6 +95,8 @@ class HistoryEntry:
     revision: str
     at: str | None = None
     by: str | None = None
+    bundle: Bundle | None = None  # the bundle as written, when the target keeps it (rollback)
+    deleted: bool = False  # the agent was deleted; revision is the one removed
 
 
 class Conflict(Exception):
