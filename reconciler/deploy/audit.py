@@ -1,0 +1,318 @@
+"""The audit log: one JSON object a line per environment, hash-chained (DESIGN.md).
+
+A line is the record's canonical JSON (sorted keys, no spaces) and a newline. Each
+record carries `prev`, the sha256 (hex) of the previous line's bytes without its newline
+(the first record: 64 zeros), and `hash`, the sha256 of the record's own canonical JSON
+without `hash`. So `verify` names the first bad line itself: an edited line fails its own
+hash; a removed, inserted or reordered line breaks the `prev` of the line where the
+order changes.
+
+The file store also keeps a head (`<log>.head`: how many lines, and the hash of the last
+one), rewritten after each append, so removing lines from the end is found too. The chain
+holds no secret: it finds crashes, accidents and clumsy edits; someone able to rewrite
+both files can forge a consistent history unless the head is also published elsewhere.
+
+A crash in the middle of an append leaves a torn last line (no newline). `verify` reports
+it; the next append moves the torn bytes to `<log>.torn` (kept for inspection) and
+truncates them, since they never were a complete record. Only bytes after the last
+newline are ever cut, and only when the log is at least as long as its head says.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol
+
+from reconciler.deploy.model import canonical_json
+from reconciler.errors import AlmError
+from reconciler.fsutil import write_atomic
+
+GENESIS = "0" * 64
+FIELDS = (
+    "action", "agent", "environment", "from", "to", "commit", "pull_request",
+    "merged_by", "approved_by", "actor", "at", "result", "detail",
+)  # fmt: skip
+_SEALS = ("prev", "hash")
+
+
+class BadLine(NamedTuple):
+    """The first line of a log that does not hold (1-based), and why."""
+
+    line: int
+    why: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.why}"
+
+
+@dataclass(frozen=True)
+class Head:
+    """How many lines the log had after the last append, and the hash of the last one."""
+
+    lines: int
+    last: str
+
+    def render(self) -> bytes:
+        return f"{self.lines} {self.last}\n".encode()
+
+    @classmethod
+    def parse(cls, raw: bytes) -> Head | None:
+        parts = raw.decode("ascii", "replace").split()
+        if len(parts) != 2 or not parts[0].isdigit() or len(parts[1]) != 64:
+            return None
+        return cls(int(parts[0]), parts[1])
+
+
+class AuditConflict(AlmError):
+    """Another writer appended between reading the log's last line and appending."""
+
+
+class AuditStore(Protocol):
+    def read(self) -> bytes:
+        """The whole log."""
+        ...
+
+    def last_line(self) -> bytes | None:
+        """The last complete line without its newline (None: empty log); cheap."""
+        ...
+
+    def append(self, lines: bytes) -> None:
+        """Append complete lines atomically; AuditConflict when the first line's `prev` is
+        not the hash of the current last line."""
+        ...
+
+    def head(self) -> Head | None: ...
+
+
+def audit_path(root: Path, environment: str) -> Path:
+    """Where an environment's log lives in a checkout: .alm/audit/<env>.jsonl."""
+    return root / ".alm" / "audit" / f"{environment}.jsonl"
+
+
+def line_hash(line: bytes) -> str:
+    return hashlib.sha256(line).hexdigest()
+
+
+def seal(fields: Mapping[str, Any], prev: str) -> tuple[dict[str, Any], bytes]:
+    """The record with `prev` and `hash`, and its line (with the newline)."""
+    clash = [k for k in _SEALS if k in fields]
+    if clash:
+        raise ValueError(f"audit records set {', '.join(clash)} themselves")
+    record = {**fields, "prev": prev}
+    record["hash"] = line_hash(canonical_json(record))
+    return record, canonical_json(record) + b"\n"
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    out = {("from" if key == "from_" else key): value for key, value in fields.items()}
+    out.setdefault("at", now())
+    return out
+
+
+def record(store: AuditStore, **fields: Any) -> dict[str, Any]:
+    """Append one record (FIELDS; `from_` for `from`; `at` defaults to now); returns it."""
+    return record_many(store, [fields])[0]
+
+
+def record_many(store: AuditStore, records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Append several records with one write and one fsync (an apply of a fleet)."""
+    wanted = [_fields(r) for r in records]
+    for _attempt in range(5):
+        last = store.last_line()
+        prev = GENESIS if last is None else line_hash(last)
+        sealed, lines = [], b""
+        for fields in wanted:
+            rec, line = seal(fields, prev)
+            sealed.append(rec)
+            lines += line
+            prev = line_hash(line[:-1])
+        try:
+            store.append(lines)
+        except AuditConflict:
+            continue
+        return sealed
+    raise AuditConflict("the audit log kept changing while recording; try again")
+
+
+def _check(line: bytes, prev: str) -> str | None:
+    try:
+        rec = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return "not a JSON object (edited, or not written by alm)"
+    if not isinstance(rec, dict):
+        return "not a JSON object (edited, or not written by alm)"
+    claimed = rec.pop("hash", None)
+    if claimed != line_hash(canonical_json(rec)):
+        return "edited: its content does not match its hash"
+    if rec.get("prev") != prev:
+        if prev == GENESIS:
+            return "the chain does not start here (prev is not 64 zeros): lines removed before it"
+        return (
+            "its prev is not the hash of the line before it: a line was removed, inserted "
+            "or reordered here"
+        )
+    return None
+
+
+def verify(data: bytes, head: Head | None = None) -> BadLine | None:
+    """The first bad line of a log (and, given its head, lines missing at the end)."""
+    *complete, tail = data.split(b"\n")
+    prev = GENESIS
+    for number, line in enumerate(complete, 1):
+        why = _check(line, prev)
+        if why:
+            return BadLine(number, why)
+        prev = line_hash(line)
+    if tail:
+        return BadLine(len(complete) + 1, "torn: no newline at its end (a write cut by a crash)")
+    return _against_head(complete, head)
+
+
+def _against_head(lines: list[bytes], head: Head | None) -> BadLine | None:
+    if head is None or head.lines == 0:
+        return None
+    if head.lines > len(lines):
+        return BadLine(
+            len(lines) + 1,
+            f"missing: the log ends at line {len(lines)} but its head records {head.lines} "
+            "lines (lines removed from the end)",
+        )
+    if line_hash(lines[head.lines - 1]) != head.last:
+        return BadLine(head.lines, "does not match the hash the log's head records for it")
+    return None
+
+
+def verify_store(store: AuditStore) -> BadLine | None:
+    return verify(store.read(), store.head())
+
+
+def entries(data: bytes, agent: str | None = None) -> list[dict[str, Any]]:
+    """The records of a log (of one agent), oldest first; a torn last line is skipped."""
+    return [r for r in _records(data) if agent is None or r.get("agent") == agent]
+
+
+def _records(data: bytes) -> Iterator[dict[str, Any]]:
+    *complete, _torn = data.split(b"\n")
+    for number, line in enumerate(complete, 1):
+        try:
+            rec = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            rec = None
+        if not isinstance(rec, dict):
+            raise AlmError(f"line {number}: not a JSON object; `alm audit verify` checks the log")
+        yield rec
+
+
+class FileAuditStore:
+    """The log as a file: appends under an exclusive fcntl lock, fsynced."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.head_path = path.with_name(path.name + ".head")
+        self.torn_path = path.with_name(path.name + ".torn")
+
+    def read(self) -> bytes:
+        try:
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            return b""
+
+    def head(self) -> Head | None:
+        try:
+            return Head.parse(self.head_path.read_bytes())
+        except FileNotFoundError:
+            return None
+
+    def last_line(self) -> bytes | None:
+        try:
+            with self.path.open("rb") as handle:
+                return _last_line(handle.fileno(), os.fstat(handle.fileno()).st_size)[0]
+        except FileNotFoundError:
+            return None
+
+    def append(self, lines: bytes) -> None:
+        if not lines.endswith(b"\n"):
+            raise ValueError("audit lines end with a newline")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._append_locked(fd, lines)
+        finally:
+            os.close(fd)  # releases the lock
+
+    def _append_locked(self, fd: int, lines: bytes) -> None:
+        size = os.fstat(fd).st_size
+        last, end = _last_line(fd, size)
+        if end < size:
+            self._cut_torn(fd, end, size)
+        prev = json.loads(lines.split(b"\n", 1)[0]).get("prev")
+        if prev != (GENESIS if last is None else line_hash(last)):
+            raise AuditConflict(f"{self.path}: appended to by another writer meanwhile")
+        os.write(fd, lines)
+        os.fsync(fd)
+        if size == 0:
+            _fsync_dir(self.path.parent)
+        self._write_head(lines)
+
+    def _cut_torn(self, fd: int, end: int, size: int) -> None:
+        count = os.pread(fd, end, 0).count(b"\n") if end else 0
+        head = self.head()
+        if head is not None and count < head.lines:
+            raise AlmError(
+                f"{self.path}: line {count + 1} is torn and its head records {head.lines} "
+                "lines: lines were removed; not appending (alm audit verify)"
+            )
+        with self.torn_path.open("ab") as keep:
+            keep.write(os.pread(fd, size - end, end) + b"\n")
+        os.ftruncate(fd, end)
+        os.fsync(fd)
+
+    def _write_head(self, lines: bytes) -> None:
+        head = self.head()
+        size = os.stat(self.path).st_size
+        # Counting is O(log size) per append only when the head is current; else recount.
+        data = self.read() if head is None else b""
+        total = data.count(b"\n") if head is None else head.lines + lines.count(b"\n")
+        del size
+        last = lines[:-1].rsplit(b"\n", 1)[-1]
+        write_atomic(self.head_path, Head(total, line_hash(last)).render())
+
+
+def _last_line(fd: int, size: int) -> tuple[bytes | None, int]:
+    """The last complete line (without newline) and the offset just past its newline."""
+    end = size
+    chunk = 4096
+    buffer = b""
+    pos = size
+    newlines_seen: list[int] = []
+    while pos > 0 and len(newlines_seen) < 2:
+        step = min(chunk, pos)
+        pos -= step
+        buffer = os.pread(fd, step, pos) + buffer
+        newlines_seen = [i for i, b in enumerate(buffer) if b == 0x0A][-2:]
+        chunk *= 2
+    if not newlines_seen:
+        return None, 0
+    end = pos + newlines_seen[-1] + 1
+    start = pos + newlines_seen[-2] + 1 if len(newlines_seen) == 2 else 0
+    return os.pread(fd, end - 1 - start, start), end
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

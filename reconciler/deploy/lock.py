@@ -1,0 +1,171 @@
+"""One lock per environment, so two applies never interleave.
+
+The lock is an exclusive fcntl.flock on `.alm/locks/<env>.lock`; the file also says who
+holds it (pid, host, user, command, since) for the message a waiter prints. The kernel
+releases a flock when its holder dies, even by kill -9, so a stale lock (its recorded pid
+dead) is free to take, and two processes taking it over at once cannot both win: the
+kernel grants the flock to one. The file is never deleted (deleting it would let a
+second process lock a fresh file while the first still holds the old one); release
+empties it.
+
+A second apply waits up to `timeout` seconds, then fails (AlmError, exit 1) naming the
+holder.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import getpass
+import json
+import os
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler.deploy.audit import now
+from reconciler.errors import AlmError
+
+DEFAULT_TIMEOUT_S = 60.0
+_POLL_S = 0.05
+
+
+@dataclass(frozen=True)
+class Holder:
+    pid: int
+    host: str
+    user: str
+    command: str
+    since: str
+
+    @classmethod
+    def me(cls, command: str | None = None) -> Holder:
+        return cls(os.getpid(), socket.gethostname(), _user(), command or _argv(), now())
+
+    def describe(self) -> str:
+        return (
+            f"pid {self.pid} on {self.host} (user {self.user}), running `{self.command}` "
+            f"since {self.since}"
+        )
+
+    @property
+    def alive(self) -> bool | None:
+        """Whether its process still runs (None: on another host, cannot tell)."""
+        if self.host != socket.gethostname():
+            return None
+        return _pid_alive(self.pid)
+
+
+class LockBusy(AlmError):
+    """The environment stayed locked by someone else for the whole timeout."""
+
+    def __init__(self, environment: str, holder: Holder | None, waited: float) -> None:
+        who = holder.describe() if holder else "another process (it has not said who yet)"
+        super().__init__(
+            f"environment {environment} is locked by {who}; waited {waited:g} s. "
+            "Try again when it finishes"
+        )
+        self.holder = holder
+
+
+@dataclass(frozen=True)
+class Acquired:
+    """The lock, held; `stale` is the holder recorded by a dead process it replaced."""
+
+    path: Path
+    holder: Holder
+    stale: Holder | None
+
+
+def lock_path(root: Path, environment: str) -> Path:
+    """Next to the audit log: .alm/locks/<env>.lock."""
+    return root / ".alm" / "locks" / f"{environment}.lock"
+
+
+def read_holder(path: Path) -> Holder | None:
+    """Who the lock file says holds it (None: nobody, or not readable as a holder)."""
+    try:
+        raw = json.loads(path.read_bytes() or b"null")
+    except (OSError, ValueError):
+        return None
+    return _holder(raw)
+
+
+@contextmanager
+def environment_lock(
+    path: Path,
+    environment: str,
+    *,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    command: str | None = None,
+) -> Iterator[Acquired]:
+    """Hold the environment's lock for the `with` block; LockBusy after `timeout` s."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        _wait(fd, path, environment, timeout)
+        stale = read_holder(path)
+        me = Holder.me(command)
+        _write(fd, json.dumps(asdict(me), sort_keys=True).encode())
+        try:
+            yield Acquired(path, me, stale)
+        finally:
+            _write(fd, b"")
+    finally:
+        os.close(fd)  # releases the flock
+
+
+def _wait(fd: int, path: Path, environment: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise LockBusy(environment, read_holder(path), timeout) from None
+            time.sleep(_POLL_S)
+
+
+def _write(fd: int, data: bytes) -> None:
+    """Replace the file's content in place (never unlinked: see the module docstring)."""
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, data, 0)
+    os.fsync(fd)
+
+
+def _holder(raw: Any) -> Holder | None:
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return Holder(
+            int(raw["pid"]), str(raw["host"]), str(raw["user"]), str(raw["command"]),
+            str(raw["since"]),
+        )  # fmt: skip
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+def _argv() -> str:
+    return " ".join(["alm", *sys.argv[1:]]) if sys.argv else "alm"

@@ -1,0 +1,110 @@
+"""Desired against live: what apply must do in one environment. Pure: no target, no clock.
+
+Per agent, in name order (the first rule that holds decides):
+
+- desired, not live: `create` (or `held`, below).
+- live, not desired: `pinned` when pinned; `delete` with prune; else `unchanged`, saying
+  that --prune deletes it.
+- live with a pin to another revision than desired: `pinned`, left alone.
+- a revision change into an environment whose gates want the previous one: `held` unless
+  the desired revision is live (and intact) in the previous environment.
+- live content no longer hashing to its revision (edited in place): `repair`.
+- a pin whose revision is now desired (the revert was merged): `update` that writes the
+  bundle without the pin, which lifts it.
+- another revision: `update`; the same: `unchanged` (who deployed it is outside the hash).
+
+After the changes are applied the same inputs plan nothing (idempotent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from reconciler.deploy.model import Action, Bundle, DeployPlan, Live
+
+UNMANAGED = "not in the desired state; --prune deletes it"
+
+
+def plan(
+    environment: str,
+    desired: Mapping[str, Bundle],
+    live: Mapping[str, Live],
+    *,
+    prune: bool = False,
+    previous: Mapping[str, Live] | None = None,
+) -> DeployPlan:
+    """The plan for one environment. `previous`: the live state of the previous environment
+    in promotion order when this environment's gates want it (None: no such gate)."""
+    actions: list[Action] = []
+    warnings: list[str] = []
+    for agent in sorted(set(desired) | set(live)):
+        want, have = desired.get(agent), live.get(agent)
+        if want is None:
+            assert have is not None  # in the union
+            actions.append(_unwanted(agent, have, prune))
+            continue
+        action = _wanted(agent, want, have, previous)
+        actions.append(action)
+        if action.kind == "held" and have is not None and not have.bundle.intact:
+            warnings.append(
+                f"{agent}: the live bundle was edited in place (its content no longer matches "
+                f"{have.bundle.revision}); it is held, so not repaired"
+            )
+    return DeployPlan(environment, tuple(actions), tuple(warnings))
+
+
+def _unwanted(agent: str, have: Live, prune: bool) -> Action:
+    revision = have.bundle.revision
+    if have.bundle.pin is not None:
+        return Action("pinned", agent, revision, None, _pin_reason(have) + "; " + UNMANAGED)
+    if prune:
+        return Action("delete", agent, revision, None, "not in the desired state (--prune)")
+    return Action("unchanged", agent, revision, None, UNMANAGED)
+
+
+def _wanted(
+    agent: str, want: Bundle, have: Live | None, previous: Mapping[str, Live] | None
+) -> Action:
+    after = want.revision
+    if have is None:
+        held = _held(agent, after, previous)
+        if held:
+            return Action("held", agent, None, after, held)
+        return Action("create", agent, None, after, "new in this environment", want)
+    before, pin = have.bundle.revision, have.bundle.pin
+    if pin is not None and pin.revision != after:
+        return Action("pinned", agent, before, after, _pin_reason(have))
+    held = _held(agent, after, previous) if before != after else ""
+    if held:
+        return Action("held", agent, before, after, held)
+    if not have.bundle.intact:
+        reason = "the live bundle was edited in place: its content no longer matches its revision"
+        return Action("repair", agent, before, after, reason, want)
+    if pin is not None:
+        reason = f"pin lifted: the desired revision is now the pinned one ({pin.revision})"
+        return Action("update", agent, before, after, reason, want)
+    if before != after:
+        return Action("update", agent, before, after, "the desired revision changed", want)
+    return Action("unchanged", agent, before, after, "")
+
+
+def _held(agent: str, revision: str, previous: Mapping[str, Live] | None) -> str:
+    """Why `revision` may not come here yet, or "" when it may."""
+    if previous is None:
+        return ""
+    there = previous.get(agent)
+    if there is not None and there.bundle.revision == revision and there.bundle.intact:
+        return ""
+    where = there.bundle.environment if there is not None else "the previous environment"
+    live_there = "not deployed there" if there is None else f"live there: {there.bundle.revision}"
+    return f"{revision} is not live in {where} yet ({live_there}); promotion order holds it"
+
+
+def _pin_reason(have: Live) -> str:
+    pin = have.bundle.pin
+    assert pin is not None
+    why = f": {pin.reason}" if pin.reason else ""
+    return (
+        f"pinned to {pin.revision} by {pin.by} at {pin.at}{why}; "
+        "alm unpin or merging the revert lifts it"
+    )
