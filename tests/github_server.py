@@ -6,7 +6,9 @@ comments with GitHub's pagination (``per_page``/``page``, ``Link`` header) and i
 65,536-character body limit (422), commit statuses and check runs (50 annotations a
 request, more in updates), and (tests/github_routes.py) a pull request's files, file
 contents at a ref, team members (or a refusal: ``team_refusals``) and a commit's pull
-requests. Every request is recorded
+requests, and (tests/github_issue_routes.py) issues (list by state and label, create, edit,
+close, comment) and pull requests (list by head, create from a branch pushed to
+``git_remote``, a real bare repository). Every request is recorded
 (``server.requests``) and must carry ``Authorization: token X`` or ``Bearer X`` (401 otherwise).
 ``fail_next`` injects failures (5xx, secondary rate limits with Retry-After).
 
@@ -25,6 +27,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from tests import github_issue_routes as issue_routes
 from tests import github_routes as routes
 from tests import github_shapes as shapes
 from tests.github_http import Recorded, Reply, handler_class
@@ -53,6 +56,7 @@ class State:
     files: dict[tuple[str, int], list[JSON]] = field(default_factory=dict)
     contents: dict[tuple[str, str, str], str] = field(default_factory=dict)  # repo, ref, path
     teams: dict[str, list[str]] = field(default_factory=dict)  # "org/slug" -> logins
+    issues: dict[tuple[str, int], JSON] = field(default_factory=dict)  # not pull requests
 
 
 @dataclass
@@ -73,6 +77,7 @@ class GitHubServer:
         self.requests: list[Recorded] = []
         self.check_runs_allowed = True  # False: 403 as for a token without checks:write
         self.team_refusals: dict[str, int] = {}  # "org/slug" -> 403 or 404
+        self.git_remote: Path | None = None  # a bare repository: the branches pulls open from
         self._failures: list[Failure] = []
         self._ids = 1_000_000
         self._lock = threading.RLock()
@@ -182,6 +187,22 @@ class GitHubServer:
         with self._lock:
             self.state.teams[team.lower()] = logins
 
+    def add_issue(self, repo: str, title: str, body: str, labels: list[str], login: str) -> JSON:
+        """An open issue a person (``type: User``) opened."""
+        with self._lock:
+            number = issue_routes.next_number(self, repo)
+            author = shapes.user(self.api_url, login, self.next_id())
+            fields = {"title": title, "body": body, "labels": labels}
+            made = shapes.issue(self.api_url, repo, number, fields, author, self.next_id())
+            self.state.issues[(repo.lower(), number)] = made
+            self.state.comments[(repo.lower(), number)] = []
+            return made
+
+    def issues(self, repo: str) -> list[JSON]:
+        """The issues (not pull requests), oldest first."""
+        with self._lock:
+            return [i for (n, _), i in sorted(self.state.issues.items()) if n == repo.lower()]
+
     def pull(self, repo: str, number: int) -> JSON:
         """The stored pull request, to change in place (a new head, merged, closed...)."""
         with self._lock:
@@ -226,6 +247,11 @@ class GitHubServer:
         key = (f"{match['owner']}/{match['repo']}".lower(), int(match["number"]))
         return key if key in self.state.pulls else None
 
+    def issue_key(self, match: re.Match[str]) -> tuple[str, int] | None:
+        """A pull request's or an issue's: both have comments."""
+        key = (f"{match['owner']}/{match['repo']}".lower(), int(match["number"]))
+        return key if key in self.state.pulls or key in self.state.issues else None
+
     def repo_name(self, match: re.Match[str]) -> str | None:
         repo = self.state.repos.get(f"{match['owner']}/{match['repo']}".lower())
         return str(repo["full_name"]) if repo is not None else None
@@ -253,7 +279,7 @@ def list_reviews(gh: GitHubServer, m: re.Match[str], r: Recorded) -> Reply:
 
 
 def list_comments(gh: GitHubServer, m: re.Match[str], r: Recorded) -> Reply:
-    key = gh.pull_key(m)
+    key = gh.issue_key(m)
     return _listed(gh, r, gh.state.comments[key]) if key else NOT_FOUND
 
 
@@ -273,14 +299,13 @@ def _comment_body(r: Recorded) -> tuple[str, Reply | None]:
 
 
 def create_comment(gh: GitHubServer, m: re.Match[str], r: Recorded) -> Reply:
-    key = gh.pull_key(m)
-    if key is None:
+    key, repo = gh.issue_key(m), gh.repo_name(m)
+    if key is None or repo is None:
         return NOT_FOUND
     body, refused = _comment_body(r)
     if refused is not None:
         return refused
     new_id = gh.next_id()
-    repo = gh.state.pulls[key]["base"]["repo"]["full_name"]
     comment = shapes.issue_comment(gh.api_url, repo, key[1], new_id, body, gh.bot, new_id)
     gh.state.comments[key].append(comment)
     return 201, comment, {"Location": comment["url"]}
@@ -374,4 +399,5 @@ ROUTES: list[tuple[str, re.Pattern[str], Route]] = [
     ("GET", re.compile(_REPO + r"/commits/(?P<sha>[0-9a-fA-F]{40})/pulls"), routes.commit_pulls),
     ("PATCH", re.compile(_REPO + r"/check-runs/(?P<id>\d+)"), routes.update_check_run),
     ("GET", re.compile(_REPO + r"/check-runs/(?P<id>\d+)/annotations"), routes.list_annotations),
+    *issue_routes.ROUTES,
 ]

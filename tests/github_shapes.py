@@ -238,3 +238,97 @@ def annotation_listed(note: JSON) -> JSON:
         "raw_details": note.get("raw_details"),
         "blob_href": "",
     }
+
+
+def label(api_url: str, repo: str, name: str) -> JSON:
+    label_id = int(hashlib.sha1(name.encode()).hexdigest()[:8], 16)
+    return {
+        "id": label_id,
+        "node_id": f"LA_{label_id}",
+        "url": f"{api_url}/repos/{repo}/labels/{name}",
+        "name": name,
+        "color": "ededed",
+        "default": False,
+        "description": None,
+    }
+
+
+def issue(api_url: str, repo: str, number: int, fields: JSON, author: JSON, tick: int) -> JSON:
+    """``POST /repos/{o}/{r}/issues``'s answer (and an entry of the issues list)."""
+    url = f"{api_url}/repos/{repo}/issues/{number}"
+    return {
+        "id": 3_000_000 + number,
+        "node_id": f"I_{number}",
+        "url": url,
+        "repository_url": f"{api_url}/repos/{repo}",
+        "labels_url": url + "/labels{/name}",
+        "comments_url": url + "/comments",
+        "events_url": url + "/events",
+        "html_url": f"https://github.com/{repo}/issues/{number}",
+        "number": number,
+        "state": "open",
+        "state_reason": None,
+        "title": fields["title"],
+        "body": fields.get("body"),
+        "user": author,
+        "labels": [label(api_url, repo, n) for n in fields.get("labels") or []],
+        "assignee": None,
+        "assignees": [],
+        "milestone": None,
+        "locked": False,
+        "active_lock_reason": None,
+        "comments": 0,
+        "closed_at": None,
+        "closed_by": None,
+        "created_at": timestamp(tick),
+        "updated_at": timestamp(tick),
+        "author_association": "NONE",
+    }
+
+
+def pull_as_issue(pull: JSON) -> JSON:
+    """A pull request as the issues list shows it: an issue with a `pull_request` key."""
+    shown = {k: pull[k] for k in ("id", "node_id", "number", "state", "title", "body", "user")}
+    links = {"url": pull["url"], "html_url": pull["html_url"], "merged_at": pull.get("merged_at")}
+    return {
+        **shown,
+        "url": pull["issue_url"],
+        "html_url": pull["html_url"],
+        "labels": pull.get("labels", []),
+        "pull_request": links,
+        "created_at": pull["created_at"],
+        "updated_at": pull["updated_at"],
+    }
+
+
+def new_pull(template: JSON, number: int, fields: JSON, shas: tuple[str, str], tick: int) -> JSON:
+    """``POST /repos/{o}/{r}/pulls``'s answer, made from a stored pull request of the same
+    repository (its URLs and repository objects), with the new number, branches and text."""
+    made = json.loads(json.dumps(template))
+    api, html = made["base"]["repo"]["url"], made["base"]["repo"]["html_url"]
+    made.update(url=f"{api}/pulls/{number}", issue_url=f"{api}/issues/{number}",
+                html_url=f"{html}/pull/{number}", diff_url=f"{html}/pull/{number}.diff",
+                patch_url=f"{html}/pull/{number}.patch")  # fmt: skip
+    owner = made["base"]["repo"]["owner"]["login"]
+    made.update(
+        number=number,
+        id=4_000_000 + number,
+        node_id=f"PR_{number}",
+        state="open",
+        title=fields["title"],
+        body=fields.get("body"),
+        draft=bool(fields.get("draft", False)),
+        created_at=timestamp(tick),
+        updated_at=timestamp(tick),
+        closed_at=None,
+        merged_at=None,
+        merged=False,
+        merged_by=None,
+        merge_commit_sha=None,
+        labels=[],
+    )
+    made["head"] = {**made["head"], "ref": fields["head"], "sha": shas[0],
+                    "label": f"{owner}:{fields['head']}", "repo": made["base"]["repo"]}  # fmt: skip
+    made["base"] = {**made["base"], "ref": fields["base"], "sha": shas[1],
+                    "label": f"{owner}:{fields['base']}"}  # fmt: skip
+    return dict(made)

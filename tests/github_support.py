@@ -17,7 +17,7 @@ from reconciler.github import context, pr
 from reconciler.github.retry import RetryPolicy
 from reconciler.plan import model, render_md
 from reconciler.plan.model import PlanReport, PullRequest
-from tests import planfixtures
+from tests import github_shapes, planfixtures
 from tests.github_server import GitHubServer, load_payload
 
 TOKEN = "ghs_SECRETtok3n_never_shown_0123456789"
@@ -111,3 +111,8 @@ def comment_bodies(server: GitHubServer) -> list[str]:
 
 def writes(server: GitHubServer) -> list[str]:
     return [f"{r.method} {r.path}" for r in server.requests if r.method != "GET"]
+
+
+def shapes_user(login: str, user_id: int = 7000) -> JSON:
+    """A person as GitHub shows one inside another object (``merged_by``, ``user``)."""
+    return github_shapes.user("https://api.github.com", login, user_id)

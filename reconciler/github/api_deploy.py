@@ -1,0 +1,102 @@
+"""The edge for the deploy stage's GitHub calls (who merged, drift issues, revert pull
+requests), through the same PyGithub client and retry policy as reconciler.github.api.
+
+Reads are retried here. Writes are not: a retried create could post twice, so the
+callers (issues.sync, revert.open_pull) retry a whole read-decide-write attempt, which
+finds what an earlier attempt created before writing again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from github.Issue import Issue as GhIssue
+from github.PullRequest import PullRequest
+
+from reconciler.github.api import MAX_TEAM_PAGES, PER_PAGE, Api
+
+MAX_ISSUES = MAX_TEAM_PAGES * PER_PAGE  # open issues with alm's label read at most
+
+
+@dataclass(frozen=True)
+class Issue:
+    number: int
+    title: str
+    body: str
+    by_bot: bool
+    url: str  # html
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A pull request alm opened (or found open from the same branch)."""
+
+    number: int
+    url: str  # html
+    created: bool
+
+
+def _issue(found: GhIssue) -> Issue:
+    by_bot = found.user is not None and found.user.type == "Bot"
+    return Issue(found.number, found.title or "", found.body or "", by_bot, found.html_url)
+
+
+def merged_by(api: Api, number: int) -> str | None:
+    """Who merged the pull request (only the single-PR answer carries `merged_by`)."""
+
+    def read() -> str | None:
+        pull = api.repo.get_pull(number)
+        return pull.merged_by.login if pull.merged_by is not None else None
+
+    return api.retry.call("read who merged the pull request", read)
+
+
+def open_issues(api: Api, label: str) -> list[Issue]:
+    """Open issues with the label, newest first; pull requests (which the issues API also
+    lists, with /pull/ in their page address) left out."""
+
+    def read() -> list[Issue]:
+        found: list[Issue] = []
+        for i, item in enumerate(api.repo.get_issues(state="open", labels=[label])):
+            if i >= MAX_ISSUES:
+                break
+            if "/pull/" not in item.html_url:
+                found.append(_issue(item))
+        return found
+
+    return api.retry.call("list the open issues", read)
+
+
+def create_issue(api: Api, title: str, body: str, label: str) -> Issue:
+    return _issue(api.repo.create_issue(title=title, body=body, labels=[label]))
+
+
+def edit_issue(api: Api, number: int, body: str) -> None:
+    api.repo.get_issue(number).edit(body=body)
+
+
+def close_issue(api: Api, number: int, note: str) -> None:
+    """A closing comment saying why, then closed as completed."""
+    issue = api.repo.get_issue(number)
+    issue.create_comment(note)
+    issue.edit(state="closed", state_reason="completed")
+
+
+def default_branch(api: Api) -> str:
+    return api.retry.call("read the default branch", lambda: api.repo.default_branch)
+
+
+def open_pull_from(api: Api, owner: str, branch: str) -> Opened | None:
+    """The open pull request whose head is `owner`'s `branch` (this repository's), if any."""
+
+    def read() -> Opened | None:
+        for pull in api.repo.get_pulls(state="open", head=f"{owner}:{branch}"):
+            return Opened(pull.number, pull.html_url, created=False)
+        return None
+
+    return api.retry.call("list the open pull requests of the branch", read)
+
+
+def create_pull(api: Api, title: str, body: str, head: str, base: str) -> Opened:
+    made: PullRequest = api.repo.create_pull(base=base, head=head, title=title, body=body)
+    return Opened(made.number, made.html_url, created=True)
