@@ -58,16 +58,17 @@ class Head:
 
     lines: int
     last: str
+    size: int  # bytes: tells the next append whether this head is current
 
     def render(self) -> bytes:
-        return f"{self.lines} {self.last}\n".encode()
+        return f"{self.lines} {self.last} {self.size}\n".encode()
 
     @classmethod
     def parse(cls, raw: bytes) -> Head | None:
         parts = raw.decode("ascii", "replace").split()
-        if len(parts) != 2 or not parts[0].isdigit() or len(parts[1]) != 64:
+        if len(parts) != 3 or not (parts[0] + parts[2]).isdigit() or len(parts[1]) != 64:
             return None
-        return cls(int(parts[0]), parts[1])
+        return cls(int(parts[0]), parts[1], int(parts[2]))
 
 
 class AuditConflict(AlmError):
@@ -262,52 +263,52 @@ class FileAuditStore:
             raise AuditConflict(f"{self.path}: appended to by another writer meanwhile")
         os.write(fd, lines)
         os.fsync(fd)
-        if size == 0:
+        if end == 0:
             _fsync_dir(self.path.parent)
-        self._write_head(lines)
+        self._write_head(fd, end, lines)
 
     def _cut_torn(self, fd: int, end: int, size: int) -> None:
-        count = os.pread(fd, end, 0).count(b"\n") if end else 0
+        count = os.pread(fd, end, 0).count(b"\n")
         head = self.head()
         if head is not None and count < head.lines:
             raise AlmError(
-                f"{self.path}: line {count + 1} is torn and its head records {head.lines} "
-                "lines: lines were removed; not appending (alm audit verify)"
+                f"{self.path}: line {count + 1} is torn and the log's head records "
+                f"{head.lines} lines: lines were removed; not appending (alm audit verify)"
             )
         with self.torn_path.open("ab") as keep:
             keep.write(os.pread(fd, size - end, end) + b"\n")
         os.ftruncate(fd, end)
         os.fsync(fd)
 
-    def _write_head(self, lines: bytes) -> None:
+    def _write_head(self, fd: int, before: int, lines: bytes) -> None:
         head = self.head()
-        size = os.stat(self.path).st_size
-        # Counting is O(log size) per append only when the head is current; else recount.
-        data = self.read() if head is None else b""
-        total = data.count(b"\n") if head is None else head.lines + lines.count(b"\n")
-        del size
+        if head is not None and head.size == before:
+            total = head.lines + lines.count(b"\n")
+        else:  # no head yet, or a crash came between an append and its head: recount
+            total = os.pread(fd, before + len(lines), 0).count(b"\n")
         last = lines[:-1].rsplit(b"\n", 1)[-1]
-        write_atomic(self.head_path, Head(total, line_hash(last)).render())
+        write_atomic(self.head_path, Head(total, line_hash(last), before + len(lines)).render())
 
 
 def _last_line(fd: int, size: int) -> tuple[bytes | None, int]:
     """The last complete line (without newline) and the offset just past its newline."""
-    end = size
-    chunk = 4096
-    buffer = b""
-    pos = size
-    newlines_seen: list[int] = []
-    while pos > 0 and len(newlines_seen) < 2:
-        step = min(chunk, pos)
-        pos -= step
-        buffer = os.pread(fd, step, pos) + buffer
-        newlines_seen = [i for i, b in enumerate(buffer) if b == 0x0A][-2:]
-        chunk *= 2
-    if not newlines_seen:
+    newline = _rfind_newline(fd, size)
+    if newline < 0:
         return None, 0
-    end = pos + newlines_seen[-1] + 1
-    start = pos + newlines_seen[-2] + 1 if len(newlines_seen) == 2 else 0
-    return os.pread(fd, end - 1 - start, start), end
+    start = _rfind_newline(fd, newline) + 1
+    return os.pread(fd, newline - start, start), newline + 1
+
+
+def _rfind_newline(fd: int, before: int) -> int:
+    """The offset of the last newline before `before`, or -1; reads backwards in chunks."""
+    pos, step = before, 4096
+    while pos > 0:
+        low = max(0, pos - step)
+        found = os.pread(fd, pos - low, low).rfind(b"\n")
+        if found >= 0:
+            return low + found
+        pos, step = low, step * 2
+    return -1
 
 
 def _fsync_dir(path: Path) -> None:

@@ -176,7 +176,7 @@ def _skills(agent: Agent) -> list[dict[str, Any]]:
     skills: list[dict[str, Any]] = []
     seen: set[str] = set()
     for text in agent.contract.scope.in_:
-        base = _SLUG.sub("-", text.lower()).strip("-")[:60] or "skill"
+        base = _SLUG.sub("-", text.lower()).strip("-")[:60].rstrip("-") or "skill"
         slug, n = base, 2
         while slug in seen:
             slug, n = f"{base}-{n}", n + 1
