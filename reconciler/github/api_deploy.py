@@ -8,12 +8,16 @@ finds what an earlier attempt created before writing again.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from github.Issue import Issue as GhIssue
 from github.PullRequest import PullRequest
 
-from reconciler.github.api import MAX_TEAM_PAGES, PER_PAGE, Api
+from reconciler.github import context
+from reconciler.github.api import MAX_TEAM_PAGES, PER_PAGE, Api, connect
+from reconciler.github.retry import RetryPolicy
 
 MAX_ISSUES = MAX_TEAM_PAGES * PER_PAGE  # open issues with alm's label read at most
 
@@ -34,6 +38,13 @@ class Opened:
     number: int
     url: str  # html
     created: bool
+
+
+def session(env: Mapping[str, str] | None = None) -> tuple[context.Context, Api]:
+    """The context and client the environment names (GITHUB_TOKEN, GITHUB_REPOSITORY,
+    GITHUB_API_URL...), with a fresh retry policy (its log on `api.retry.log`)."""
+    ctx = context.from_env(os.environ if env is None else env)
+    return ctx, Api(connect(ctx), ctx.repository, RetryPolicy())
 
 
 def _issue(found: GhIssue) -> Issue:
@@ -76,10 +87,11 @@ def edit_issue(api: Api, number: int, body: str) -> None:
 
 
 def close_issue(api: Api, number: int, note: str) -> None:
-    """A closing comment saying why, then closed as completed."""
+    """Closed as completed, then a comment saying why (in this order: a retry after a
+    failed comment finds the issue closed and writes nothing twice)."""
     issue = api.repo.get_issue(number)
-    issue.create_comment(note)
     issue.edit(state="closed", state_reason="completed")
+    issue.create_comment(note)
 
 
 def default_branch(api: Api) -> str:

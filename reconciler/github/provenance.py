@@ -15,9 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from reconciler.github import api as gh
-from reconciler.github import api_deploy, context
+from reconciler.github import api_deploy
 from reconciler.github.deployed import merged_pull
-from reconciler.github.retry import RetryPolicy
 from reconciler.policy.approvals import Requirement, Review, evaluate
 
 
@@ -77,7 +76,5 @@ def from_env(sha: str, env: Mapping[str, str] | None = None) -> tuple[Provenance
     """The provenance of `sha` from the GitHub API the environment names, and the retry
     log. GitHub errors are raised (GithubException, requests errors) for the CLI to word."""
     values = os.environ if env is None else env
-    ctx = context.from_env(values)
-    retry = RetryPolicy()
-    api = gh.Api(gh.connect(ctx), ctx.repository, retry)
-    return for_commit(api, sha, values.get("GITHUB_ACTOR") or None), retry.log
+    _, api = api_deploy.session(values)
+    return for_commit(api, sha, values.get("GITHUB_ACTOR") or None), api.retry.log
