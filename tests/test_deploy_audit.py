@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -83,7 +84,8 @@ def _forge_insert(lines: list[bytes], i: int) -> list[bytes]:
     return [*lines[:i], line[:-1], *lines[i:]]
 
 
-TAMPERS = {
+Tamper = Callable[[list[bytes], int], list[bytes]]
+TAMPERS: dict[str, tuple[Tamper, Callable[[int], int]]] = {
     # name: (change, 0-based line it changes) -> the first bad line, 1-based
     "edited": (_edit, lambda i: i + 1),
     "removed": (lambda ls, i: ls[:i] + ls[i + 1 :], lambda i: i + 1),

@@ -13,10 +13,9 @@ from reconciler.deploy.plan import UNMANAGED, plan
 WHO = Deployment(at="2025-01-01T00:00:00Z", by="alice", commit="abc")
 
 
-def bundle(agent: str, text: str, env: str = "prod", **extra: object) -> Bundle:
+def bundle(agent: str, text: str, env: str = "prod") -> Bundle:
     content = {"name": agent, "prompt": {"text": text}}
-    return Bundle(agent=agent, environment=env, revision=revision_of(content), content=content,
-                  **extra)  # type: ignore[arg-type]  # fmt: skip
+    return Bundle(agent=agent, environment=env, revision=revision_of(content), content=content)
 
 
 def live(b: Bundle) -> Live:

@@ -127,8 +127,20 @@ def _wait(fd: int, path: Path, environment: str, timeout: float) -> None:
             return
         except BlockingIOError:
             if time.monotonic() >= deadline:
-                raise LockBusy(environment, read_holder(path), timeout) from None
+                raise LockBusy(environment, _current_holder(path), timeout) from None
             time.sleep(_POLL_S)
+
+
+def _current_holder(path: Path) -> Holder | None:
+    """Who holds the lock now. A new holder writes its name just after taking the flock,
+    so a name of a dead process (or none) may be the one it replaced: look again briefly."""
+    holder = read_holder(path)
+    for _ in range(20):
+        if holder is not None and holder.alive is not False:
+            return holder
+        time.sleep(_POLL_S)
+        holder = read_holder(path)
+    return holder if holder is not None and holder.alive is not False else None
 
 
 def _write(fd: int, data: bytes) -> None:
