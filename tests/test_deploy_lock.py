@@ -62,9 +62,7 @@ def path(tmp_path: Path) -> Path:
     return lock_path(tmp_path, "prod")
 
 
-def test_the_second_process_waits_then_fails_naming_the_holder(
-    path: Path, tmp_path: Path
-) -> None:
+def test_the_second_process_waits_then_fails_naming_the_holder(path: Path, tmp_path: Path) -> None:
     first = contender(path, tmp_path)
     assert first.stdout is not None and first.stdout.readline() == "locked -\n"
     holder = wait_for_holder(path, first.pid)
@@ -139,10 +137,12 @@ def test_two_processes_taking_over_one_stale_lock_do_not_both_win(
 
 
 def test_a_lock_is_exclusive_within_one_process_too(path: Path) -> None:
-    with environment_lock(path, "prod", timeout=0):
-        with pytest.raises(LockBusy) as busy:
-            with environment_lock(path, "prod", timeout=0):
-                pass
+    with (
+        environment_lock(path, "prod", timeout=0),
+        pytest.raises(LockBusy) as busy,
+        environment_lock(path, "prod", timeout=0),
+    ):
+        pass
     assert busy.value.holder is not None and busy.value.holder.pid == os.getpid()
     with environment_lock(path, "prod", timeout=0):  # released after the block
         pass
