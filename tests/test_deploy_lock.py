@@ -122,7 +122,8 @@ def test_two_processes_taking_over_one_stale_lock_do_not_both_win(
     racers = [contender(path, tmp_path, timeout=0, go=str(go)) for _ in range(4)]
     time.sleep(0.5)  # let them start and wait for the go file
     go.touch()
-    winners, losers = [], []
+    winners: list[tuple[subprocess.Popen[str], str]] = []
+    losers: list[tuple[subprocess.Popen[str], str]] = []
     for racer in racers:
         assert racer.stdout is not None
         line = racer.stdout.readline()
