@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from reconciler.cli import (
+    deploy_cmds,
     diff_cmd,
     eval_cmd,
     eval_compare,
@@ -23,6 +24,12 @@ COMMANDS: list[click.Command] = [
     eval_cmd.eval_group,
     plan_cmd.plan,
     github_cmd.github_group,
+    deploy_cmds.apply,
+    deploy_cmds.status,
+    deploy_cmds.rollback,
+    deploy_cmds.unpin,
+    deploy_cmds.drift,
+    deploy_cmds.audit_group,
 ]
 
 _ = eval_compare  # registers `alm eval compare` on eval_group

@@ -49,6 +49,7 @@ class Deployment(_Model):
     ref: str | None = None
     pull_request: int | None = None
     approved_by: list[str] = Field(default_factory=list)
+    merged_by: str | None = None
 
 
 class Pin(_Model):

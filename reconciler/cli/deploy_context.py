@@ -1,0 +1,138 @@
+"""What alm apply, status, rollback, unpin and drift share: the desired state at a ref,
+the environment and its target, the previous environment in promotion order, the audit
+log and lock paths, and who is deploying (from GitHub under Actions, else from git)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.cli.app import App
+from reconciler.deploy import audit, lock
+from reconciler.deploy.bundle import desired_bundles
+from reconciler.deploy.engine import utc_now
+from reconciler.deploy.model import Bundle, Deployment, Live
+from reconciler.deploy.targets import BatchTarget, open_target
+from reconciler.errors import AlmError, UsageError
+from reconciler.spec import source
+from reconciler.spec.catalog import Environment
+from reconciler.spec.state import DesiredState
+
+DEFAULT_REF = "HEAD"
+
+
+@dataclass
+class EnvContext:
+    app: App
+    state: DesiredState
+    environment: Environment
+    ref: str
+    commit: str | None
+
+    @property
+    def name(self) -> str:
+        return self.environment.name
+
+    def target(self) -> BatchTarget:
+        return open_target(self.environment, self.app.root, os.environ)
+
+    def desired(self) -> dict[str, Bundle]:
+        return desired_bundles(self.state, self.name)
+
+    def previous(self) -> tuple[str, dict[str, Live]] | None:
+        """The previous environment's name and live state, when this one's gates want it."""
+        env = previous_environment(self.state, self.environment)
+        if env is None:
+            return None
+        return env.name, open_target(env, self.app.root, os.environ).read_all()
+
+    def audit_store(self) -> audit.FileAuditStore:
+        return audit.FileAuditStore(audit.audit_path(self.app.root, self.name))
+
+    def lock_path(self) -> Path:
+        return lock.lock_path(self.app.root, self.name)
+
+
+def load(app: App, environment: str, ref: str | None) -> EnvContext:
+    """The environment as the desired state at `ref` (HEAD by default) defines it."""
+    wanted = ref or DEFAULT_REF
+    root = app.root
+    commit = source.resolve_ref(root, wanted)
+    state = app.load(commit)
+    if state.errors:
+        first = state.errors[0]
+        raise AlmError(
+            f"the desired state at {wanted} is invalid ({len(state.errors)} errors; first: "
+            f"{first.location}: {first.message}); run alm validate --ref {wanted}",
+            state.errors,
+        )
+    return EnvContext(app, state, environment_of(state, environment), wanted, commit)
+
+
+def environment_of(state: DesiredState, name: str) -> Environment:
+    envs = state.environments[0].model.environments if state.environments else []
+    for env in envs:
+        if env.name == name:
+            return env
+    known = ", ".join(e.name for e in envs) or "none"
+    raise UsageError(
+        f"unknown environment {name!r}; expected one of {known} (policies/environments.yaml)"
+    )
+
+
+def previous_environment(state: DesiredState, env: Environment) -> Environment | None:
+    """The environment before `env` in promotion order, when its gates want it healthy."""
+    if not env.gates.previous_environment:
+        return None
+    envs = state.environments[0].model.environments if state.environments else []
+    names = [e.name for e in envs]
+    index = names.index(env.name)
+    return envs[index - 1] if index > 0 else None
+
+
+def deployment(root: Path, commit: str | None, ref: str | None) -> tuple[Deployment, list[str]]:
+    """Who deploys, and notes to print: GitHub's provenance (the merged pull request, who
+    merged and approved it) under Actions, else the git user of this checkout."""
+    base = Deployment(at=utc_now(), by=git_user(root, os.environ), commit=commit, ref=ref)
+    if commit is None or os.environ.get("GITHUB_ACTIONS") != "true":
+        return base, []
+    import requests  # PyGithub and requests only for the commands that need them
+    from github import GithubException
+
+    from reconciler.github import provenance
+
+    if not provenance.under_actions():
+        return base, ["GITHUB_TOKEN is not set: the deployer is taken from git"]
+    try:
+        found, log = provenance.from_env(commit)
+    except (GithubException, requests.RequestException, AlmError) as exc:
+        return base, [f"GitHub provenance unavailable ({type(exc).__name__}); deployer from git"]
+    fields = {**found.deployment_fields(), "merged_by": found.merged_by}
+    if not fields["by"]:
+        fields["by"] = base.by
+    return base.model_copy(update=fields), [*log, *([found.why] if found.why else [])]
+
+
+def git_user(root: Path, env: Mapping[str, str]) -> str:
+    """`Name <email>` from git's config, else the login name."""
+    parts = [_git_config(root, key) for key in ("user.name", "user.email")]
+    name, email = parts
+    if name and email:
+        return f"{name} <{email}>"
+    return name or email or env.get("USER") or env.get("LOGNAME") or "unknown"
+
+
+def _git_config(root: Path, key: str) -> str:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "config", "--get", key],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError:
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""

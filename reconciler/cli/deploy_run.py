@@ -1,0 +1,173 @@
+"""What alm apply, status, rollback, unpin and drift do, behind their click commands."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+
+import click
+
+from reconciler.cli.deploy_context import EnvContext, deployment
+from reconciler.cli.deploy_show import (
+    drift_text,
+    failure_message,
+    plan_text,
+    result_text,
+    short,
+    status_json,
+    status_rows,
+    status_text,
+)
+from reconciler.cli.output import printable
+from reconciler.deploy import audit, drift, engine, lock, rollback
+from reconciler.deploy import plan as planner
+from reconciler.deploy.bundle import build_bundle
+from reconciler.deploy.model import Bundle
+from reconciler.errors import AlmError, ExitCode, GitError
+
+MAX_COMMITS = 200  # how far back rollback looks in git for a revision's bundle
+
+
+def _note(text: str) -> None:
+    click.echo(printable(f"alm: {text}"), err=True)
+
+
+def apply(ctx: EnvContext, *, prune: bool, dry_run: bool, lock_timeout: float) -> int:
+    target = ctx.target()
+    desired = ctx.desired()
+    found = ctx.previous()
+    previous = found[1] if found else None
+    source = f"{ctx.ref} ({(ctx.commit or '')[:12]})"
+    with lock.environment_lock(ctx.lock_path(), ctx.name, timeout=lock_timeout) as held:
+        if held.stale is not None:
+            _note(f"took over the lock a dead process left: {held.stale.describe()}")
+        live = target.read_all()
+        plan = planner.plan(ctx.name, desired, live, prune=prune, previous=previous)
+        click.echo(plan_text(plan, target.name, source))
+        if dry_run:
+            click.echo("dry run: nothing applied")
+            return ExitCode.OK
+        who, notes = deployment(ctx.app.root, ctx.commit, ctx.ref)
+        for note in notes:
+            _note(note)
+        replan = engine.replanner(ctx.name, desired, prune=prune, previous=previous)
+        result = engine.apply(
+            plan,
+            target,
+            ctx.audit_store(),
+            who,
+            live=live,
+            replan=replan,
+            rollback_on_failure=ctx.environment.rollback_on_failure,
+        )
+    text = result_text(result)
+    if text:
+        click.echo(text)
+    if not result.ok:
+        raise AlmError(failure_message(result))
+    return ExitCode.OK
+
+
+def status(ctx: EnvContext, fmt: str) -> int:
+    target = ctx.target()
+    rows = status_rows(ctx.desired(), target.read_all())
+    render = status_json if fmt == "json" else status_text
+    click.echo(render(ctx.name, target.name, rows))
+    return ExitCode.OK
+
+
+def drift_check(ctx: EnvContext, open_issue: bool) -> int:
+    target = ctx.target()
+    settings = ctx.environment.drift
+    report = drift.detect(ctx.name, ctx.desired(), target.read_all(), settings.ignore)
+    text = drift_text(report, target.name, settings.mode)
+    click.echo(text)
+    if open_issue:
+        _drift_issue(ctx, report)
+    if report.drifted and settings.mode == "fail":
+        return ExitCode.DRIFT
+    return ExitCode.OK
+
+
+def _drift_issue(ctx: EnvContext, report: drift.DriftReport) -> None:
+    from reconciler.cli import deploy_github  # PyGithub only when the flag is given
+
+    click.echo(printable(deploy_github.drift_issue(ctx.name, report)))
+
+
+def do_rollback(ctx: EnvContext, agent: str, to: str | None, lock_timeout: float) -> int:
+    target = ctx.target()
+    who, notes = deployment(ctx.app.root, None, None)
+    for note in notes:
+        _note(note)
+    with lock.environment_lock(ctx.lock_path(), ctx.name, timeout=lock_timeout):
+        done = rollback.rollback(
+            target,
+            ctx.audit_store(),
+            agent,
+            who,
+            to=to,
+            find_bundle=lambda revision: find_in_git(ctx, agent, revision),
+            environment=ctx.name,
+        )
+    click.echo(
+        printable(
+            f"{agent} in {ctx.name}: rolled back from {short(done.before)} to "
+            f"{short(done.revision)} (bundle from {done.source}) and pinned; alm apply leaves "
+            "it alone until the revert is merged or `alm unpin` lifts the pin"
+        )
+    )
+    return ExitCode.OK
+
+
+def do_unpin(ctx: EnvContext, agent: str, lock_timeout: float) -> int:
+    who, _ = deployment(ctx.app.root, None, None)
+    with lock.environment_lock(ctx.lock_path(), ctx.name, timeout=lock_timeout):
+        pin = rollback.unpin(ctx.target(), ctx.audit_store(), agent, who, environment=ctx.name)
+    if pin is None:
+        click.echo(printable(f"{agent} is not pinned in {ctx.name}: nothing to do"))
+    else:
+        click.echo(
+            printable(
+                f"{agent} in {ctx.name}: pin to {short(pin.revision)} lifted; the next "
+                "alm apply deploys the desired revision"
+            )
+        )
+    return ExitCode.OK
+
+
+def find_in_git(ctx: EnvContext, agent: str, revision: str) -> Bundle | None:
+    """Rebuild `revision` of `agent` from the repository: the commits the audit log says
+    it came from first, then the agent's and the catalog's recent history."""
+    for commit in _candidates(ctx, agent, revision):
+        try:
+            state = ctx.app.load(commit)
+        except AlmError:
+            continue
+        spec = state.agent(agent)
+        if spec is None or state.errors:
+            continue
+        bundle = build_bundle(spec, state, ctx.name)
+        if bundle.revision == revision:
+            return bundle
+    return None
+
+
+def _candidates(ctx: EnvContext, agent: str, revision: str) -> Iterator[str]:
+    seen: set[str] = set()
+    records = audit.entries(ctx.audit_store().read(), agent)
+    audited = [str(r["commit"]) for r in reversed(records) if r.get("to") == revision]
+    for commit in [*audited, *_log(ctx, agent)]:
+        if commit and commit not in seen:
+            seen.add(commit)
+            yield commit
+
+
+def _log(ctx: EnvContext, agent: str) -> list[str]:
+    args = ["git", "-C", str(ctx.app.root), "rev-list", f"--max-count={MAX_COMMITS}", "HEAD"]
+    done = subprocess.run(
+        [*args, "--", f"agents/{agent}", "policies"], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise GitError(f"git rev-list failed: {done.stderr.strip()[-200:]}")
+    return done.stdout.split()

@@ -1,0 +1,315 @@
+"""Apply a deploy plan to a target: the one place in alm that changes what runs.
+
+Every change is audited twice: a `started` record before the write and its result after
+(`ok`, `failed`, `conflict`), so an apply killed between the two leaves a dangling
+`started` that the next apply settles by reading the target (`settle`). One agent
+failing never undoes the others: each write is conditional on what the plan read, a
+failed agent keeps its previous revision, the rest go on. A Conflict (someone changed
+the agent since it was read) re-reads and re-plans that agent once; a second Conflict
+is reported, never overwritten. With `rollback_on_failure`, a failed agent is put back
+on its previous revision and pinned there (a rollback that sticks: the next apply does
+not retry the failed revision until the pin is lifted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from reconciler.deploy import audit
+from reconciler.deploy import plan as planner
+from reconciler.deploy.model import (
+    Action,
+    Bundle,
+    Conflict,
+    Deployment,
+    DeployPlan,
+    Live,
+    Pin,
+)
+from reconciler.deploy.targets import BatchTarget, Write
+from reconciler.errors import AlmError
+
+State = Literal[
+    "created", "updated", "repaired", "deleted", "unchanged", "pinned", "held", "failed"
+]
+DONE: dict[str, State] = {
+    "create": "created",
+    "update": "updated",
+    "repair": "repaired",
+    "delete": "deleted",
+    "unchanged": "unchanged",
+    "pinned": "pinned",
+    "held": "held",
+}
+CHANGES = ("create", "update", "repair", "delete")
+# given an agent and what the target holds now, the action the planner picks for it
+Replan = Callable[[str, Live | None], Action]
+
+
+def replanner(
+    environment: str,
+    desired: Mapping[str, Bundle],
+    *,
+    prune: bool = False,
+    previous: Mapping[str, Live] | None = None,
+) -> Replan:
+    """Plans one agent again against a fresh read, with the apply's own inputs."""
+
+    def again(agent: str, fresh: Live | None) -> Action:
+        want = {agent: desired[agent]} if agent in desired else {}
+        have = {agent: fresh} if fresh is not None else {}
+        actions = planner.plan(environment, want, have, prune=prune, previous=previous).actions
+        return actions[0] if actions else Action("unchanged", agent, None, None, "gone")
+
+    return again
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one agent: `live` is its revision on the target afterwards."""
+
+    agent: str
+    action: Action
+    state: State
+    live: str | None
+    detail: str = ""
+    rolled_back: bool = False
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    environment: str
+    outcomes: tuple[Outcome, ...]
+    settled: tuple[str, ...] = ()  # interrupted applies found in the audit log, now recorded
+
+    @property
+    def failed(self) -> tuple[Outcome, ...]:
+        return tuple(o for o in self.outcomes if o.state == "failed")
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+@dataclass(frozen=True)
+class Recorder:
+    """Writes audit records for one environment, stamped with who and from what."""
+
+    store: audit.AuditStore
+    environment: str
+    deployment: Deployment
+    now: Callable[[], str] = utc_now
+
+    def write(
+        self,
+        action: str,
+        agent: str,
+        before: str | None,
+        after: str | None,
+        result: str,
+        detail: str = "",
+    ) -> dict[str, Any]:
+        return audit.record(self.store, **self.fields(action, agent, before, after, result, detail))
+
+    def fields(
+        self,
+        action: str,
+        agent: str,
+        before: str | None,
+        after: str | None,
+        result: str,
+        detail: str = "",
+    ) -> dict[str, Any]:
+        d = self.deployment
+        return {
+            "action": action,
+            "agent": agent,
+            "environment": self.environment,
+            "from": before,
+            "to": after,
+            "commit": d.commit,
+            "pull_request": d.pull_request,
+            "merged_by": d.merged_by,
+            "approved_by": list(d.approved_by),
+            "actor": d.by,
+            "at": self.now(),
+            "result": result,
+            "detail": detail,
+        }
+
+
+def stamped(bundle: Bundle, deployment: Deployment, pin: Pin | None = None) -> Bundle:
+    """The bundle as written: who deployed it, and a pin only when one is given."""
+    return bundle.model_copy(update={"deployment": deployment, "pin": pin})
+
+
+def settle(target: BatchTarget, rec: Recorder) -> tuple[str, ...]:
+    """Record how each write an earlier, interrupted apply started actually ended."""
+    notes: list[str] = []
+    for entry in dangling(audit.entries(rec.store.read()), rec.environment):
+        agent, after = str(entry["agent"]), entry.get("to")
+        live = target.read(agent)
+        now = live.bundle.revision if live else None
+        landed = now == after
+        word = "was done" if landed else f"was not done (live: {now or 'absent'})"
+        detail = f"settled after an interrupted apply: the write {word}"
+        rec.write(
+            str(entry["action"]),
+            agent,
+            entry.get("from"),
+            after,
+            "ok" if landed else "interrupted",
+            detail,
+        )
+        notes.append(f"{agent}: {entry['action']} to {after or 'nothing'} {word}")
+    return tuple(notes)
+
+
+def dangling(entries: Iterable[Mapping[str, Any]], environment: str) -> list[Mapping[str, Any]]:
+    """`started` records with no later record for the same agent in this environment."""
+    open_: dict[str, Mapping[str, Any]] = {}
+    for entry in entries:
+        if entry.get("environment") != environment:
+            continue
+        agent = str(entry.get("agent"))
+        if entry.get("result") == "started":
+            open_[agent] = entry
+        else:
+            open_.pop(agent, None)
+    return list(open_.values())
+
+
+def _write_of(action: Action, live: Mapping[str, Live | None], d: Deployment) -> Write:
+    expected = live.get(action.agent)
+    if action.kind == "delete":
+        return Write(action.agent, None, expected)
+    if action.bundle is None:
+        raise AlmError(f"{action.agent}: the plan's {action.kind} carries no bundle")
+    return Write(action.agent, stamped(action.bundle, d), expected)
+
+
+def _written(
+    target: BatchTarget, rec: Recorder, actions: Sequence[Action], live: Mapping[str, Live | None]
+) -> tuple[dict[str, Live | None], dict[str, Exception]]:
+    """Audit each change as started, write them as one batch, audit each result."""
+    writes = [_write_of(a, live, rec.deployment) for a in actions]
+    started = [rec.fields(a.kind, a.agent, a.before, a.after, "started", a.reason) for a in actions]
+    audit.record_many(rec.store, started)
+    result = target.write_many(writes)
+    ended = []
+    for a in actions:
+        error = result.failed.get(a.agent)
+        if a.agent not in result.done and error is None:
+            error = AlmError(f"{a.agent}: the target reported no outcome for this write")
+            result.failed[a.agent] = error
+        outcome = "ok" if error is None else "conflict" if isinstance(error, Conflict) else "failed"
+        ended.append(rec.fields(a.kind, a.agent, a.before, a.after, outcome, str(error or "")))
+    audit.record_many(rec.store, ended)
+    return result.done, result.failed
+
+
+def apply(
+    plan: DeployPlan,
+    target: BatchTarget,
+    audit_store: audit.AuditStore,
+    deployment: Deployment,
+    *,
+    live: Mapping[str, Live],
+    replan: Replan | None = None,
+    rollback_on_failure: bool = False,
+    now: Callable[[], str] = utc_now,
+) -> ApplyResult:
+    """Carry out `plan` (made from `live`, what the target held) on `target`."""
+    rec = Recorder(audit_store, plan.environment, deployment, now)
+    settled = settle(target, rec)
+    changes = [a for a in plan.actions if a.kind in CHANGES]
+    done, failed = _written(target, rec, changes, live) if changes else ({}, {})
+    outcomes: list[Outcome] = []
+    for action in plan.actions:
+        agent, before = action.agent, live.get(action.agent)
+        if action.kind not in CHANGES:
+            outcomes.append(Outcome(agent, action, DONE[action.kind], action.before, action.reason))
+        elif agent in done:
+            outcomes.append(Outcome(agent, action, DONE[action.kind], _revision(done[agent])))
+        else:
+            error = failed[agent]
+            if isinstance(error, Conflict) and replan is not None:
+                outcome = _replanned(target, rec, action, replan)
+            else:
+                outcome = _failure(action, before, error)
+            if outcome.state == "failed" and rollback_on_failure:
+                outcome = _rolled_back(target, rec, outcome, before)
+            outcomes.append(outcome)
+    return ApplyResult(plan.environment, tuple(outcomes), settled)
+
+
+def _revision(live: Live | None) -> str | None:
+    return live.bundle.revision if live is not None else None
+
+
+def _failure(action: Action, before: Live | None, error: Exception) -> Outcome:
+    kept = f"keeps {before.bundle.revision}" if before else "is not deployed"
+    why = "changed on the target while applying" if isinstance(error, Conflict) else str(error)
+    return Outcome(action.agent, action, "failed", _revision(before), f"{why}; it {kept}")
+
+
+def _replanned(target: BatchTarget, rec: Recorder, action: Action, replan: Replan) -> Outcome:
+    """After a Conflict: read the agent again, plan it again, write once more."""
+    agent = action.agent
+    fresh = target.read(agent)
+    again = replan(agent, fresh)
+    note = "re-planned after a conflict (changed on the target since it was read)"
+    if again.kind not in CHANGES:
+        return Outcome(agent, again, DONE[again.kind], _revision(fresh), note)
+    done, failed = _written(target, rec, [again], {agent: fresh})
+    if agent in done:
+        return Outcome(agent, again, DONE[again.kind], _revision(done[agent]), note)
+    error = failed[agent]
+    if isinstance(error, Conflict):
+        error = AlmError("changed on the target again while re-applying; not overwritten")
+    return _failure(again, fresh, error)
+
+
+def _rolled_back(
+    target: BatchTarget, rec: Recorder, failed: Outcome, before: Live | None
+) -> Outcome:
+    """rollback_on_failure: put the previous revision back (pinned), or remove a failed
+    create, conditional on what the target holds now."""
+    agent, action = failed.agent, failed.action
+    if action.kind == "delete":
+        return failed  # a failed delete leaves the agent as it was
+    fresh = target.read(agent)
+    reason = f"automatic rollback: {action.kind} to {action.after} failed ({failed.detail})"
+    if before is None:
+        if fresh is None:
+            return failed  # nothing was created: nothing to undo
+        write = Write(agent, None, fresh)
+    else:
+        pin = Pin(
+            revision=before.bundle.revision, at=rec.now(), by=rec.deployment.by, reason=reason
+        )
+        write = Write(agent, before.bundle.model_copy(update={"pin": pin}), fresh)
+    rec.write("rollback", agent, _revision(fresh), _revision(before), "started", reason)
+    result = target.write_many([write])
+    error = result.failed.get(agent)
+    rec.write(
+        "rollback",
+        agent,
+        _revision(fresh),
+        _revision(before),
+        "ok" if error is None else "failed",
+        str(error or reason),
+    )
+    if error is not None:
+        return replace(failed, detail=f"{failed.detail}; the rollback failed too: {error}")
+    restored = f"rolled back to {before.bundle.revision} and pinned" if before else "removed"
+    return replace(
+        failed, live=_revision(before), detail=f"{failed.detail}; {restored}", rolled_back=True
+    )

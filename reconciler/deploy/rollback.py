@@ -1,0 +1,144 @@
+"""A rollback that sticks: restore an earlier revision of one agent and pin it there.
+
+The revision restored is `--to` (a full revision, or an unambiguous prefix of one in the
+target's history) or, without it, the newest revision in the target's history that is
+not the live one. Its bundle comes from that history entry when the target kept it,
+else from `find_bundle` (the caller rebuilds it from the repository's history); either
+way it must hash to the revision. The write is conditional on the live entry just read,
+and audited like an apply (`started`, then its result). `alm apply` leaves a pinned
+agent alone until `unpin` (or a desired revision equal to the pinned one) lifts it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from reconciler.deploy import audit
+from reconciler.deploy.engine import Recorder, utc_now
+from reconciler.deploy.model import Bundle, Conflict, Deployment, HistoryEntry, Live, Pin
+from reconciler.deploy.targets import BatchTarget, Write
+from reconciler.errors import AlmError
+
+FindBundle = Callable[[str], Bundle | None]
+
+
+@dataclass(frozen=True)
+class Restored:
+    agent: str
+    environment: str
+    before: str  # the live revision it replaced
+    revision: str  # the revision now live, pinned
+    pin: Pin
+    source: str  # where its bundle came from: "the target's history" or the finder's word
+
+
+def choose(live: Live, history: Sequence[HistoryEntry], to: str | None) -> str:
+    """The revision to restore: `to` resolved against history, or the previous one."""
+    kept = [e.revision for e in history if not e.deleted]
+    if to is not None:
+        return _named(live.bundle.agent, to, [*kept, live.bundle.revision])
+    current = live.bundle.revision
+    for revision in reversed(kept):  # newest first
+        if revision != current:
+            return revision
+    raise AlmError(
+        f"{live.bundle.agent}: the target's history has no revision before {current}; "
+        "name one with --to"
+    )
+
+
+def _named(agent: str, to: str, known: Sequence[str]) -> str:
+    digits = to.removeprefix("sha256:").lower()
+    if len(digits) == 64:
+        return f"sha256:{digits}"
+    matches = sorted({r for r in known if r.removeprefix("sha256:").startswith(digits)})
+    if len(digits) >= 7 and len(matches) == 1:
+        return matches[0]
+    if not matches or len(digits) < 7:
+        raise AlmError(
+            f"{agent}: --to {to} names no revision in the target's history; expected a "
+            "revision (sha256:...) or at least 7 of its hex digits"
+        )
+    raise AlmError(f"{agent}: --to {to} matches {len(matches)} revisions; give more digits")
+
+
+def bundle_for(
+    revision: str, history: Sequence[HistoryEntry], find_bundle: FindBundle
+) -> tuple[Bundle, str]:
+    for entry in reversed(history):
+        kept = entry.bundle
+        if entry.revision == revision and kept is not None and kept.intact:
+            return kept, "the target's history"
+    found = find_bundle(revision)
+    if found is None or found.revision != revision or not found.intact:
+        raise AlmError(
+            f"{revision}: its bundle is neither in the target's history nor rebuilt from "
+            "the repository's history; nothing was changed"
+        )
+    return found, "the repository's history"
+
+
+def rollback(
+    target: BatchTarget,
+    audit_store: audit.AuditStore,
+    agent: str,
+    deployment: Deployment,
+    *,
+    to: str | None,
+    find_bundle: FindBundle,
+    environment: str,
+    now: Callable[[], str] = utc_now,
+) -> Restored:
+    live = target.read(agent)
+    if live is None:
+        raise AlmError(f"{agent} is not deployed in {environment}: nothing to roll back")
+    history = target.history(agent)
+    revision = choose(live, history, to)
+    bundle, source = bundle_for(revision, history, find_bundle)
+    reason = f"rolled back from {live.bundle.revision}"
+    pin = Pin(revision=revision, at=now(), by=deployment.by, reason=reason)
+    pinned = bundle.model_copy(
+        update={"environment": environment, "deployment": deployment, "pin": pin}
+    )
+    rec = Recorder(audit_store, environment, deployment, now)
+    _write(target, rec, "rollback", Write(agent, pinned, live), reason)
+    return Restored(agent, environment, live.bundle.revision, revision, pin, source)
+
+
+def unpin(
+    target: BatchTarget,
+    audit_store: audit.AuditStore,
+    agent: str,
+    deployment: Deployment,
+    *,
+    environment: str,
+    now: Callable[[], str] = utc_now,
+) -> Pin | None:
+    """Lift the pin (the bundle stays as it is); None when the agent was not pinned."""
+    live = target.read(agent)
+    if live is None:
+        raise AlmError(f"{agent} is not deployed in {environment}: nothing to unpin")
+    pin = live.bundle.pin
+    if pin is None:
+        return None
+    rec = Recorder(audit_store, environment, deployment, now)
+    lifted = live.bundle.model_copy(update={"pin": None})
+    _write(target, rec, "unpin", Write(agent, lifted, live), f"pin to {pin.revision} lifted")
+    return pin
+
+
+def _write(target: BatchTarget, rec: Recorder, action: str, write: Write, detail: str) -> None:
+    assert write.bundle is not None and write.expected is not None
+    before, after = write.expected.bundle.revision, write.bundle.revision
+    rec.write(action, write.agent, before, after, "started", detail)
+    error = target.write_many([write]).failed.get(write.agent)
+    result = "ok" if error is None else "conflict" if isinstance(error, Conflict) else "failed"
+    rec.write(action, write.agent, before, after, result, str(error or detail))
+    if isinstance(error, Conflict):
+        raise AlmError(
+            f"{write.agent} changed on the target while running {action}; nothing was "
+            f"overwritten: run alm {action} again"
+        )
+    if error is not None:
+        raise AlmError(f"{write.agent}: {action} failed: {error}")
