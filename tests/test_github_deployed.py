@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli.app import App
-from reconciler.github import deployed
+from reconciler.deploy import audit
+from reconciler.github import deployed, sticky
 from reconciler.github.api import Pull
 from reconciler.plan import model
 from tests import planfixtures
@@ -116,3 +117,96 @@ def test_without_a_report_the_changed_agents_come_from_the_repository(
     assert all(s.agents in ([], ["support-triage"]) for s in steps)
     assert any(s.agents == ["support-triage"] for s in steps)
     assert len(deployed.changed_agents(None, app.load(after))) == 4  # no before: every agent
+
+
+# --- once deploys are applied: what went where, from the audit records -----------------
+
+REV = {c: f"sha256:{c * 64}" for c in "abcd"}
+
+
+def _steps() -> list[model.EnvironmentStep]:
+    return [
+        model.EnvironmentStep(environment=e, agents=["support-triage"], gates=[])
+        for e in ("dev", "staging", "prod")
+    ]
+
+
+def test_applied_message_lists_what_went_where_with_audit_links() -> None:
+    rows = [
+        deployed.Applied("staging", "support-triage", REV["a"], REV["b"], "ok", 4, "update"),
+        deployed.Applied("dev", "support-triage", None, REV["b"], "ok", 2, "create"),
+        deployed.Applied("dev", "@acme/x|y", REV["c"], None, "failed", 3, "delete"),
+    ]
+    text = deployed.applied_message(
+        MERGE, rows, _steps(), lambda env, line: f"https://runs/{env}#{line}"
+    )
+    assert text.startswith(deployed.MARKER + "\n### alm: what merging c4295bd74fb0 deployed")
+    assert text.index("**dev**") < text.index("**staging**")  # promotion order
+    assert (
+        "| support\\-triage | create | `none` | `sha256:bbbbbbbbbbbb` | ok "
+        "| [dev.jsonl line 2](https://runs/dev#2) |"
+    ) in text
+    assert "| `sha256:aaaaaaaaaaaa` | `sha256:bbbbbbbbbbbb` |" in text
+    assert "@acme" not in text and "x\\|y" in text  # inert, and the table holds
+    assert "Not applied yet, in promotion order: **prod** (1 agent(s))." in text
+    assert "1 action(s) did not succeed" in text
+    unlinked = deployed.applied_message(MERGE, rows[:1], _steps(), lambda env, line: None)
+    assert "| staging.jsonl line 4 |" in unlinked and "did not succeed" not in unlinked
+
+
+def test_applied_message_fits_githubs_limit() -> None:
+    rows = [
+        deployed.Applied("dev", f"agent-{i}", REV["a"], REV["b"], "ok", i, "update")
+        for i in range(3000)
+    ]
+    text = deployed.applied_message(MERGE, rows, _steps(), lambda env, line: "https://r/1")
+    assert sticky.utf16_length(text) <= sticky.LIMIT
+    shown = text.count("| agent\\-")
+    assert 0 < shown < 3000 and f"…and {3000 - shown} more" in text
+
+
+def test_rows_from_audit_keep_each_agents_last_record_of_this_commit() -> None:
+    records = [
+        {"agent": "a", "commit": MERGE, "from": None, "to": REV["a"], "result": "started",
+         "action": "create", "environment": "dev"},
+        {"agent": "b", "commit": "0" * 40, "to": REV["b"], "result": "ok"},
+        {"agent": "a", "commit": MERGE, "from": None, "to": REV["a"], "result": "ok",
+         "action": "create", "environment": "dev"},
+        {"agent": "c", "commit": MERGE, "from": REV["c"], "to": REV["d"], "result": "started"},
+    ]  # fmt: skip
+    rows = deployed.rows_from_audit(records, "dev", MERGE)
+    assert [(r.agent, r.result, r.line, r.environment) for r in rows] == [
+        ("a", "ok", 3, "dev"),
+        ("c", "started", 4, "dev"),  # never finished: shown as it is
+    ]
+
+
+def test_the_deploy_comment_reads_the_audit_logs_of_the_push(
+    server: GitHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    _closed(server, merged=True)
+    _setenv(server, tmp_path, monkeypatch, MERGE)
+    plan = write_json(tmp_path / "plan.json", model.to_json(planfixtures.typical()))
+    here, other = tmp_path / "audit", tmp_path / "downloaded"
+    audit.record(audit.FileAuditStore(here / "staging.jsonl"), action="update",
+                 agent="support-triage", environment="staging", from_=REV["a"], to=REV["b"],
+                 commit="1" * 40, result="ok")  # fmt: skip
+    audit.record(audit.FileAuditStore(here / "staging.jsonl"), action="update",
+                 agent="support-triage", environment="staging", from_=REV["a"], to=REV["b"],
+                 commit=MERGE, result="ok")  # fmt: skip
+    audit.record(audit.FileAuditStore(other / "staging.jsonl"), action="update",
+                 agent="ignored", environment="staging", commit=MERGE, result="ok")  # fmt: skip
+    args = ("github", "deployed", "--report", str(plan), "--audit-dir", str(here))
+    code, out, err = run(capsys, *args, "--audit-dir", str(other))
+    assert code == 0, err
+    [comment] = server.comments(REPO, 2)
+    run_url = "https://github.com/Codertocat/Hello-World/actions/runs/42"
+    assert f"[staging.jsonl line 2]({run_url})" in comment["body"]
+    assert "ignored" not in comment["body"]  # staging's log was read from the first folder
+    assert "what merging c4295bd74fb0 deployed" in comment["body"]
+
+    code, out, _ = run(capsys, "github", "deployed", "--report", str(plan),
+                       "--audit-dir", str(tmp_path / "none"))  # fmt: skip
+    assert code == 0 and "deploy comment edited" in out  # no records: what would deploy
+    assert "would deploy" in server.comments(REPO, 2)[0]["body"]

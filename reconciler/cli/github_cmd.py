@@ -42,13 +42,24 @@ def pr_cmd(report: Path | None) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="A plan.json whose `deploy` section says what deploys (default: from the repository).",
 )
+@click.option(
+    "--audit-dir",
+    "audit_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A folder of audit logs (<env>.jsonl) to read what was applied from; repeatable "
+    "(default: .alm/audit).",
+)
 @pass_app
-def deployed_cmd(app: App, report: Path | None) -> None:
-    """On a push to main: comment on the merged pull request what would deploy where.
+def deployed_cmd(app: App, report: Path | None, audit_dirs: tuple[Path, ...]) -> None:
+    """On a push to main: comment on the merged pull request what went where.
 
-    A pull request closed without merging, or no pull request for the pushed commit:
-    says so, posts nothing, exit 0.
+    What `alm apply` recorded for the pushed commit in the audit logs: per environment
+    each agent's from and to revision, its result and its audit record; environments not
+    applied yet are listed as pending. Before any apply: what would deploy where. A pull
+    request closed without merging, or no pull request for the pushed commit: says so,
+    posts nothing, exit 0.
     """
     from reconciler.cli import github_run
 
-    github_run.comment_deployed(app, report)
+    github_run.comment_deployed(app, report, audit_dirs)

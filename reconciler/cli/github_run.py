@@ -15,7 +15,9 @@ from github import GithubException
 
 from reconciler.cli.app import App
 from reconciler.cli.output import printable
+from reconciler.deploy import audit
 from reconciler.errors import AlmError, UsageError
+from reconciler.fsutil import read_limited
 from reconciler.github import api as gh
 from reconciler.github import context, deployed, pr
 from reconciler.github.retry import RetryPolicy, describe
@@ -24,6 +26,8 @@ from reconciler.spec.state import DesiredState
 
 T = TypeVar("T")
 NO_COMMIT = "0" * 40
+AUDIT_DIR = Path(".alm") / "audit"
+MAX_AUDIT_BYTES = 256 << 20
 
 
 def _session(retry: RetryPolicy) -> tuple[context.Context, gh.Api]:
@@ -59,7 +63,7 @@ def post_plan(report: Path | None) -> None:
     click.echo(printable(result.summary))
 
 
-def comment_deployed(app: App, report: Path | None) -> None:
+def comment_deployed(app: App, report: Path | None, audit_dirs: tuple[Path, ...] = ()) -> None:
     retry = RetryPolicy()
     ctx, api = _session(retry)
     if ctx.event_name != "push":
@@ -73,7 +77,13 @@ def comment_deployed(app: App, report: Path | None) -> None:
         click.echo(printable(found.why))
         return
     steps = plan.deploy if plan is not None else _steps_from_repo(app, ctx.event, sha)
-    text = deployed.message(sha, steps)
+    rows = applied_rows(audit_dirs or (app.root / AUDIT_DIR,), sha)
+    run_url = ctx.run_url
+    text = (
+        deployed.applied_message(sha, rows, steps, lambda env, line: run_url)
+        if rows
+        else deployed.message(sha, steps)
+    )
     done = _logged(retry, lambda: deployed.post(api, found.pull, text) if found.pull else "")
     click.echo(printable(f"PR #{found.pull.number}: deploy comment {done}"))
 
@@ -84,3 +94,22 @@ def _steps_from_repo(app: App, event: dict[str, object], sha: str) -> list[model
     if isinstance(before, str) and before and before != NO_COMMIT:
         base = app.load(before)
     return deployed.steps_from_state(base, app.load(sha))
+
+
+def applied_rows(folders: tuple[Path, ...], sha: str) -> list[deployed.Applied]:
+    """What the audit logs in `folders` recorded for the pushed commit (a folder that
+    does not exist holds nothing: no apply has run in this job)."""
+    rows: list[deployed.Applied] = []
+    seen: set[str] = set()  # an environment's log in two folders is read once (the first)
+    for folder in folders:
+        for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+            if path.stem in seen:
+                continue
+            seen.add(path.stem)
+            data = read_limited(path, MAX_AUDIT_BYTES, "an audit log (JSON lines)")
+            try:
+                records = audit.entries(data)
+            except AlmError as exc:
+                raise AlmError(f"{path}: {exc}") from None
+            rows += deployed.rows_from_audit(records, path.stem, sha)
+    return rows
