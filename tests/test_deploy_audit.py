@@ -205,3 +205,17 @@ def test_concurrent_writers_keep_one_chain(tmp_path: Path) -> None:
     assert len(got) == 120
     for n in range(3):
         assert [e["detail"] for e in got if e["agent"] == f"w{n}"] == [str(i) for i in range(40)]
+
+
+def test_a_symlinked_log_is_refused_and_its_target_untouched(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    path = audit_path(tmp_path, "prod")
+    path.parent.mkdir(parents=True)
+    path.symlink_to(victim)
+    store = FileAuditStore(path)
+    with pytest.raises(AlmError, match=r"prod\.jsonl: cannot open"):
+        record(store, action="create")
+    with pytest.raises(AlmError, match="expected the audit log"):
+        store.read()
+    assert victim.read_text() == "precious\n"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.deploy.lock import Holder, LockBusy, environment_lock, lock_path, read_holder
-from reconciler.errors import ExitCode
+from reconciler.errors import AlmError, ExitCode
 
 # argv: lock file, timeout, go file (wait for it before trying; "" = at once), done file
 # (hold until it exists). Prints "locked" when it holds the lock, or the LockBusy message.
@@ -157,3 +157,18 @@ def test_a_garbled_lock_file_names_nobody(path: Path) -> None:
     assert read_holder(path) is None
     with environment_lock(path, "prod", timeout=0) as got:
         assert got.stale is None
+
+
+def test_a_symlinked_lock_file_is_refused_and_its_target_untouched(
+    path: Path, tmp_path: Path
+) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    path.parent.mkdir(parents=True)
+    path.symlink_to(victim)
+    with (
+        pytest.raises(AlmError, match=r"prod\.lock: cannot open"),
+        environment_lock(path, "prod", timeout=0),
+    ):
+        pass
+    assert victim.read_text() == "precious\n"

@@ -24,6 +24,7 @@ import fcntl
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -224,29 +225,34 @@ class FileAuditStore:
         self.torn_path = path.with_name(path.name + ".torn")
 
     def read(self) -> bytes:
-        try:
-            return self.path.read_bytes()
-        except FileNotFoundError:
+        fd = open_regular(self.path, os.O_RDONLY, "the audit log")
+        if fd is None:
             return b""
+        with os.fdopen(fd, "rb") as handle:
+            return handle.read()
 
     def head(self) -> Head | None:
-        try:
-            return Head.parse(self.head_path.read_bytes())
-        except FileNotFoundError:
+        fd = open_regular(self.head_path, os.O_RDONLY, "the audit log's head")
+        if fd is None:
             return None
+        with os.fdopen(fd, "rb") as handle:
+            return Head.parse(handle.read(200))
 
     def last_line(self) -> bytes | None:
-        try:
-            with self.path.open("rb") as handle:
-                return _last_line(handle.fileno(), os.fstat(handle.fileno()).st_size)[0]
-        except FileNotFoundError:
+        fd = open_regular(self.path, os.O_RDONLY, "the audit log")
+        if fd is None:
             return None
+        try:
+            return _last_line(fd, os.fstat(fd).st_size)[0]
+        finally:
+            os.close(fd)
 
     def append(self, lines: bytes) -> None:
         if not lines.endswith(b"\n"):
             raise ValueError("audit lines end with a newline")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        fd = open_regular(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, "the audit log")
+        assert fd is not None  # O_CREAT
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             self._append_locked(fd, lines)
@@ -275,8 +281,10 @@ class FileAuditStore:
                 f"{self.path}: line {count + 1} is torn and the log's head records "
                 f"{head.lines} lines: lines were removed; not appending (alm audit verify)"
             )
-        with self.torn_path.open("ab") as keep:
-            keep.write(os.pread(fd, size - end, end) + b"\n")
+        keep = open_regular(self.torn_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, "torn lines")
+        assert keep is not None  # O_CREAT
+        with os.fdopen(keep, "wb") as handle:
+            handle.write(os.pread(fd, size - end, end) + b"\n")
         os.ftruncate(fd, end)
         os.fsync(fd)
 
@@ -309,6 +317,21 @@ def _rfind_newline(fd: int, before: int) -> int:
             return low + found
         pos, step = low, step * 2
     return -1
+
+
+def open_regular(path: Path, flags: int, what: str) -> int | None:
+    """A file descriptor of a regular file (None: absent, unless created). Never follows a
+    symbolic link: one committed in the repository must not point alm's writes elsewhere."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise AlmError(f"{path}: cannot open ({exc.strerror}); expected {what}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise AlmError(f"{path}: not a regular file; expected {what}")
+    return fd
 
 
 def _fsync_dir(path: Path) -> None:

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.deploy.audit import now
+from reconciler.deploy.audit import now, open_regular
 from reconciler.errors import AlmError
 
 DEFAULT_TIMEOUT_S = 60.0
@@ -89,10 +89,17 @@ def lock_path(root: Path, environment: str) -> Path:
 def read_holder(path: Path) -> Holder | None:
     """Who the lock file says holds it (None: nobody, or not readable as a holder)."""
     try:
-        raw = json.loads(path.read_bytes() or b"null")
-    except (OSError, ValueError):
+        fd = open_regular(path, os.O_RDONLY, "a lock file")
+    except AlmError:
         return None
-    return _holder(raw)
+    if fd is None:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        raw = handle.read(4096)
+    try:
+        return _holder(json.loads(raw or b"null"))
+    except ValueError:
+        return None
 
 
 @contextmanager
@@ -105,7 +112,8 @@ def environment_lock(
 ) -> Iterator[Acquired]:
     """Hold the environment's lock for the `with` block; LockBusy after `timeout` s."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = open_regular(path, os.O_RDWR | os.O_CREAT, "a lock file")
+    assert fd is not None  # O_CREAT
     try:
         _wait(fd, path, environment, timeout)
         stale = read_holder(path)
