@@ -76,12 +76,7 @@ def rollback(
     if open_pr and importlib.util.find_spec("reconciler.github.revert") is None:
         raise UsageError("--open-pr: this alm cannot open revert pull requests yet")
     ctx = deploy_context.load(app, environment, None)
-    code = deploy_run.do_rollback(ctx, agent, to, lock_timeout)
-    if open_pr:
-        from reconciler.cli import deploy_github  # PyGithub only when the flag is given
-
-        click.echo(printable(deploy_github.revert_pr(ctx, agent)))
-    return code
+    return deploy_run.do_rollback(ctx, agent, to, lock_timeout, open_pr)
 
 
 @click.command("unpin")

@@ -95,7 +95,9 @@ def _drift_issue(ctx: EnvContext, report: drift.DriftReport) -> None:
     click.echo(printable(deploy_github.drift_issue(ctx.name, report)))
 
 
-def do_rollback(ctx: EnvContext, agent: str, to: str | None, lock_timeout: float) -> int:
+def do_rollback(
+    ctx: EnvContext, agent: str, to: str | None, lock_timeout: float, open_pr: bool = False
+) -> int:
     target = ctx.target()
     who, notes = deployment(ctx.app.root, None, None)
     for note in notes:
@@ -117,6 +119,10 @@ def do_rollback(ctx: EnvContext, agent: str, to: str | None, lock_timeout: float
             "it alone until the revert is merged or `alm unpin` lifts the pin"
         )
     )
+    if open_pr:
+        from reconciler.cli import deploy_github  # PyGithub only when the flag is given
+
+        click.echo(printable(deploy_github.revert_pr(ctx.app.root, done)))
     return ExitCode.OK
 
 

@@ -105,8 +105,9 @@ def detect(
             if have.bundle.pin is not None:
                 pinned.append(agent)
             continue
-        found = [d for d in _differences(have.bundle, want) if not _ignored(d.path, rules)]
-        if not found and want is not None:
+        every = _differences(have.bundle, want)
+        found = [d for d in every if not _ignored(d.path, rules)]
+        if every and not found and want is not None:
             ignored.append(agent)
             continue
         revision = want.revision if want else None

@@ -263,7 +263,11 @@ def _failure(action: Action, before: Live | None, error: Exception) -> Outcome:
 def _replanned(target: BatchTarget, rec: Recorder, action: Action, replan: Replan) -> Outcome:
     """After a Conflict: read the agent again, plan it again, write once more."""
     agent = action.agent
-    fresh = target.read(agent)
+    try:
+        fresh = target.read(agent)
+    except (AlmError, OSError) as exc:
+        why = f"changed on the target, then unreadable: {exc}"
+        return Outcome(agent, action, "failed", action.before, why)
     again = replan(agent, fresh)
     note = "re-planned after a conflict (changed on the target since it was read)"
     if again.kind not in CHANGES:
@@ -285,7 +289,10 @@ def _rolled_back(
     agent, action = failed.agent, failed.action
     if action.kind == "delete":
         return failed  # a failed delete leaves the agent as it was
-    fresh = target.read(agent)
+    try:
+        fresh = target.read(agent)
+    except (AlmError, OSError) as exc:
+        return replace(failed, detail=f"{failed.detail}; no rollback: cannot read it: {exc}")
     reason = f"automatic rollback: {action.kind} to {action.after} failed ({failed.detail})"
     if before is None:
         if fresh is None:

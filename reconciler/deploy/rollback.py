@@ -31,6 +31,7 @@ class Restored:
     revision: str  # the revision now live, pinned
     pin: Pin
     source: str  # where its bundle came from: "the target's history" or the finder's word
+    bad_commit: str | None = None  # the commit the rolled-back bundle was deployed from
 
 
 def choose(live: Live, history: Sequence[HistoryEntry], to: str | None) -> str:
@@ -103,7 +104,8 @@ def rollback(
     )
     rec = Recorder(audit_store, environment, deployment, now)
     _write(target, rec, "rollback", Write(agent, pinned, live), reason)
-    return Restored(agent, environment, live.bundle.revision, revision, pin, source)
+    bad = live.bundle.deployment.commit if live.bundle.deployment else None
+    return Restored(agent, environment, live.bundle.revision, revision, pin, source, bad)
 
 
 def unpin(
