@@ -24,13 +24,13 @@ import fcntl
 import hashlib
 import json
 import os
-import stat
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
+from reconciler.deploy.fileio import fsync_dir, last_line, open_regular
 from reconciler.deploy.model import canonical_json
 from reconciler.errors import AlmError
 from reconciler.fsutil import write_atomic
@@ -130,17 +130,19 @@ def record(store: AuditStore, **fields: Any) -> dict[str, Any]:
 def record_many(store: AuditStore, records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Append several records with one write and one fsync (an apply of a fleet)."""
     wanted = [_fields(r) for r in records]
+    if not wanted:
+        return []
     for _attempt in range(5):
         last = store.last_line()
         prev = GENESIS if last is None else line_hash(last)
-        sealed, lines = [], b""
+        sealed, lines = [], []
         for fields in wanted:
             rec, line = seal(fields, prev)
             sealed.append(rec)
-            lines += line
+            lines.append(line)
             prev = line_hash(line[:-1])
         try:
-            store.append(lines)
+            store.append(b"".join(lines))
         except AuditConflict:
             continue
         return sealed
@@ -243,7 +245,7 @@ class FileAuditStore:
         if fd is None:
             return None
         try:
-            return _last_line(fd, os.fstat(fd).st_size)[0]
+            return last_line(fd, os.fstat(fd).st_size)[0]
         finally:
             os.close(fd)
 
@@ -261,7 +263,7 @@ class FileAuditStore:
 
     def _append_locked(self, fd: int, lines: bytes) -> None:
         size = os.fstat(fd).st_size
-        last, end = _last_line(fd, size)
+        last, end = last_line(fd, size)
         if end < size:
             self._cut_torn(fd, end, size)
         prev = json.loads(lines.split(b"\n", 1)[0]).get("prev")
@@ -270,7 +272,7 @@ class FileAuditStore:
         os.write(fd, lines)
         os.fsync(fd)
         if end == 0:
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
         self._write_head(fd, end, lines)
 
     def _cut_torn(self, fd: int, end: int, size: int) -> None:
@@ -296,47 +298,3 @@ class FileAuditStore:
             total = os.pread(fd, before + len(lines), 0).count(b"\n")
         last = lines[:-1].rsplit(b"\n", 1)[-1]
         write_atomic(self.head_path, Head(total, line_hash(last), before + len(lines)).render())
-
-
-def _last_line(fd: int, size: int) -> tuple[bytes | None, int]:
-    """The last complete line (without newline) and the offset just past its newline."""
-    newline = _rfind_newline(fd, size)
-    if newline < 0:
-        return None, 0
-    start = _rfind_newline(fd, newline) + 1
-    return os.pread(fd, newline - start, start), newline + 1
-
-
-def _rfind_newline(fd: int, before: int) -> int:
-    """The offset of the last newline before `before`, or -1; reads backwards in chunks."""
-    pos, step = before, 4096
-    while pos > 0:
-        low = max(0, pos - step)
-        found = os.pread(fd, pos - low, low).rfind(b"\n")
-        if found >= 0:
-            return low + found
-        pos, step = low, step * 2
-    return -1
-
-
-def open_regular(path: Path, flags: int, what: str) -> int | None:
-    """A file descriptor of a regular file (None: absent, unless created). Never follows a
-    symbolic link: one committed in the repository must not point alm's writes elsewhere."""
-    try:
-        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise AlmError(f"{path}: cannot open ({exc.strerror}); expected {what}") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise AlmError(f"{path}: not a regular file; expected {what}")
-    return fd
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -27,7 +27,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.deploy.audit import now, open_regular
+from reconciler.deploy.audit import now
+from reconciler.deploy.fileio import open_regular
 from reconciler.errors import AlmError
 
 DEFAULT_TIMEOUT_S = 60.0
