@@ -173,6 +173,15 @@ def test_record_many_is_one_chain(tmp_path: Path) -> None:
     assert len(written) == 50
     assert verify_store(store) is None
     assert [e["agent"] for e in entries(store.read())][2:] == [f"b{i}" for i in range(50)]
+    size = store.path.stat().st_size
+    assert record_many(store, []) == [] and store.path.stat().st_size == size
+
+
+def test_entries_names_a_line_that_is_not_a_record(tmp_path: Path) -> None:
+    store = _log(tmp_path, 3)
+    lines = _lines(store)
+    with pytest.raises(AlmError, match=r"^line 2: not a JSON object"):
+        entries(_join([lines[0], b"garbage", lines[2]]))
 
 
 def test_a_stale_prev_is_refused_not_forked(tmp_path: Path) -> None:
