@@ -160,10 +160,14 @@ def test_the_pr_workflow_runs_for_merge_queues_and_uploads_one_report() -> None:
 
 
 def test_deploys_queue_and_never_race() -> None:
+    """One concurrency group per environment, never cancelling a running apply; no
+    permission at the workflow level (each job asks for its own: test_workflow_deploy)."""
     wf = workflow("alm-deploy.yml")
     assert triggers(wf) == {"push": {"branches": ["main"]}}
-    assert wf["concurrency"] == {"group": "alm-deploy", "cancel-in-progress": False}
-    assert wf["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert "concurrency" not in wf and wf["permissions"] == {}
+    for name, job in wf["jobs"].items():
+        assert job["concurrency"] == {"group": f"alm-deploy-{name}", "cancel-in-progress": False}
+        assert set(job["permissions"]) == {"contents", "pull-requests"}
 
 
 # --- each check finds what it is for ---------------------------------------------------
