@@ -12,6 +12,7 @@ from reconciler.cli import (
     github_cmd,
     plan_cmd,
     policy_cmds,
+    registry_cmd,
     spec_cmds,
 )
 
@@ -30,6 +31,7 @@ COMMANDS: list[click.Command] = [
     deploy_cmds.unpin,
     deploy_cmds.drift,
     deploy_cmds.audit_group,
+    registry_cmd.registry_group,
 ]
 
 _ = eval_compare  # registers `alm eval compare` on eval_group
