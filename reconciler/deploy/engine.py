@@ -243,7 +243,7 @@ def apply(
             if isinstance(error, Conflict) and replan is not None:
                 outcome = _replanned(target, rec, action, replan)
             else:
-                outcome = _failure(action, before, error)
+                outcome = _as_found(target, _failure(action, before, error))
             if outcome.state == "failed" and rollback_on_failure:
                 outcome = _rolled_back(target, rec, outcome, before)
             outcomes.append(outcome)
@@ -258,6 +258,20 @@ def _failure(action: Action, before: Live | None, error: Exception) -> Outcome:
     kept = f"keeps {before.bundle.revision}" if before else "is not deployed"
     why = "changed on the target while applying" if isinstance(error, Conflict) else str(error)
     return Outcome(action.agent, action, "failed", _revision(before), f"{why}; it {kept}")
+
+
+def _as_found(target: BatchTarget, failed: Outcome) -> Outcome:
+    """A failed write's outcome with what the target holds now: a write can land and still
+    report a failure (a lost answer, a step after the write failing)."""
+    try:
+        found = target.read(failed.agent)
+    except (AlmError, OSError) as exc:
+        return replace(failed, detail=f"{failed.detail}; cannot read it back: {exc}")
+    now = _revision(found)
+    if now == failed.live:
+        return failed
+    detail = failed.detail.rsplit("; it ", 1)[0]
+    return replace(failed, live=now, detail=f"{detail}; the target now holds {now or 'nothing'}")
 
 
 def _replanned(target: BatchTarget, rec: Recorder, action: Action, replan: Replan) -> Outcome:
