@@ -184,14 +184,6 @@ def test_entries_names_a_line_that_is_not_a_record(tmp_path: Path) -> None:
         entries(_join([lines[0], b"garbage", lines[2]]))
 
 
-def test_a_stale_prev_is_refused_not_forked(tmp_path: Path) -> None:
-    store = _log(tmp_path, 2)
-    _, line = seal({"action": "x"}, GENESIS)
-    with pytest.raises(AlmError, match="another writer"):
-        store.append(line)
-    assert len(_lines(store)) == 2
-
-
 _WRITER = """
 import sys
 from pathlib import Path

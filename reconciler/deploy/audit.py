@@ -24,7 +24,7 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,8 +72,7 @@ class Head:
         return cls(int(parts[0]), parts[1], int(parts[2]))
 
 
-class AuditConflict(AlmError):
-    """Another writer appended between reading the log's last line and appending."""
+Sealer = Callable[[bytes | None], bytes]
 
 
 class AuditStore(Protocol):
@@ -81,13 +80,10 @@ class AuditStore(Protocol):
         """The whole log."""
         ...
 
-    def last_line(self) -> bytes | None:
-        """The last complete line without its newline (None: empty log); cheap."""
-        ...
-
-    def append(self, lines: bytes) -> None:
-        """Append complete lines atomically; AuditConflict when the first line's `prev` is
-        not the hash of the current last line."""
+    def append(self, lines_after: Sealer) -> None:
+        """Under the store's exclusive lock: call `lines_after` with the last complete line
+        (without its newline; None: empty log) and append the lines it returns, so two
+        writers never chain onto the same line."""
         ...
 
     def head(self) -> Head | None: ...
@@ -130,23 +126,22 @@ def record(store: AuditStore, **fields: Any) -> dict[str, Any]:
 def record_many(store: AuditStore, records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Append several records with one write and one fsync (an apply of a fleet)."""
     wanted = [_fields(r) for r in records]
-    if not wanted:
-        return []
-    for _attempt in range(5):
-        last = store.last_line()
+    sealed: list[dict[str, Any]] = []
+
+    def lines_after(last: bytes | None) -> bytes:
+        sealed.clear()
         prev = GENESIS if last is None else line_hash(last)
-        sealed, lines = [], []
+        lines = []
         for fields in wanted:
             rec, line = seal(fields, prev)
             sealed.append(rec)
             lines.append(line)
             prev = line_hash(line[:-1])
-        try:
-            store.append(b"".join(lines))
-        except AuditConflict:
-            continue
-        return sealed
-    raise AuditConflict("the audit log kept changing while recording; try again")
+        return b"".join(lines)
+
+    if wanted:
+        store.append(lines_after)
+    return sealed
 
 
 def _check(line: bytes, prev: str) -> str | None:
@@ -249,26 +244,24 @@ class FileAuditStore:
         finally:
             os.close(fd)
 
-    def append(self, lines: bytes) -> None:
-        if not lines.endswith(b"\n"):
-            raise ValueError("audit lines end with a newline")
+    def append(self, lines_after: Sealer) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = open_regular(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, "the audit log")
         assert fd is not None  # O_CREAT
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            self._append_locked(fd, lines)
+            self._append_locked(fd, lines_after)
         finally:
             os.close(fd)  # releases the lock
 
-    def _append_locked(self, fd: int, lines: bytes) -> None:
+    def _append_locked(self, fd: int, lines_after: Sealer) -> None:
         size = os.fstat(fd).st_size
         last, end = last_line(fd, size)
         if end < size:
             self._cut_torn(fd, end, size)
-        prev = json.loads(lines.split(b"\n", 1)[0]).get("prev")
-        if prev != (GENESIS if last is None else line_hash(last)):
-            raise AuditConflict(f"{self.path}: appended to by another writer meanwhile")
+        lines = lines_after(last)
+        if not lines.endswith(b"\n"):
+            raise ValueError("audit lines end with a newline")
         os.write(fd, lines)
         os.fsync(fd)
         if end == 0:
