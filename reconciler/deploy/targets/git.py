@@ -104,6 +104,7 @@ class GitTarget:
         return self._lives(self._blobs(self.refresh()))
 
     def read(self, agent: str) -> Live | None:
+        checked_name(agent)
         blobs = self._blobs(self.refresh())
         return self._lives({agent: blobs[agent]}).get(agent) if agent in blobs else None
 
