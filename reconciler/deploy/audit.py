@@ -30,10 +30,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-from reconciler.deploy.fileio import fsync_dir, last_line, open_regular
+from reconciler.deploy.fileio import fsync_dir, last_line, open_regular, replace_unsynced
 from reconciler.deploy.model import canonical_json
 from reconciler.errors import AlmError
-from reconciler.fsutil import write_atomic
 
 GENESIS = "0" * 64
 FIELDS = (
@@ -290,4 +289,5 @@ class FileAuditStore:
         else:  # no head yet, or a crash came between an append and its head: recount
             total = os.pread(fd, before + len(lines), 0).count(b"\n")
         last = lines[:-1].rsplit(b"\n", 1)[-1]
-        write_atomic(self.head_path, Head(total, line_hash(last), before + len(lines)).render())
+        head = Head(total, line_hash(last), before + len(lines))
+        replace_unsynced(self.head_path, head.render())  # not fsynced: see replace_unsynced
