@@ -25,6 +25,7 @@ REGISTRY: dict[str, str] = {
     "plan": "bench.plan",
     "github_pr": "bench.github_pr",
     "hostile": "bench.bench_hostile",
+    "deploy": "bench.deploy",
 }
 
 

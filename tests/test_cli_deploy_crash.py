@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bench.fleet import commit_fleet
-from reconciler.deploy import audit, engine, lock
+from reconciler.deploy import audit, journal, lock
 from reconciler.deploy.targets.common import parse_bundle
 from tests.cli import PYTHON_M_ALM, run_process
 
@@ -103,7 +103,7 @@ def assert_applied_and_audited(root: Path) -> None:
     verified = run_process(root, "audit", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     entries = audit.entries(audit.audit_path(root, "dev").read_bytes())
-    assert engine.dangling(entries, "dev") == []  # every started write has its result
+    assert journal.dangling(entries, "dev") == []  # every started write has its result
 
 
 @pytest.mark.parametrize("point", list(POINTS))

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.deploy import audit, engine, rollback
+from reconciler.deploy import audit, engine, journal, rollback
 from reconciler.deploy import plan as planner
 from reconciler.deploy.model import Bundle, Deployment, Live, revision_of
 from reconciler.deploy.targets.directory import DirectoryTarget
@@ -184,8 +184,8 @@ def test_prune_deletes_only_when_asked(target, store) -> None:
 
 
 def test_an_interrupted_apply_is_settled_from_the_target(target, store) -> None:
-    rec = engine.Recorder(store, "dev", WHO)
-    target.put(engine.stamped(bundle("a"), WHO), None)  # the write landed, its result not recorded
+    rec = journal.Recorder(store, "dev", WHO)
+    target.put(journal.stamped(bundle("a"), WHO), None)  # the write landed, its result not recorded
     rec.write("create", "a", None, bundle("a").revision, "started")
     rec.write("create", "b", None, bundle("b").revision, "started")  # never written
     result = run(target, store, {"a": bundle("a"), "b": bundle("b")})
@@ -194,7 +194,7 @@ def test_an_interrupted_apply_is_settled_from_the_target(target, store) -> None:
         f"b: create to {bundle('b').revision} was not done (live: absent)",
     ]
     assert states(result) == {"a": "unchanged", "b": "created"}
-    assert engine.dangling(audit.entries(store.read()), "dev") == []
+    assert journal.dangling(audit.entries(store.read()), "dev") == []
     assert audit.verify_store(store) is None
 
 
@@ -251,3 +251,24 @@ def test_rollback_without_history_says_so(target, store) -> None:
         rollback.rollback(
             target, store, "zz", WHO, to=None, find_bundle=lambda r: None, environment="dev"
         )
+
+
+def test_settling_reads_only_the_trailing_started_records(target, store) -> None:
+    rec = journal.Recorder(store, "dev", WHO)
+    rec.write("create", "old", None, "sha256:1", "started")
+    rec.write("create", "old", None, "sha256:1", "ok")
+    rec.write("create", "a", None, bundle("a").revision, "started")
+    assert [e["agent"] for e in journal.trailing(store.read())] == ["a"]
+    assert journal.trailing(store.read() + b'{"torn') == journal.trailing(store.read())
+
+
+def test_rollback_and_unpin_settle_an_interrupted_apply_first(target, store) -> None:
+    run(target, store, {"a": bundle("a")})
+    run(target, store, {"a": bundle("a", 0.5)})
+    journal.Recorder(store, "dev", WHO).write("create", "b", None, bundle("b").revision, "started")
+    rollback.rollback(
+        target, store, "a", WHO, to=None, find_bundle=lambda r: None, environment="dev"
+    )
+    entries = audit.entries(store.read())
+    assert (entries[-3]["agent"], entries[-3]["result"]) == ("b", "interrupted")
+    assert journal.dangling(entries, "dev") == []

@@ -13,13 +13,13 @@ not retry the failed revision until the pin is lifted).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from reconciler.deploy import audit
 from reconciler.deploy import plan as planner
+from reconciler.deploy.journal import Recorder, settle, stamped, utc_now
 from reconciler.deploy.model import (
     Action,
     Bundle,
@@ -67,10 +67,6 @@ def replanner(
     return again
 
 
-def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @dataclass(frozen=True)
 class Outcome:
     """What became of one agent: `live` is its revision on the target afterwards."""
@@ -96,94 +92,6 @@ class ApplyResult:
     @property
     def ok(self) -> bool:
         return not self.failed
-
-
-@dataclass(frozen=True)
-class Recorder:
-    """Writes audit records for one environment, stamped with who and from what."""
-
-    store: audit.AuditStore
-    environment: str
-    deployment: Deployment
-    now: Callable[[], str] = utc_now
-
-    def write(
-        self,
-        action: str,
-        agent: str,
-        before: str | None,
-        after: str | None,
-        result: str,
-        detail: str = "",
-    ) -> dict[str, Any]:
-        return audit.record(self.store, **self.fields(action, agent, before, after, result, detail))
-
-    def fields(
-        self,
-        action: str,
-        agent: str,
-        before: str | None,
-        after: str | None,
-        result: str,
-        detail: str = "",
-    ) -> dict[str, Any]:
-        d = self.deployment
-        return {
-            "action": action,
-            "agent": agent,
-            "environment": self.environment,
-            "from": before,
-            "to": after,
-            "commit": d.commit,
-            "pull_request": d.pull_request,
-            "merged_by": d.merged_by,
-            "approved_by": list(d.approved_by),
-            "actor": d.by,
-            "at": self.now(),
-            "result": result,
-            "detail": detail,
-        }
-
-
-def stamped(bundle: Bundle, deployment: Deployment, pin: Pin | None = None) -> Bundle:
-    """The bundle as written: who deployed it, and a pin only when one is given."""
-    return bundle.model_copy(update={"deployment": deployment, "pin": pin})
-
-
-def settle(target: BatchTarget, rec: Recorder) -> tuple[str, ...]:
-    """Record how each write an earlier, interrupted apply started actually ended."""
-    notes: list[str] = []
-    for entry in dangling(audit.entries(rec.store.read()), rec.environment):
-        agent, after = str(entry["agent"]), entry.get("to")
-        live = target.read(agent)
-        now = live.bundle.revision if live else None
-        landed = now == after
-        word = "was done" if landed else f"was not done (live: {now or 'absent'})"
-        detail = f"settled after an interrupted apply: the write {word}"
-        rec.write(
-            str(entry["action"]),
-            agent,
-            entry.get("from"),
-            after,
-            "ok" if landed else "interrupted",
-            detail,
-        )
-        notes.append(f"{agent}: {entry['action']} to {after or 'nothing'} {word}")
-    return tuple(notes)
-
-
-def dangling(entries: Iterable[Mapping[str, Any]], environment: str) -> list[Mapping[str, Any]]:
-    """`started` records with no later record for the same agent in this environment."""
-    open_: dict[str, Mapping[str, Any]] = {}
-    for entry in entries:
-        if entry.get("environment") != environment:
-            continue
-        agent = str(entry.get("agent"))
-        if entry.get("result") == "started":
-            open_[agent] = entry
-        else:
-            open_.pop(agent, None)
-    return list(open_.values())
 
 
 def _write_of(action: Action, live: Mapping[str, Live | None], d: Deployment) -> Write:

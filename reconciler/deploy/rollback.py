@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from reconciler.deploy import audit
-from reconciler.deploy.engine import Recorder, utc_now
+from reconciler.deploy.journal import Recorder, settle, utc_now
 from reconciler.deploy.model import Bundle, Conflict, Deployment, HistoryEntry, Live, Pin
 from reconciler.deploy.targets import BatchTarget, Write
 from reconciler.errors import AlmError
@@ -91,6 +91,8 @@ def rollback(
     environment: str,
     now: Callable[[], str] = utc_now,
 ) -> Restored:
+    rec = Recorder(audit_store, environment, deployment, now)
+    settle(target, rec)  # what an interrupted run left unsettled, before adding records
     live = target.read(agent)
     if live is None:
         raise AlmError(f"{agent} is not deployed in {environment}: nothing to roll back")
@@ -102,7 +104,6 @@ def rollback(
     pinned = bundle.model_copy(
         update={"environment": environment, "deployment": deployment, "pin": pin}
     )
-    rec = Recorder(audit_store, environment, deployment, now)
     _write(target, rec, "rollback", Write(agent, pinned, live), reason)
     bad = live.bundle.deployment.commit if live.bundle.deployment else None
     return Restored(agent, environment, live.bundle.revision, revision, pin, source, bad)
@@ -118,13 +119,14 @@ def unpin(
     now: Callable[[], str] = utc_now,
 ) -> Pin | None:
     """Lift the pin (the bundle stays as it is); None when the agent was not pinned."""
+    rec = Recorder(audit_store, environment, deployment, now)
+    settle(target, rec)
     live = target.read(agent)
     if live is None:
         raise AlmError(f"{agent} is not deployed in {environment}: nothing to unpin")
     pin = live.bundle.pin
     if pin is None:
         return None
-    rec = Recorder(audit_store, environment, deployment, now)
     lifted = live.bundle.model_copy(update={"pin": None})
     _write(target, rec, "unpin", Write(agent, lifted, live), f"pin to {pin.revision} lifted")
     return pin
