@@ -8,7 +8,9 @@ agent at once). Each apply runs in its own process, as a user runs it, and is ch
 exit 0, every agent Synced in `alm status`, and the audit log verifies. Targets:
 
 - from scratch to the directory target: under 10 s;
-- an apply with nothing to do (best of ``--runs``): under 2 s;
+- an apply with nothing to do (best of ``--runs``): under 2 s. The first no-op after a
+  change plans in full (reported too, as `...noop.planned.wall`) and remembers that plan;
+  the next ones, with equal fingerprints, reuse it (reconciler.deploy.memo);
 - from scratch to the http registry: under 20 s.
 """
 
@@ -96,19 +98,33 @@ def _apply(root: Path, env: str, agents: int, name: str, limit: float) -> Result
     return result if not wrong else Result(name, wall, "s", result.target, False, note)
 
 
-def _noop(root: Path, runs: int, agents: int) -> Result:
-    walls, notes = [], []
-    for _ in range(max(runs, 1)):
+def _noop(root: Path, runs: int, agents: int) -> list[Result]:
+    """The first apply after the scratch one plans in full (and, finding nothing to do,
+    remembers the plan); the next ones find the same inputs (reconciler.deploy.memo)."""
+    walls, remembered, notes = [], [], []
+    for _ in range(max(runs, 1) + 1):
         code, wall, out, err = _alm(root, "apply", "--env", "dev")
         walls.append(wall)
+        remembered.append("not re-read" in out)
         if code != 0 or "nothing to apply" not in out:
             notes.append(f"exit {code}, not a no-op: {(out + err)[-200:]}")
-    name = f"deploy.{agents}_agents.directory.noop.wall"
-    note = (
-        "; ".join(notes) or f"best of {len(walls)} (all {', '.join(f'{w:.2f}' for w in walls)} s)"
+    name = f"deploy.{agents}_agents.directory.noop"
+    full = below(
+        f"{name}.planned.wall",
+        walls[0],
+        "s",
+        NOOP_S,
+        "the first no-op: fleet loaded, every live bundle read and planned",
     )
-    result = below(name, min(walls), "s", NOOP_S, note)
-    return result if not notes else Result(name, min(walls), "s", result.target, False, note)
+    every = ", ".join(f"{w:.2f}" for w in walls[1:])
+    note = "; ".join(notes) or (
+        f"best of {len(walls) - 1} (all: {every} s); plan remembered in "
+        f"{sum(remembered[1:])} of {len(walls) - 1} (memo hit: nothing loaded or parsed)"
+    )
+    best = below(f"{name}.wall", min(walls[1:]), "s", NOOP_S, note)
+    if notes or remembered[0] or not all(remembered[1:]):
+        best = Result(best.name, best.value, "s", best.target, False, note)
+    return [full, best]
 
 
 def run(config: Config) -> list[Result]:
@@ -123,7 +139,7 @@ def run(config: Config) -> list[Result]:
             prefix = f"deploy.{agents}_agents"
             return [
                 _apply(root, "dev", agents, f"{prefix}.directory.scratch.wall", SCRATCH_S),
-                _noop(root, config.runs, agents),
+                *_noop(root, config.runs, agents),
                 _apply(root, "prod", agents, f"{prefix}.http.scratch.wall", HTTP_S),
             ]
         finally:

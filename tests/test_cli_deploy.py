@@ -37,6 +37,7 @@ AGENT_FILE = f"agents/{AGENT}/agent.yaml"
 def repo(tmp_path: Path) -> GitRepo:
     made = init_repo(tmp_path / "repo")
     made.write("policies/environments.yaml", ENVIRONMENTS)
+    made.write(".gitignore", ".alm/\n")  # as a checkout keeps deploy state out of git
     made.git("config", "user.name", "Dev One")
     made.git("config", "user.email", "dev@example.com")
     made.commit("two directory environments")
@@ -239,3 +240,38 @@ def test_a_failing_agent_exits_1_naming_each_state(capsys, repo) -> None:
     assert f"updated   {AGENT}" in out and "failed    email-drafting" in out
     assert "1 of 4 agents failed in dev: email-drafting" in err
     assert status(capsys, repo, "dev")[AGENT]["sync"] == "Synced"
+
+
+REMEMBERED = "not re-read"
+
+
+def test_a_no_op_apply_is_remembered_and_any_change_is_seen(capsys, repo) -> None:
+    alm(capsys, repo, "apply", "--env", "dev")
+    code, out, _ = alm(capsys, repo, "apply", "--env", "dev")  # planned in full: remembered
+    assert code == 0 and "nothing to apply" in out and REMEMBERED not in out
+    code, out, _ = alm(capsys, repo, "apply", "--env", "dev")
+    assert code == 0 and "nothing to apply" in out and REMEMBERED in out
+    # a bundle edited in place changes its version: planned in full, repaired
+    path = bundle_file(repo, "dev")
+    path.write_text(path.read_text().replace('"temperature": 0.0', '"temperature": 0.8'))
+    code, out, _ = alm(capsys, repo, "apply", "--env", "dev")
+    assert code == 0 and f"repaired  {AGENT}" in out and REMEMBERED not in out
+    alm(capsys, repo, "apply", "--env", "dev")  # remembered again
+    change_model(repo)  # a commit that changes a bundle
+    code, out, _ = alm(capsys, repo, "apply", "--env", "dev")
+    assert code == 0 and f"updated   {AGENT}" in out and REMEMBERED not in out
+    alm(capsys, repo, "apply", "--env", "dev")
+    assert REMEMBERED in alm(capsys, repo, "apply", "--env", "dev")[1]
+    code, out, _ = alm(capsys, repo, "apply", "--env", "dev", "--prune")  # other options
+    assert code == 0 and REMEMBERED not in out
+
+
+def test_a_committed_memo_is_never_trusted(capsys, repo) -> None:
+    alm(capsys, repo, "apply", "--env", "dev")
+    alm(capsys, repo, "apply", "--env", "dev")
+    memo = repo.path / ".alm" / "cache" / "deploy" / "dev.json"
+    assert memo.is_file()
+    repo.git("add", "-f", str(memo))
+    repo.git("commit", "-q", "-m", "a memo from the repository")
+    code, out, _ = alm(capsys, repo, "apply", "--env", "dev")
+    assert code == 0 and REMEMBERED not in out

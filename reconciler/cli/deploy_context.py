@@ -4,10 +4,11 @@ log and lock paths, and who is deploying (from GitHub under Actions, else from g
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.cli.app import App
@@ -24,19 +25,40 @@ from reconciler.spec.state import DesiredState
 
 DEFAULT_REF = "HEAD"
 EVALS = "evals/"
+POLICIES = "policies/"
 
 
 @dataclass
 class EnvContext:
+    """One environment at one commit. The environments come from policies/ alone; the
+    whole desired state (every agent) is loaded only when asked for."""
+
     app: App
-    state: DesiredState
+    snapshot: source.Snapshot  # the commit's agents/ and policies/ (no eval suites)
+    environments: list[Environment]
     environment: Environment
     ref: str
     commit: str | None
+    _state: DesiredState | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
         return self.environment.name
+
+    @property
+    def state(self) -> DesiredState:
+        if self._state is None:
+            self._state = _checked(load_snapshot(self.snapshot, self.app.parse_cache), self.ref)
+        return self._state
+
+    def fingerprint(self) -> str:
+        """The files the desired bundles are built from, hashed (no parsing)."""
+        digest = hashlib.sha256()
+        for path in sorted(self.snapshot.files):
+            blob = self.snapshot.files[path]
+            digest.update(f"{path}\0{blob.size}\0{blob.link}\0".encode())
+            digest.update(blob.data or b"")
+        return digest.hexdigest()
 
     def target(self) -> BatchTarget:
         return open_target(self.environment, self.app.root, os.environ)
@@ -44,12 +66,16 @@ class EnvContext:
     def desired(self) -> dict[str, Bundle]:
         return desired_bundles(self.state, self.name)
 
-    def previous(self) -> tuple[str, dict[str, Live]] | None:
-        """The previous environment's name and live state, when this one's gates want it."""
-        env = previous_environment(self.state, self.environment)
+    def previous_target(self) -> tuple[str, BatchTarget] | None:
+        """The previous environment and its target, when this one's gates want it."""
+        env = previous_environment(self.environments, self.environment)
         if env is None:
             return None
-        return env.name, open_target(env, self.app.root, os.environ).read_all()
+        return env.name, open_target(env, self.app.root, os.environ)
+
+    def previous(self) -> tuple[str, dict[str, Live]] | None:
+        found = self.previous_target()
+        return None if found is None else (found[0], found[1].read_all())
 
     def audit_store(self) -> audit.FileAuditStore:
         return audit.FileAuditStore(audit.audit_path(self.app.root, self.name))
@@ -61,29 +87,33 @@ class EnvContext:
 def load(app: App, environment: str, ref: str | None) -> EnvContext:
     """The environment as the desired state at `ref` (HEAD by default) defines it."""
     wanted = ref or DEFAULT_REF
-    root = app.root
-    commit = source.resolve_ref(root, wanted)
-    state = deploy_state(app, commit)
+    commit = source.resolve_ref(app.root, wanted)
+    snapshot = source.from_git(app.root, commit)
+    kept = {p: b for p, b in snapshot.files.items() if not p.startswith(EVALS)}
+    deployable = source.Snapshot(snapshot.label, kept)
+    policies = {p: b for p, b in kept.items() if p.startswith(POLICIES)}
+    settings = _checked(
+        load_snapshot(source.Snapshot(snapshot.label, policies), app.parse_cache), wanted
+    )
+    envs = settings.environments[0].model.environments if settings.environments else []
+    env = environment_of(envs, environment)
+    return EnvContext(app, deployable, envs, env, wanted, commit)
+
+
+def _checked(state: DesiredState, ref: str) -> DesiredState:
+    """The state, unless a file of it cannot be read as what it must be. Eval suites are
+    left out: a bundle holds none, and a large fleet's suites would double every apply."""
     if state.errors:
         first = state.errors[0]
         raise AlmError(
-            f"the desired state at {wanted} is invalid ({len(state.errors)} errors; first: "
-            f"{first.location}: {first.message}); run alm validate --ref {wanted}",
+            f"the desired state at {ref} is invalid ({len(state.errors)} errors; first: "
+            f"{first.location}: {first.message}); run alm validate --ref {ref}",
             state.errors,
         )
-    return EnvContext(app, state, environment_of(state, environment), wanted, commit)
+    return state
 
 
-def deploy_state(app: App, commit: str) -> DesiredState:
-    """The desired state at `commit` without its eval suites: a bundle holds none, and
-    parsing a large fleet's suites would double the time of every apply."""
-    snapshot = source.from_git(app.root, commit)
-    files = {p: b for p, b in snapshot.files.items() if not p.startswith(EVALS)}
-    return load_snapshot(source.Snapshot(snapshot.label, files), app.parse_cache)
-
-
-def environment_of(state: DesiredState, name: str) -> Environment:
-    envs = state.environments[0].model.environments if state.environments else []
+def environment_of(envs: list[Environment], name: str) -> Environment:
     for env in envs:
         if env.name == name:
             return env
@@ -93,11 +123,10 @@ def environment_of(state: DesiredState, name: str) -> Environment:
     )
 
 
-def previous_environment(state: DesiredState, env: Environment) -> Environment | None:
+def previous_environment(envs: list[Environment], env: Environment) -> Environment | None:
     """The environment before `env` in promotion order, when its gates want it healthy."""
     if not env.gates.previous_environment:
         return None
-    envs = state.environments[0].model.environments if state.environments else []
     names = [e.name for e in envs]
     index = names.index(env.name)
     return envs[index - 1] if index > 0 else None

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import click
 
 from reconciler.cli.deploy_context import EnvContext, deployment
+from reconciler.cli.deploy_planning import make_plan, remember
 from reconciler.cli.deploy_show import (
     drift_text,
     failure_message,
@@ -20,7 +21,6 @@ from reconciler.cli.deploy_show import (
 )
 from reconciler.cli.output import printable
 from reconciler.deploy import audit, drift, engine, lock, rollback
-from reconciler.deploy import plan as planner
 from reconciler.deploy.bundle import build_bundle
 from reconciler.deploy.model import Bundle
 from reconciler.errors import AlmError, ExitCode, GitError
@@ -34,32 +34,32 @@ def _note(text: str) -> None:
 
 def apply(ctx: EnvContext, *, prune: bool, dry_run: bool, lock_timeout: float) -> int:
     target = ctx.target()
-    desired = ctx.desired()
-    found = ctx.previous()
-    previous = found[1] if found else None
     source = f"{ctx.ref} ({(ctx.commit or '')[:12]})"
     with lock.environment_lock(ctx.lock_path(), ctx.name, timeout=lock_timeout) as held:
         if held.stale is not None:
             _note(f"took over the lock a dead process left: {held.stale.describe()}")
-        live = target.read_all()
-        plan = planner.plan(ctx.name, desired, live, prune=prune, previous=previous)
-        click.echo(plan_text(plan, target.name, source))
+        planned, prints = make_plan(ctx, target, prune)
+        click.echo(plan_text(planned.plan, target.name, source))
+        if planned.remembered:
+            click.echo("(the same inputs as the last apply that had nothing to do: not re-read)")
         if dry_run:
             click.echo("dry run: nothing applied")
             return ExitCode.OK
         who, notes = deployment(ctx.app.root, ctx.commit, ctx.ref)
         for note in notes:
             _note(note)
-        replan = engine.replanner(ctx.name, desired, prune=prune, previous=previous)
+        replan = engine.replanner(ctx.name, planned.desired, prune=prune, previous=planned.previous)
         result = engine.apply(
-            plan,
+            planned.plan,
             target,
             ctx.audit_store(),
             who,
-            live=live,
+            live=planned.live,
             replan=replan,
             rollback_on_failure=ctx.environment.rollback_on_failure,
         )
+        if result.ok:
+            remember(prints, planned)
     text = result_text(result)
     if text:
         click.echo(text)

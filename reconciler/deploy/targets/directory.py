@@ -170,6 +170,12 @@ class DirectoryTarget:
         found = self.store.current(agent)
         return None if found is None else self._live(agent, *found)
 
+    def versions(self) -> dict[str, str]:
+        """Each agent's version as read_all gives it, without parsing a bundle (the
+        no-op apply's fingerprint: reconciler.deploy.memo)."""
+        found = {agent: self.store.current(agent) for agent in self.store.agents()}
+        return {agent: now[1] for agent, now in found.items() if now is not None}
+
     def read_all(self) -> dict[str, Live]:
         lives = {agent: self.read(agent) for agent in self.store.agents()}
         return {agent: live for agent, live in lives.items() if live is not None}

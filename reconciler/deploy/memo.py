@@ -1,0 +1,121 @@
+"""The plan of an apply with nothing to do, remembered so the next one skips the work.
+
+A plan is a function of its inputs: the desired bundles (built from the commit's
+`agents/` and `policies/` trees by this version of alm's bundle and plan code), the
+environment's settings, --prune, and the bytes of every live bundle here and, when the
+gates want it, in the previous environment. When an apply ends with nothing left to do,
+alm stores fingerprints of those inputs (git tree ids, a hash of the code and settings,
+each live bundle's version) with the plan's actions, all of them non-changes. The next
+apply whose fingerprints are all equal has the same plan without loading the fleet or
+parsing a bundle; any difference (a commit that changes a bundle, a bundle edited in
+place, another alm) misses, and alm plans in full.
+
+Only targets that can list their versions without reading every bundle (`Versioned`)
+take part; the file lives under .alm/cache/deploy/<env>.json (a cache: deleting it is
+always safe).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from reconciler import __version__
+from reconciler.deploy import bundle, plan
+from reconciler.deploy.model import Action, DeployPlan, Live, canonical_json
+from reconciler.fsutil import write_atomic
+
+FORMAT = 1
+MAX_BYTES = 64 << 20
+
+
+@runtime_checkable
+class Versioned(Protocol):
+    def versions(self) -> dict[str, str]:
+        """Each live agent's version tag, as read_all would give it, without the bundles."""
+        ...
+
+
+def memo_path(root: Path, environment: str) -> Path:
+    return root / ".alm" / "cache" / "deploy" / f"{environment}.json"
+
+
+def code_hash() -> str:
+    """alm's version and the code that builds bundles and plans them."""
+    digest = hashlib.sha256(__version__.encode())
+    for module in (bundle, plan):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    return digest.hexdigest()
+
+
+def key(trees: Mapping[str, str], settings: Mapping[str, Any], prune: bool) -> str:
+    """What the desired side of a plan depends on: trees by folder, the settings."""
+    data = {
+        "format": FORMAT,
+        "code": code_hash(),
+        "trees": dict(trees),
+        "prune": prune,
+        "settings": settings,
+    }
+    return hashlib.sha256(canonical_json(data)).hexdigest()
+
+
+def versions_of(live: Mapping[str, Live]) -> dict[str, str]:
+    return {agent: entry.version for agent, entry in live.items()}
+
+
+def remember(
+    path: Path,
+    desired_key: str,
+    done: DeployPlan,
+    versions: Mapping[str, str],
+    previous: Mapping[str, str] | None,
+) -> None:
+    """Store a plan with nothing to do and its fingerprints (a plan with changes: none)."""
+    if not done.empty:
+        path.unlink(missing_ok=True)
+        return
+    actions = [
+        {"kind": a.kind, "agent": a.agent, "before": a.before, "after": a.after, "reason": a.reason}
+        for a in done.actions
+    ]
+    data = {
+        "key": desired_key,
+        "versions": dict(versions),
+        "previous": previous,
+        "actions": actions,
+        "warnings": list(done.warnings),
+    }
+    write_atomic(path, json.dumps(data, sort_keys=True))
+
+
+def recall(
+    path: Path,
+    environment: str,
+    desired_key: str,
+    versions: Mapping[str, str],
+    previous: Mapping[str, str] | None,
+) -> DeployPlan | None:
+    """The remembered plan when every fingerprint is equal, else None."""
+    try:
+        raw = path.read_bytes() if path.stat().st_size <= MAX_BYTES else b""
+        data = json.loads(raw)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("key") != desired_key:
+        return None
+    if data.get("versions") != dict(versions) or data.get("previous") != previous:
+        return None
+    try:
+        actions = tuple(
+            Action(a["kind"], a["agent"], a["before"], a["after"], a["reason"])
+            for a in data["actions"]
+        )
+        warnings = tuple(str(w) for w in data["warnings"])
+    except (KeyError, TypeError):
+        return None
+    found = DeployPlan(environment, actions, warnings)
+    return found if found.empty else None
