@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from reconciler import __version__
-from reconciler.deploy import bundle, plan
+from reconciler import __version__, spec
+from reconciler.deploy import bundle, model, plan
 from reconciler.deploy.model import Action, DeployPlan, Live, canonical_json
 from reconciler.fsutil import write_atomic
 
@@ -44,10 +44,16 @@ def memo_path(root: Path, environment: str) -> Path:
 
 
 def code_hash() -> str:
-    """alm's version and the code that builds bundles and plans them."""
+    """alm's version and the code a plan depends on: how specs are read (reconciler.spec),
+    how bundles are built and planned."""
     digest = hashlib.sha256(__version__.encode())
-    for module in (bundle, plan):
-        digest.update(Path(str(module.__file__)).read_bytes())
+    spec_folder = Path(str(spec.__file__)).parent
+    files = [
+        *sorted(spec_folder.glob("*.py")),
+        *(Path(str(m.__file__)) for m in (bundle, model, plan)),
+    ]
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
