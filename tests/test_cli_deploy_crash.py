@@ -19,6 +19,9 @@ from bench.fleet import commit_fleet
 from reconciler.deploy import audit, journal, lock
 from reconciler.deploy.targets.common import parse_bundle
 from tests.cli import PYTHON_M_ALM, run_process
+from tests.gitrepo import init_repo
+from tests.holding_proxy import When, holding_proxy
+from tests.registry_support import running_registry
 
 AGENTS = 80
 Seen = Callable[[Path], bool]
@@ -141,3 +144,60 @@ def test_a_lock_not_taken_exits_1_naming_the_holder(repo: Path) -> None:
     assert done.returncode == 1
     assert f"locked by pid {os.getpid()}" in done.stderr and "alm apply (test)" in done.stderr
     assert bundles(repo) == []
+
+
+HTTP_ENVIRONMENTS = """\
+apiVersion: alm/v1
+kind: Environments
+environments:
+  - name: dev
+    target: {{type: http, url: "{url}"}}
+  - name: staging
+    target: {{type: directory, path: .alm/deployments/staging}}
+  - name: prod
+    target: {{type: directory, path: .alm/deployments/prod}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("hold_put", "when", "landed"),
+    [(2, "before", 1), (3, "after", 3)],
+    ids=["killed before the 2nd write reaches the registry", "killed after the 3rd landed"],
+)
+def test_kill_9_during_an_apply_to_the_http_registry(
+    tmp_path: Path, hold_put: int, when: When, landed: int
+) -> None:
+    repo = init_repo(tmp_path / "repo")
+    with (
+        running_registry(tmp_path / "registry") as upstream,
+        holding_proxy(upstream, hold_put, when) as proxy,
+    ):
+        repo.write("policies/environments.yaml", HTTP_ENVIRONMENTS.format(url=proxy.url))
+        repo.write(".gitignore", ".alm/\n")
+        repo.commit("dev on the registry, through the proxy")
+        proc = start_apply(repo.path)
+        assert proxy.holding.wait(timeout=120), "the held PUT never came"
+        proc.kill()  # while its write is held: nothing in alm knows
+        proc.communicate()
+        assert proc.returncode == -signal.SIGKILL
+        on_registry = sorted((tmp_path / "registry" / "dev").glob("*.json"))
+        assert len(on_registry) == landed
+        for path in on_registry:
+            assert parse_bundle(path.read_bytes(), str(path)).intact
+        proxy.deliver_held = False  # the killed client's held request never arrives
+        proxy.release.set()
+        proxy.hold_put = 0  # no more holding
+        again = run_process(repo.path, "apply", "--env", "dev")
+        shown = run_process(repo.path, "status", "--env", "dev", "--format", "json")
+    assert again.returncode == 0, again.stderr
+    # every write the killed apply started is settled from what the registry holds
+    assert again.stdout.count(": create to sha256:") == 4
+    assert again.stdout.count(" was done") == landed
+    assert again.stdout.count(" was not done") == 4 - landed
+    assert f"{4 - landed} created" in again.stdout
+    assert shown.returncode == 0, shown.stderr
+    rows = json.loads(shown.stdout)["agents"]
+    assert len(rows) == 4 and {r["sync"] for r in rows} == {"Synced"}
+    assert run_process(repo.path, "audit", "verify").returncode == 0
+    entries = audit.entries(audit.audit_path(repo.path, "dev").read_bytes())
+    assert journal.dangling(entries, "dev") == []
