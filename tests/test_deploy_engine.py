@@ -272,3 +272,23 @@ def test_rollback_and_unpin_settle_an_interrupted_apply_first(target, store) -> 
     entries = audit.entries(store.read())
     assert (entries[-3]["agent"], entries[-3]["result"]) == ("b", "interrupted")
     assert journal.dangling(entries, "dev") == []
+
+
+def test_a_rollback_records_the_commit_the_restored_revision_came_from(target, store) -> None:
+    run(target, store, {"a": bundle("a")})
+    later = WHO.model_copy(update={"commit": "b" * 40})
+    live = target.read_all()
+    plan = planner.plan("dev", {"a": bundle("a", 0.5)}, live)
+    engine.apply(plan, target, store, later, live=live)
+    rollback.rollback(
+        target,
+        store,
+        "a",
+        WHO.model_copy(update={"commit": None, "by": "Ops"}),
+        to=None,
+        find_bundle=lambda r: None,
+        environment="dev",
+    )
+    deployed = target.read("a").bundle.deployment  # type: ignore[union-attr]
+    assert deployed is not None and (deployed.commit, deployed.by) == ("a" * 40, "Ops")
+    assert audit.entries(store.read())[-1]["commit"] == "a" * 40

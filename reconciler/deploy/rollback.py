@@ -100,6 +100,12 @@ def rollback(
     revision = choose(live, history, to)
     bundle, source = bundle_for(revision, history, find_bundle)
     reason = f"rolled back from {live.bundle.revision}"
+    origin = bundle.deployment  # the restored revision keeps the commit it was built from
+    if origin is not None:
+        deployment = deployment.model_copy(
+            update={"commit": origin.commit, "ref": origin.ref, "pull_request": origin.pull_request}
+        )
+        rec = Recorder(audit_store, environment, deployment, now)
     pin = Pin(revision=revision, at=now(), by=deployment.by, reason=reason)
     pinned = bundle.model_copy(
         update={"environment": environment, "deployment": deployment, "pin": pin}
