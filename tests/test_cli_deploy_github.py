@@ -92,3 +92,16 @@ def test_rollback_open_pr_without_github_is_a_usage_error_after_the_rollback(
     )
     assert "rolled back from" in out and "pinned" in out  # the rollback itself is done
     assert code == 2 and "GITHUB_" in err
+
+
+def test_an_apply_with_nothing_to_record_asks_github_nothing(
+    capsys, repo: GitRepo, server: GitHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    merged_as(server, repo.git("rev-parse", "HEAD"))
+    under_actions(monkeypatch, server, tmp_path)
+    assert run(capsys, "-C", str(repo.path), "apply", "--env", "dev")[0] == 0
+    asked = len(server.requests)
+    assert asked > 0  # who deployed: the merged pull request, its reviews
+    code, out, _ = run(capsys, "-C", str(repo.path), "apply", "--env", "dev")
+    assert code == 0 and "nothing to apply" in out
+    assert len(server.requests) == asked

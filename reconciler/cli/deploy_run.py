@@ -20,12 +20,13 @@ from reconciler.cli.deploy_show import (
     status_text,
 )
 from reconciler.cli.output import printable
-from reconciler.deploy import audit, drift, engine, lock, rollback
+from reconciler.deploy import audit, drift, engine, journal, lock, rollback
 from reconciler.deploy.bundle import build_bundle
-from reconciler.deploy.model import Bundle
+from reconciler.deploy.model import Bundle, Deployment, DeployPlan
 from reconciler.errors import AlmError, ExitCode, GitError
 
 MAX_COMMITS = 200  # how far back rollback looks in git for a revision's bundle
+NOBODY = Deployment(at="-", by="-")  # for an apply that records and writes nothing
 
 
 def _note(text: str) -> None:
@@ -45,14 +46,13 @@ def apply(ctx: EnvContext, *, prune: bool, dry_run: bool, lock_timeout: float) -
         if dry_run:
             click.echo("dry run: nothing applied")
             return ExitCode.OK
-        who, notes = deployment(ctx.app.root, ctx.commit, ctx.ref)
-        for note in notes:
-            _note(note)
+        store = ctx.audit_store()
+        who = _deployer(ctx) if _will_record(planned.plan, store) else NOBODY
         replan = engine.replanner(ctx.name, planned.desired, prune=prune, previous=planned.previous)
         result = engine.apply(
             planned.plan,
             target,
-            ctx.audit_store(),
+            store,
             who,
             live=planned.live,
             replan=replan,
@@ -66,6 +66,19 @@ def apply(ctx: EnvContext, *, prune: bool, dry_run: bool, lock_timeout: float) -
     if not result.ok:
         raise AlmError(failure_message(result))
     return ExitCode.OK
+
+
+def _will_record(plan: DeployPlan, store: audit.AuditStore) -> bool:
+    """Whether the apply writes audit records: changes, or writes an interrupted run left
+    unsettled. Only then is the deployer looked up (on GitHub: API calls)."""
+    return not plan.empty or bool(journal.trailing(store.read()))
+
+
+def _deployer(ctx: EnvContext) -> Deployment:
+    who, notes = deployment(ctx.app.root, ctx.commit, ctx.ref)
+    for note in notes:
+        _note(note)
+    return who
 
 
 def status(ctx: EnvContext, fmt: str) -> int:
