@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,35 @@ def test_an_apply_with_nothing_to_record_asks_github_nothing(
     code, out, _ = run(capsys, "-C", str(repo.path), "apply", "--env", "dev")
     assert code == 0 and "nothing to apply" in out
     assert len(server.requests) == asked
+
+
+def test_rollback_open_pr_reverts_the_change_that_introduced_the_bad_revision(
+    capsys, repo: GitRepo, server: GitHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bare = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "master", str(bare)], check=True)
+    repo.git("remote", "add", "origin", str(bare))
+    repo.git("push", "-q", "origin", "main:master")
+    run(capsys, "-C", str(repo.path), "apply", "--env", "dev")
+    change_model(repo)
+    bad = repo.git("rev-parse", "HEAD")
+    repo.commit("an unrelated commit after it")  # the revert is of the change, not of HEAD
+    repo.git("push", "-q", "origin", "main:master")
+    run(capsys, "-C", str(repo.path), "apply", "--env", "dev")
+    server.git_remote = bare
+    under_actions(monkeypatch, server, tmp_path, "workflow_dispatch")
+    code, out, err = run(
+        capsys, "-C", str(repo.path), "rollback", AGENT, "--env", "dev", "--open-pr"
+    )
+    assert code == 0, err
+    assert "revert pull request #" in out and "opened" in out
+    [pull] = [p for p in server.state.pulls.values() if p["head"]["ref"].startswith("alm/revert/")]
+    assert bad in pull["body"]
+    branch = pull["head"]["ref"]
+    reverted = subprocess.run(
+        ["git", "--git-dir", str(bare), "show", f"{branch}:agents/{AGENT}/agent.yaml"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "temperature: 0," in reverted and "temperature: 0.3" not in reverted
