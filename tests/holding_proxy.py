@@ -1,7 +1,8 @@
 """A real HTTP proxy in front of a real registry that holds one chosen PUT: before
 forwarding it (the write has not happened) or after the registry answered (the write
 happened, the client has not heard). A test kills the client while it waits, at a point
-it knows exactly, with nothing in alm told about it."""
+it knows exactly, with nothing in alm told about it. It can also refuse (422) the PUTs
+whose body holds given bytes, as a registry with its own admission policy would."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ class HoldingProxy(ThreadingHTTPServer):
         self.holding = threading.Event()  # set while the chosen PUT is held
         self.release = threading.Event()
         self.deliver_held = True  # False: a PUT held before forwarding is dropped
+        self.reject: bytes | None = None  # a PUT whose body holds this is refused (422)
 
     @property
     def url(self) -> str:
@@ -66,6 +68,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _forward(self, method: str) -> None:
         size = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(size) if size else None
+        if method == "PUT" and self.server.reject and body and self.server.reject in body:
+            self._answer(422, {}, b'{"error": "refused by the registry\'s policy"}')
+            return
         held = self.server.is_held(method)
         if held and self.server.when == "before":
             self.server.hold()
@@ -80,9 +85,12 @@ class _Handler(BaseHTTPRequestHandler):
         upstream.close()
         if held and self.server.when == "after":
             self.server.hold()
+        self._answer(answer.status, dict(answer.getheaders()), data)
+
+    def _answer(self, status: int, headers: dict[str, str], data: bytes) -> None:
         try:
-            self.send_response(answer.status)
-            for name, value in answer.getheaders():
+            self.send_response(status)
+            for name, value in headers.items():
                 if name.lower() not in HOP_HEADERS:
                     self.send_header(name, value)
             self.send_header("Content-Length", str(len(data)))

@@ -201,3 +201,43 @@ def test_kill_9_during_an_apply_to_the_http_registry(
     assert run_process(repo.path, "audit", "verify").returncode == 0
     entries = audit.entries(audit.audit_path(repo.path, "dev").read_bytes())
     assert journal.dangling(entries, "dev") == []
+
+
+def test_rollback_on_failure_through_the_http_registry(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "repo")
+    with (
+        running_registry(tmp_path / "registry") as upstream,
+        holding_proxy(upstream, 0, "before") as proxy,
+    ):
+        settings = HTTP_ENVIRONMENTS.format(url=proxy.url)
+        repo.write(
+            "policies/environments.yaml",
+            settings.replace(
+                f'"{proxy.url}"}}\n', f'"{proxy.url}"}}\n    rollback_on_failure: true\n'
+            ),
+        )
+        repo.write(".gitignore", ".alm/\n")
+        repo.commit("dev on the registry, rolled back on failure")
+        assert run_process(repo.path, "apply", "--env", "dev").returncode == 0
+        before = json.loads(
+            run_process(repo.path, "status", "--env", "dev", "--format", "json").stdout
+        )["agents"]
+        repo.replace("agents/support-triage/agent.yaml", "temperature: 0,", "temperature: 0.3,")
+        repo.replace("agents/email-drafting/agent.yaml", "temperature: 0.3", "temperature: 0.4")
+        repo.commit("two agents change")
+        proxy.reject = b'"temperature": 0.3'  # the registry refuses support-triage's bundle
+        failed = run_process(repo.path, "apply", "--env", "dev")
+        rows = json.loads(
+            run_process(repo.path, "status", "--env", "dev", "--format", "json").stdout
+        )["agents"]
+        again = run_process(repo.path, "apply", "--env", "dev")
+    assert failed.returncode == 1
+    assert "1 of 4 agents failed in dev: support-triage (rolled back" in failed.stderr
+    assert "updated   email-drafting" in failed.stdout
+    old = {r["name"]: r["live"] for r in before}
+    now = {r["name"]: r for r in rows}
+    assert now["support-triage"]["sync"] == "Pinned"
+    assert now["support-triage"]["live"] == old["support-triage"]
+    assert "automatic rollback" in now["support-triage"]["pin"]["reason"]
+    assert now["email-drafting"]["sync"] == "Synced"
+    assert again.returncode == 0 and "left alone (pinned): support-triage" in again.stdout
