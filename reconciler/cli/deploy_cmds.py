@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from pathlib import Path
 
 import click
 
-from reconciler.cli import deploy_context, deploy_run
+from reconciler.cli import deploy_audit, deploy_context, deploy_run
 from reconciler.cli.app import App, pass_app
 from reconciler.cli.deploy_show import audit_lines
 from reconciler.cli.output import printable
@@ -104,37 +103,25 @@ def audit_group() -> None:
     """The audit trail: one hash-chained JSON-lines log per environment."""
 
 
-def _logs(app: App, environment: str | None) -> list[Path]:
-    if environment is not None:
-        return [audit.audit_path(app.root, environment)]
-    folder = audit.audit_path(app.root, "x").parent
-    return sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
-
-
-def _exists(path: Path) -> bool:
-    store = audit.FileAuditStore(path)
-    return path.exists() or store.head_path.exists()
-
-
 @audit_group.command("verify")
 @click.option("--env", "environment", default=None, help="One environment (default: all).")
 @pass_app
 def verify(app: App, environment: str | None) -> int:
     """Check each log's hash chain; names the first bad line ("line N") and exits 1."""
-    logs = [p for p in _logs(app, environment) if _exists(p)]
+    logs = [(log, data) for log in deploy_audit.logs(app, environment)
+            if (data := deploy_audit.recorded(log)) is not None]  # fmt: skip
     if not logs:
-        click.echo(f"no audit log in {audit.audit_path(app.root, 'x').parent}: nothing recorded")
+        click.echo("no audit log: nothing recorded")
         return ExitCode.OK
     bad = []
-    for path in logs:
-        store = audit.FileAuditStore(path)
-        found = audit.verify_store(store)
+    for log, data in logs:
+        found = audit.verify(data, log.store.head())  # the head of the commit read (git)
         if found is None:
-            count = store.read().count(b"\n")
-            click.echo(printable(f"ok: {path}: {count} records, the chain holds"))
+            count = data.count(b"\n")
+            click.echo(printable(f"ok: {log.where}: {count} records, the chain holds"))
         else:
-            click.echo(printable(f"FAILED: {path}: {found}"))
-            bad.append(f"{path}: {found}")
+            click.echo(printable(f"FAILED: {log.where}: {found}"))
+            bad.append(f"{log.where}: {found}")
     if bad:
         raise AlmError(f"the audit log does not verify: {bad[0]}")
     return ExitCode.OK
@@ -148,8 +135,8 @@ def verify(app: App, environment: str | None) -> int:
 def log(app: App, environment: str | None, agent: str | None, fmt: str) -> int:
     """The audit records, oldest first."""
     records = []
-    for path in _logs(app, environment):
-        records += audit.entries(audit.FileAuditStore(path).read(), agent)
+    for found in deploy_audit.logs(app, environment):
+        records += audit.entries(found.store.read(), agent)
     if fmt == "json":
         click.echo(json.dumps(records, indent=2, sort_keys=True))
     elif records:

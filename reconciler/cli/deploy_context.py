@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.cli.app import App
-from reconciler.deploy import audit, lock
+from reconciler.deploy import audit, audit_git, lock
 from reconciler.deploy.bundle import desired_bundles
 from reconciler.deploy.journal import utc_now
 from reconciler.deploy.model import Bundle, Deployment, Live
@@ -77,8 +77,9 @@ class EnvContext:
         found = self.previous_target()
         return None if found is None else (found[0], found[1].read_all())
 
-    def audit_store(self) -> audit.FileAuditStore:
-        return audit.FileAuditStore(audit.audit_path(self.app.root, self.name))
+    def audit_store(self) -> audit.AuditStore:
+        """Where `audit.store` in the environment's settings says (local or a git branch)."""
+        return audit_git.open_log(self.environment, self.app.root, os.environ).store
 
     def lock_path(self) -> Path:
         return lock.lock_path(self.app.root, self.name)
@@ -91,13 +92,24 @@ def load(app: App, environment: str, ref: str | None) -> EnvContext:
     snapshot = source.from_git(app.root, commit)
     kept = {p: b for p, b in snapshot.files.items() if not p.startswith(EVALS)}
     deployable = source.Snapshot(snapshot.label, kept)
-    policies = {p: b for p, b in kept.items() if p.startswith(POLICIES)}
-    settings = _checked(
-        load_snapshot(source.Snapshot(snapshot.label, policies), app.parse_cache), wanted
-    )
-    envs = settings.environments[0].model.environments if settings.environments else []
+    envs = _environments(app, deployable, wanted)
     env = environment_of(envs, environment)
     return EnvContext(app, deployable, envs, env, wanted, commit)
+
+
+def environments_at(app: App, ref: str | None = None) -> list[Environment]:
+    """The environments policies/ declares at `ref` (HEAD by default), in promotion order."""
+    wanted = ref or DEFAULT_REF
+    snapshot = source.from_git(app.root, source.resolve_ref(app.root, wanted))
+    return _environments(app, snapshot, wanted)
+
+
+def _environments(app: App, snapshot: source.Snapshot, ref: str) -> list[Environment]:
+    policies = {p: b for p, b in snapshot.files.items() if p.startswith(POLICIES)}
+    settings = _checked(
+        load_snapshot(source.Snapshot(snapshot.label, policies), app.parse_cache), ref
+    )
+    return settings.environments[0].model.environments if settings.environments else []
 
 
 def _checked(state: DesiredState, ref: str) -> DesiredState:

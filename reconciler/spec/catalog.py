@@ -54,6 +54,7 @@ class ToolCatalog(Document):
 
 TargetType = Literal["directory", "git", "http"]
 DEFAULT_BRANCH = "alm/deployments"
+DEFAULT_AUDIT_BRANCH = "alm/audit"
 BRANCH_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*$"
 ENV_VAR_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 DRIFT_PATH_PATTERN = r"^content(\.([A-Za-z0-9_-]+|\*))+$"
@@ -64,6 +65,12 @@ TARGET_FIELDS: dict[str, tuple[set[str], set[str]]] = {  # type -> (required, al
     "git": (set(), {"repository", "branch"}),
     "http": ({"url"}, {"url", "token_env"}),
 }
+
+
+def git_branch_name(branch: str) -> str:
+    if ".." in branch or branch.endswith((".lock", ".")):  # what git check-ref-format refuses
+        raise ValueError("branch expected a git branch name (no '..', not ending .lock or .)")
+    return branch
 
 
 class Target(Strict):
@@ -83,9 +90,7 @@ class Target(Strict):
     @field_validator("branch")
     @classmethod
     def _git_ref_name(cls, branch: str) -> str:
-        if ".." in branch or branch.endswith((".lock", ".")):  # what git check-ref-format refuses
-            raise ValueError("branch expected a git branch name (no '..', not ending .lock or .)")
-        return branch
+        return git_branch_name(branch)
 
     @model_validator(mode="after")
     def _settings_of_its_type(self) -> Target:
@@ -116,6 +121,34 @@ class Drift(Strict):
     )
 
 
+class Audit(Strict):
+    """Where an environment's audit log lives (docs/deploy.md "Where the audit log lives")."""
+
+    store: Literal["local", "git"] = Field(
+        default="local",
+        description="local: .alm/audit/<env>.jsonl in the checkout; git: <env>.jsonl on a "
+        "branch, pushed to origin (a GitHub-hosted runner's disk does not last)",
+    )
+    branch: str = Field(
+        default=DEFAULT_AUDIT_BRANCH, pattern=BRANCH_PATTERN, description="git: the branch"
+    )
+    repository: str | None = Field(
+        default=None, description="git: a path or URL; default this repository"
+    )
+
+    @field_validator("branch")
+    @classmethod
+    def _git_ref_name(cls, branch: str) -> str:
+        return git_branch_name(branch)
+
+    @model_validator(mode="after")
+    def _git_settings_for_git(self) -> Audit:
+        foreign = sorted(self.model_fields_set & {"branch", "repository"})
+        if self.store != "git" and foreign:
+            raise ValueError(f"{', '.join(foreign)} is a setting of the git audit store only")
+        return self
+
+
 class Gates(Strict):
     evals_pass: bool = True
     previous_environment: bool = Field(
@@ -134,6 +167,7 @@ class Environment(Strict):
         default=False, description="an agent whose apply fails is rolled back at once"
     )
     drift: Drift = Field(default_factory=Drift)
+    audit: Audit = Field(default_factory=Audit)
 
 
 class Environments(Document):

@@ -59,16 +59,7 @@ class GitTarget:
 
     # --- reading -----------------------------------------------------------------------
     def refresh(self) -> str | None:
-        """Fetch the branch when there is a remote; the tip commit, None if no branch yet."""
-        p = self.place
-        if p.remote is not None:
-            spec = f"+refs/heads/{p.branch}:{p.tracking}"
-            done = p.git.run("fetch", "--no-tags", "--quiet", p.remote, spec)
-            if done.returncode != 0:
-                if b"couldn't find remote ref" not in done.stderr:
-                    raise AlmError(f"git fetch {p.remote}: {message_of(done.stderr)}")
-                p.git.run("update-ref", "-d", p.tracking)  # the branch is gone there
-        return p.git.oid(p.tracking)
+        return fetch_tip(self.place)
 
     def _path(self, agent: str) -> str:
         return f"{self.environment}/{checked_name(agent)}.json"
@@ -198,42 +189,62 @@ class GitTarget:
     def _make_commit(
         self, tip: str | None, ready: Sequence[Write], blobs: Mapping[str, str]
     ) -> str:
-        git = self.place.git
-        with tempfile.TemporaryDirectory(prefix="alm-index-") as tmp:
-            index = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-            git.out("read-tree", *([tip] if tip else ["--empty"]), env=index)
-            lines = [
-                f"100644 {blobs[w.agent]}\t{self._path(w.agent)}\n"
-                if w.bundle is not None
-                else f"0 {NO_OID}\t{self._path(w.agent)}\n"
-                for w in ready
-            ]
-            git.out("update-index", "--index-info", stdin="".join(lines).encode(), env=index)
-            tree = git.text("write-tree", env=index)
-        parents = ["-p", tip] if tip else []
-        identity = {} if git.has_identity() else FALLBACK_IDENTITY
+        lines = [
+            f"100644 {blobs[w.agent]}\t{self._path(w.agent)}\n"
+            if w.bundle is not None
+            else f"0 {NO_OID}\t{self._path(w.agent)}\n"
+            for w in ready
+        ]
         message = commit_message(self.environment, ready)
-        return (
-            git.out("commit-tree", tree, *parents, stdin=message.encode(), env=identity)
-            .decode()
-            .strip()
-        )
+        return commit_files(self.place.git, tip, "".join(lines), message)
 
     def _publish(self, tip: str | None, commit: str) -> None:
-        p = self.place
-        if p.remote is None:
-            done = p.git.run("update-ref", p.tracking, commit, tip or NO_OID)
-            if done.returncode != 0:
-                raise Rejected
-            return
-        done = p.git.run(
-            "push", "--porcelain", "--quiet", p.remote, f"{commit}:refs/heads/{p.branch}"
-        )
+        publish(self.place, tip, commit)
+
+
+def fetch_tip(p: Place) -> str | None:
+    """Fetch the branch when there is a remote; the tip commit, None if no branch yet."""
+    if p.remote is not None:
+        spec = f"+refs/heads/{p.branch}:{p.tracking}"
+        done = p.git.run("fetch", "--no-tags", "--quiet", p.remote, spec)
         if done.returncode != 0:
-            if b"[rejected]" in done.stdout or b"[rejected]" in done.stderr:
-                raise Rejected
-            raise AlmError(f"git push {p.remote}: {message_of(done.stderr or done.stdout)}")
-        p.git.out("update-ref", p.tracking, commit)
+            if b"couldn't find remote ref" not in done.stderr:
+                raise AlmError(f"git fetch {p.remote}: {message_of(done.stderr)}")
+            p.git.run("update-ref", "-d", p.tracking)  # the branch is gone there
+    return p.git.oid(p.tracking)
+
+
+def commit_files(git: Git, tip: str | None, index_info: str, message: str) -> str:
+    """A commit of `tip`'s tree (or an empty one) changed by `git update-index --index-info`
+    lines, with `tip` as its parent; no work tree, and a temporary index."""
+    with tempfile.TemporaryDirectory(prefix="alm-index-") as tmp:
+        index = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        git.out("read-tree", *([tip] if tip else ["--empty"]), env=index)
+        git.out("update-index", "--index-info", stdin=index_info.encode(), env=index)
+        tree = git.text("write-tree", env=index)
+    parents = ["-p", tip] if tip else []
+    identity = {} if git.has_identity() else FALLBACK_IDENTITY
+    return (
+        git.out("commit-tree", tree, *parents, stdin=message.encode(), env=identity)
+        .decode()
+        .strip()
+    )
+
+
+def publish(p: Place, tip: str | None, commit: str) -> None:
+    """Move the branch from `tip` to `commit`: push (never forced) when there is a remote,
+    else update-ref with the old value. Rejected when the branch moved since `tip`."""
+    if p.remote is None:
+        done = p.git.run("update-ref", p.tracking, commit, tip or NO_OID)
+        if done.returncode != 0:
+            raise Rejected
+        return
+    done = p.git.run("push", "--porcelain", "--quiet", p.remote, f"{commit}:refs/heads/{p.branch}")
+    if done.returncode != 0:
+        if b"[rejected]" in done.stdout or b"[rejected]" in done.stderr:
+            raise Rejected
+        raise AlmError(f"git push {p.remote}: {message_of(done.stderr or done.stdout)}")
+    p.git.out("update-ref", p.tracking, commit)
 
 
 def commit_message(environment: str, writes: Sequence[Write]) -> str:
