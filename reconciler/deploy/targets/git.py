@@ -34,6 +34,9 @@ from reconciler.spec.catalog import Environment
 
 ATTEMPTS = 8
 NO_OID = "0" * 40
+# Another push came first: not a fast-forward any more, or it held the remote's ref lock
+# at the same moment (`[remote rejected] (failed to update ref)`, "cannot lock ref").
+_LOST_RACE = (b"[rejected]", b"(failed to update ref)", b"cannot lock ref")
 _URL = re.compile(r"^(https?|ssh|git|file)://[^\s]+$")
 _SCP = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$")  # git@github.com:org/repo.git
 
@@ -241,7 +244,8 @@ def publish(p: Place, tip: str | None, commit: str) -> None:
         return
     done = p.git.run("push", "--porcelain", "--quiet", p.remote, f"{commit}:refs/heads/{p.branch}")
     if done.returncode != 0:
-        if b"[rejected]" in done.stdout or b"[rejected]" in done.stderr:
+        said = done.stdout + done.stderr
+        if any(sign in said for sign in _LOST_RACE):
             raise Rejected
         raise AlmError(f"git push {p.remote}: {message_of(done.stderr or done.stdout)}")
     p.git.out("update-ref", p.tracking, commit)
