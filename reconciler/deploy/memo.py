@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from reconciler import __version__, spec
 from reconciler.deploy import bundle, model, plan
-from reconciler.deploy.model import Action, DeployPlan, Live, canonical_json
+from reconciler.deploy.model import Action, Bundle, DeployPlan, HistoryEntry, Live, canonical_json
+from reconciler.deploy.targets import BatchResult, BatchTarget, Write
 from reconciler.fsutil import write_atomic
 
 FORMAT = 1
@@ -96,6 +97,74 @@ def remember(
         "warnings": list(done.warnings),
     }
     write_atomic(path, json.dumps(data, sort_keys=True))
+
+
+class Recording:
+    """A target that notes what apply's writes left on it: each written agent's new Live
+    (None: deleted), and whether any write failed or went around the batch."""
+
+    def __init__(self, inner: BatchTarget) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.done: dict[str, Live | None] = {}
+        self.clean = True  # every write succeeded, all through write_many
+
+    def read_all(self) -> dict[str, Live]:
+        return self.inner.read_all()
+
+    def read(self, agent: str) -> Live | None:
+        return self.inner.read(agent)
+
+    def history(self, agent: str) -> list[HistoryEntry]:
+        return self.inner.history(agent)
+
+    def put(self, bundle: Bundle, expected: Live | None) -> Live:
+        self.clean = False  # not expected from the engine: never remembered
+        return self.inner.put(bundle, expected)
+
+    def delete(self, agent: str, expected: Live) -> None:
+        self.clean = False
+        self.inner.delete(agent, expected)
+
+    def write_many(self, writes: Sequence[Write]) -> BatchResult:
+        result = self.inner.write_many(writes)
+        self.clean = self.clean and result.ok and set(result.done) == {w.agent for w in writes}
+        self.done.update(result.done)
+        return result
+
+
+def after_apply(
+    done: DeployPlan,
+    desired: Mapping[str, Bundle],
+    versions: Mapping[str, str],
+    written: Recording,
+    *,
+    previous: plan.Previous | None,
+) -> tuple[DeployPlan, dict[str, str]] | None:
+    """The plan the next apply would make after `done` was applied, and the versions it
+    would read, from what the writes returned (never from a read after them: an edit
+    made since is a version this memo does not hold, so a miss); None unless every
+    change was written once and the next plan has nothing to do. `versions`: the
+    fingerprint read before planning `done`."""
+    changed = {a.agent for a in done.changes}
+    if not written.clean or set(written.done) != changed:
+        return None
+    after = dict(versions)
+    fresh: dict[str, Live] = {}
+    for agent, live in written.done.items():
+        if live is None:
+            after.pop(agent, None)
+        else:
+            after[agent], fresh[agent] = live.version, live
+    if not set(fresh) <= set(desired):  # only rollback_on_failure writes others (failed)
+        return None
+    want = {agent: desired[agent] for agent in fresh}  # every agent desired: prune is moot
+    again = plan.plan(done.environment, want, fresh, previous=previous)
+    if any(a.kind != "unchanged" for a in again.actions) or again.warnings:
+        return None
+    kept = [a for a in done.actions if a.agent not in changed]
+    actions = tuple(sorted([*kept, *again.actions], key=lambda a: a.agent))
+    return DeployPlan(done.environment, actions, done.warnings), after
 
 
 def recall(
