@@ -38,6 +38,13 @@ EDITS: list[tuple[str, str, str]] = [
         "5. Add one internal note",
     ),
     ("agents/support-triage/prompts/system.md", "5. Finish with", "6. Finish with"),
+    # email-drafting: widen its canary (a new revision that passes its evals, so it reaches
+    # prod, where the demo rolls it back)
+    (
+        "agents/email-drafting/agent.yaml",
+        "  rollout: {strategy: canary, canary_percent: 10}\n",
+        "  rollout: {strategy: canary, canary_percent: 25}\n",
+    ),
 ]
 
 # (file, first line of the block, the line that follows it): the block is deleted.

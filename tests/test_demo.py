@@ -1,31 +1,86 @@
-"""`make demo` keeps working: the script runs end to end on the project's example fleet."""
+"""`make demo` keeps working: the script runs end to end on the project's example fleet.
+
+It runs once (a module fixture, a real bash, real alm subprocesses, the real reference
+registry on a free port); each test reads one part of its output."""
 
 from __future__ import annotations
 
 import os
+import re
+import signal
+import socket
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 PROJECT = Path(__file__).resolve().parent.parent
+REV = r"sha256:[0-9a-f]{12}"
 
 
-def test_demo_script_shows_validation_diff_policy_and_the_pr_report() -> None:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    done = subprocess.run(
-        [str(PROJECT / "scripts" / "demo.sh")],
+@dataclass(frozen=True)
+class Demo:
+    returncode: int
+    out: str
+    err: str
+    refs_before: str
+    refs_after: str
+
+    def step(self, number: int) -> str:
+        """The output of step `number` (from its `== N.` heading to the next one)."""
+        parts = re.split(r"^\x1b\[1m== (\d+)\. ", self.out, flags=re.MULTILINE)
+        steps = {int(parts[i]): parts[i + 1] for i in range(1, len(parts) - 1, 2)}
+        return steps[number]
+
+
+def _deploy_refs() -> str:
+    """The project's own alm/* branches: the demo must never move them."""
+    return subprocess.run(
+        ["git", "for-each-ref", "refs/heads/alm/"],
+        cwd=PROJECT,
         capture_output=True,
         text=True,
+        check=True,
+    ).stdout
+
+
+@pytest.fixture(scope="module")
+def demo() -> Demo:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    before = _deploy_refs()
+    # its own session, so a timeout stops the script and the registry it started together
+    proc = subprocess.Popen(
+        [str(PROJECT / "scripts" / "demo.sh")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env=env,
-        timeout=300,
-        check=False,
+        start_new_session=True,
     )
-    assert done.returncode == 0, done.stderr
-    out = done.stdout
+    try:
+        out, err = proc.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    return Demo(proc.returncode, out, err, before, _deploy_refs())
+
+
+def test_demo_runs_to_the_end_without_a_traceback(demo: Demo) -> None:
+    assert demo.returncode == 0, demo.err
+    assert "Traceback" not in demo.out + demo.err
+    assert "== 10. The audit trail" in demo.out
+
+
+def test_demo_script_shows_validation_diff_policy_and_the_pr_report(demo: Demo) -> None:
+    out = demo.out
     assert "valid: 4 agents" in out
     assert "model gpt-4.1-mini → gpt-4.1-nano" in out
     assert "tool granted: crm.update_record (write, high risk)" in out
     assert "must_never rule removed: no-personal-contact-details" in out
+    assert "rollout canary_percent 10 → 25" in out
     assert "required approvals" in out
     # the change narrows the rule that forbade the CRM write it grants, so it stays valid
     assert "/repo: valid: 4 agents" in out
@@ -44,6 +99,10 @@ def test_demo_script_shows_validation_diff_policy_and_the_pr_report() -> None:
     page = PROJECT / ".alm" / "demo" / "report.html"
     assert f"The full report, as a page: {page}" in out
     assert "<details" in page.read_text("utf-8")
+
+
+def test_demo_points_out_a_broken_change(demo: Demo) -> None:
+    out = demo.step(6)
     assert "did you mean 'crm.search_contacts'?" in out
     # the broken change also grants a tool the agent's own must_never forbids
     assert (
@@ -52,4 +111,89 @@ def test_demo_script_shows_validation_diff_policy_and_the_pr_report() -> None:
     ) in out
     assert "title=alm grant-forbidden::" in out
     assert "invalid: 3 agents, 20 tools, 3 environments, 6 eval suites; 3 errors" in out
-    assert "Traceback" not in out + done.stderr
+
+
+def test_demo_deploys_the_base_fleet_to_a_directory_a_branch_and_the_registry(
+    demo: Demo,
+) -> None:
+    out = demo.step(7)
+    assert re.search(
+        r"^alm registry: serving .* on http://127\.0\.0\.1:\d+ "
+        r"\(bearer token from ALM_REGISTRY_TOKEN\)$",
+        out,
+        re.MULTILINE,
+    )
+    assert re.search(r"^plan for dev \(directory .*/repo/\.alm/deployments/dev\)", out, re.M)
+    assert re.search(r"^plan for staging \(git .*/repo/\.git branch alm/deployments\)", out, re.M)
+    assert re.search(r"^plan for prod \(http http://127\.0\.0\.1:\d+\)", out, re.M)
+    # before the merge every agent passes its gates: the whole fleet is created
+    assert out.count("result: 4 created, 0 updated, 0 repaired, 0 deleted, 0 failed") == 2
+    assert "result: 3 created, 0 updated, 0 repaired, 0 deleted, 0 failed" in out
+    assert not re.search(r"^  held ", out, re.M) and "(exit" not in out
+
+
+def test_demo_merges_the_change_and_only_what_passes_its_gates_deploys(demo: Demo) -> None:
+    out = demo.step(8)
+    assert "$ git merge -q --no-ff --no-edit change" in out
+    assert "Merge branch 'change'" in out
+    # the merge commit is what deploys
+    merge = re.search(r"^\*   ([0-9a-f]{7,}) Merge branch 'change'", out, re.M)
+    assert merge is not None
+    heads = re.findall(r"desired state from HEAD \(([0-9a-f]{12})\)", out)
+    assert len(heads) == 3 and all(h.startswith(merge.group(1)) for h in heads)
+    for agent in ("email-drafting", "sales-research"):
+        assert re.search(rf"^  updated   {agent}  {REV} -> {REV}$", out, re.M)
+    # support-triage's cheaper model fails its contract: the evals gate holds it in dev,
+    # and promotion order holds it after that
+    assert re.search(
+        rf"^  held      support-triage  {REV} -> {REV}  "
+        r"\(evals fail: task_success_rate 0\.42 < min",
+        out,
+        re.M,
+    )
+    assert "is not live in dev yet" in out and "is not live in staging yet" in out
+    assert not re.search(r"^  updated   support-triage", out, re.M)
+    assert "(exit" not in out
+
+
+def test_demo_rollback_pins_and_a_second_apply_leaves_it_pinned(demo: Demo) -> None:
+    base = re.search(rf"^  created   email-drafting  ({REV})$", demo.step(7), re.M)
+    merged = re.search(rf"^  updated   email-drafting  {REV} -> ({REV})$", demo.step(8), re.M)
+    assert base is not None and merged is not None
+    old, new = base.group(1), merged.group(1)
+    out = demo.step(9)
+    assert (
+        f"email-drafting in prod: rolled back from {new} to {old} (bundle from the target's "
+        "history) and pinned"
+    ) in out
+    assert re.search(
+        rf"^  Pinned    email-drafting  live {old}  desired {new}  .*"
+        rf"pinned to {old} by demo <demo@alm\.invalid>",
+        out,
+        re.M,
+    )
+    assert "1 Synced, 1 OutOfSync, 0 Missing, 1 Pinned" in out
+    # the second apply: exit 0, the pinned agent listed and left alone
+    after = out.split("$ alm apply --env prod", 1)[1]
+    assert re.search(rf"^  pinned    email-drafting  {old} -> {new}  \(pinned to ", after, re.M)
+    assert "plan: 0 create, 0 update, 0 repair, 0 delete, 1 unchanged, 1 pinned, 1 held" in after
+    assert "left alone (pinned): email-drafting" in after
+    assert "(exit" not in out
+
+
+def test_demo_verifies_the_audit_log_of_every_environment(demo: Demo) -> None:
+    out = demo.step(10)
+    for env in ("dev", "staging", "prod"):
+        assert re.search(rf"^ok: .*{env}\.jsonl.*: \d+ records, the chain holds$", out, re.M)
+    assert "FAILED" not in out and "(exit" not in out
+
+
+def test_demo_leaves_no_registry_and_no_branch_behind(demo: Demo) -> None:
+    url = re.search(r"on http://127\.0\.0\.1:(\d+) ", demo.out)
+    assert url is not None
+    with pytest.raises(ConnectionRefusedError), socket.socket() as sock:
+        sock.connect(("127.0.0.1", int(url.group(1))))
+    folder = re.search(r"^alm registry: serving (\S+)/registry on ", demo.out, re.M)
+    assert folder is not None and not Path(folder.group(1)).exists()
+    # the clone has no remote: staging's branch never reaches the project
+    assert demo.refs_after == demo.refs_before
