@@ -197,3 +197,78 @@ def test_demo_leaves_no_registry_and_no_branch_behind(demo: Demo) -> None:
     assert folder is not None and not Path(folder.group(1)).exists()
     # the clone has no remote: staging's branch never reaches the project
     assert demo.refs_after == demo.refs_before
+
+
+ENVIRONMENTS = """\
+environments:
+  - name: dev
+    target:  # a branch: a hosted runner's disk does not last
+      type: git
+      branch: alm/deployments
+    gates:
+      evals_pass: true
+  - name: staging
+    target:
+      type: git
+    gates:
+      previous_environment: true
+  - name: prod
+    target:
+      type: http
+      url: https://registry.example
+    gates:
+      approvals: ["@acme/platform"]
+    rollback_on_failure: true
+"""
+
+
+def _set_targets(root: Path, url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(PROJECT / "scripts" / "demo_targets.py"), str(root), url],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_demo_targets_sets_one_target_of_each_kind_and_leaves_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "policies" / "environments.yaml"
+    path.parent.mkdir()
+    path.write_text(ENVIRONMENTS, "utf-8")
+    done = _set_targets(tmp_path, "http://127.0.0.1:4321")
+    assert done.returncode == 0, done.stderr
+    assert path.read_text("utf-8") == (
+        ENVIRONMENTS.replace(
+            "    target:  # a branch: a hosted runner's disk does not last\n"
+            "      type: git\n      branch: alm/deployments\n",
+            "    target:\n      type: directory\n      path: .alm/deployments/dev\n",
+        )
+        .replace(
+            "    target:\n      type: git\n    gates:",
+            "    target:\n      type: git\n      branch: alm/deployments\n    gates:",
+        )
+        .replace(
+            "      url: https://registry.example\n",
+            "      url: http://127.0.0.1:4321\n      token_env: ALM_REGISTRY_TOKEN\n",
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "url", "message"),
+    [
+        (ENVIRONMENTS.replace("name: staging", "name: qa"), "http://127.0.0.1:1", "'staging'"),
+        (ENVIRONMENTS.replace("    gates:\n      approvals", "    approvals"), "http://127.0.0.1:1",
+         "environment 'prod' has no '    target:' block"),
+        (ENVIRONMENTS, "http://registry.example:1", "not a local registry URL"),
+    ],
+)  # fmt: skip
+def test_demo_targets_fails_loudly_on_a_file_it_does_not_know(
+    tmp_path: Path, text: str, url: str, message: str
+) -> None:
+    path = tmp_path / "policies" / "environments.yaml"
+    path.parent.mkdir()
+    path.write_text(text, "utf-8")
+    done = _set_targets(tmp_path, url)
+    assert done.returncode == 1 and message in done.stderr
+    assert path.read_text("utf-8") == text  # nothing half-edited
