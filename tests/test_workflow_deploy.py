@@ -1,12 +1,15 @@
 """The push workflow alm-deploy.yml: one job per environment in the promotion order that
 policies/environments.yaml declares, each behind its GitHub Environment, in its own
-concurrency group, with least privilege; and the dev job's run steps for real (alm apply,
-then alm github deployed against the local GitHub server)."""
+concurrency group, with least privilege; nothing kept on the runner's disk (the example
+fleet's targets and audit logs are branches or a registry); and the dev job's run steps
+for real (alm apply, then alm github deployed against the local GitHub server, pushing to
+a local origin)."""
 
 from __future__ import annotations
 
 import copy
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -45,19 +48,23 @@ def test_one_job_per_environment_in_promotion_order() -> None:
         assert job["concurrency"] == {"group": f"alm-deploy-{name}", "cancel-in-progress": False}
         apply, comment = runs(job)[-2:]
         assert apply == f".venv/bin/alm apply --env {name}"
-        assert comment.startswith(".venv/bin/alm github deployed --audit-dir .alm/audit")
+        assert comment == ".venv/bin/alm github deployed"  # reads each environment's store
 
 
 def test_least_privilege() -> None:
     """Nothing at the workflow level; each job reads the code and writes the PR comment;
-    only a job whose target is a branch of this repository may push; a registry token
-    is the Environment's secret, given to that job's apply step alone."""
+    only a job whose target or audit log is a branch of this repository may push (and
+    keeps the checkout's credentials); a registry token is the Environment's secret, given
+    to that job's apply step alone."""
     wf = workflow(WF)
     assert wf["permissions"] == {}
     for env in environments():
         job = wf["jobs"][env["name"]]
         target = env["target"]
-        pushes = target["type"] == "git" and not target.get("repository")
+        audit = env.get("audit", {})
+        pushes = (target["type"] == "git" and not target.get("repository")) or (
+            audit.get("store") == "git" and not audit.get("repository")
+        )
         contents = "write" if pushes else "read"
         assert job["permissions"] == {"contents": contents, "pull-requests": "write"}
         (checkout,) = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/ch")]
@@ -68,19 +75,19 @@ def test_least_privilege() -> None:
         assert secrets == ({wanted: f"${{{{ secrets.{wanted} }}}}"} if wanted else {})
 
 
-def test_the_audit_logs_travel_between_jobs_as_artifacts() -> None:
+def test_nothing_is_kept_on_the_runners_disk() -> None:
+    """A GitHub-hosted runner starts every job empty: no environment of the example fleet
+    deploys to a folder of the checkout or keeps its audit log there, so no artifact has
+    to carry anything between jobs or runs."""
     wf = workflow(WF)
-    order = [e["name"] for e in environments()]
-    for i, name in enumerate(order):
-        used = [s for s in wf["jobs"][name]["steps"] if "uses" in s]
-        uploads = [s["with"] for s in used if "upload-artifact" in s["uses"]]
-        assert uploads == [
-            {"name": f"alm-audit-{name}", "path": f".alm/audit/{name}.jsonl",
-             "include-hidden-files": True, "if-no-files-found": "ignore"}
-        ]  # fmt: skip
-        downloads = [s["with"] for s in used if "download-artifact" in s["uses"]]
-        assert len(downloads) == (1 if i else 0)
-        assert all(d["path"] == "${{ runner.temp }}/alm-audit" for d in downloads)
+    for env in environments():
+        assert env["target"]["type"] in ("git", "http"), env["name"]
+        assert env["audit"]["store"] == "git", env["name"]
+        used = [str(s["uses"]) for s in wf["jobs"][env["name"]]["steps"] if "uses" in s]
+        assert not [u for u in used if "artifact" in u]
+        (checkout,) = [s for s in wf["jobs"][env["name"]]["steps"]
+                       if str(s.get("uses", "")).startswith("actions/checkout")]  # fmt: skip
+        assert checkout["with"]["fetch-depth"] == 0
 
 
 def _merged_as(gh: GitHubServer, sha: str) -> None:
@@ -94,9 +101,13 @@ def test_the_dev_job_applies_and_comments_what_went_where(
     server: GitHubServer, fleet_repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     link_venv(fleet_repo)
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
+    fleet_repo.git("remote", "add", "origin", str(origin))
     before = fleet_repo.git("rev-parse", "HEAD")
     fleet_repo.replace("agents/support-triage/agent.yaml", "seed: 7", "seed: 8")
     after = fleet_repo.commit("support-triage: a new seed")
+    fleet_repo.git("push", "-q", "origin", "main")
     _merged_as(server, after)
     event = {**load_payload("push.json"), "before": before, "after": after,
              "ref": "refs/heads/main"}  # fmt: skip
@@ -115,5 +126,19 @@ def test_the_dev_job_applies_and_comments_what_went_where(
     assert TOKEN not in "".join(r.output for r in done)
     [comment] = server.comments(REPO, 2)
     assert f"what merging {after[:12]} deployed" in comment["body"]
-    assert "[dev.jsonl line" in comment["body"]
-    assert "https://github.com/Codertocat/Hello-World/actions/runs/7" in comment["body"]
+    # alm pushed the bundles and the audit log to origin's branches, and links the log
+    bundles = _git(origin, "ls-tree", "--name-only", "alm/deployments", "dev/").splitlines()
+    assert len(bundles) == 3 and all(b.startswith("dev/") for b in bundles)
+    tip = _git(origin, "rev-parse", "alm/audit")
+    assert _git(origin, "ls-tree", "--name-only", tip) == "dev.jsonl\ndev.jsonl.head"
+    for line in (4, 5, 6):  # the result records (lines 1-3: each write started)
+        assert (
+            f"line {line}](https://github.com/{REPO}/blob/{tip}/dev.jsonl#L{line})"
+            in (comment["body"])
+        )
+
+
+def _git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()

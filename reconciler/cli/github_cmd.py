@@ -48,7 +48,7 @@ def pr_cmd(report: Path | None) -> None:
     multiple=True,
     type=click.Path(file_okay=False, path_type=Path),
     help="A folder of audit logs (<env>.jsonl) to read what was applied from; repeatable "
-    "(default: .alm/audit).",
+    "(default: each environment's audit store, audit.store in environments.yaml).",
 )
 @pass_app
 def deployed_cmd(app: App, report: Path | None, audit_dirs: tuple[Path, ...]) -> None:

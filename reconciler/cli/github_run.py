@@ -13,9 +13,11 @@ import click
 import requests
 from github import GithubException
 
+from reconciler.cli import deploy_audit
 from reconciler.cli.app import App
 from reconciler.cli.output import printable
 from reconciler.deploy import audit
+from reconciler.deploy.audit_git import GitAuditStore
 from reconciler.errors import AlmError, UsageError
 from reconciler.fsutil import read_limited
 from reconciler.github import api as gh
@@ -26,7 +28,6 @@ from reconciler.spec.state import DesiredState
 
 T = TypeVar("T")
 NO_COMMIT = "0" * 40
-AUDIT_DIR = Path(".alm") / "audit"
 MAX_AUDIT_BYTES = 256 << 20
 
 
@@ -77,10 +78,12 @@ def comment_deployed(app: App, report: Path | None, audit_dirs: tuple[Path, ...]
         click.echo(printable(found.why))
         return
     steps = plan.deploy if plan is not None else _steps_from_repo(app, ctx.event, sha)
-    rows = applied_rows(audit_dirs or (app.root / AUDIT_DIR,), sha)
+    rows, blobs = (applied_rows(audit_dirs, sha), {}) if audit_dirs else stored_rows(app, ctx, sha)
     run_url = ctx.run_url
     text = (
-        deployed.applied_message(sha, rows, steps, lambda env, line: run_url)
+        deployed.applied_message(
+            sha, rows, steps, lambda env, line: f"{blobs[env]}#L{line}" if env in blobs else run_url
+        )
         if rows
         else deployed.message(sha, steps)
     )
@@ -94,6 +97,26 @@ def _steps_from_repo(app: App, event: dict[str, object], sha: str) -> list[model
     if isinstance(before, str) and before and before != NO_COMMIT:
         base = app.load(before)
     return deployed.steps_from_state(base, app.load(sha))
+
+
+def stored_rows(
+    app: App, ctx: context.Context, sha: str
+) -> tuple[list[deployed.Applied], dict[str, str]]:
+    """What each environment's audit log, where its settings keep it, recorded for the
+    pushed commit; and, for a log on a branch of this repository's origin, the URL of the
+    log at the commit read (a permanent link: the log only grows)."""
+    rows: list[deployed.Applied] = []
+    blobs: dict[str, str] = {}
+    for log in deploy_audit.logs(app):
+        try:
+            rows += deployed.rows_from_audit(audit.entries(log.store.read()), log.environment, sha)
+        except AlmError as exc:
+            raise AlmError(f"{log.where}: {exc}") from None
+        store = log.store
+        if isinstance(store, GitAuditStore) and store.place.remote == "origin" and store.tip:
+            base = f"{ctx.server_url}/{ctx.repository}"
+            blobs[log.environment] = f"{base}/blob/{store.tip}/{store.log_path}"
+    return rows, blobs
 
 
 def applied_rows(folders: tuple[Path, ...], sha: str) -> list[deployed.Applied]:
