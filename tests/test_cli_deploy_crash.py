@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.fleet import commit_fleet
+from bench.fleet import commit_fleet, git
 from reconciler.deploy import audit, journal, lock
 from reconciler.deploy.targets.common import parse_bundle
 from tests.cli import PYTHON_M_ALM, run_process
@@ -31,6 +31,11 @@ Seen = Callable[[Path], bool]
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("crash") / "fleet"
     commit_fleet(root, agents=AGENTS, grants=2, pack=False)
+    # the synthetic fleet has no cassettes: with the evals gate every agent would be held
+    # (tests/test_cli_deploy_gates.py tests that gate)
+    settings = root / "policies" / "environments.yaml"
+    settings.write_text(settings.read_text().replace("evals_pass: true", "evals_pass: false"))
+    git(root, "commit", "-qam", "no evals gate")
     return root
 
 
@@ -152,6 +157,7 @@ kind: Environments
 environments:
   - name: dev
     target: {{type: http, url: "{url}"}}
+    gates: {{evals_pass: false}}
   - name: staging
     target: {{type: directory, path: .alm/deployments/staging}}
   - name: prod

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from pathlib import Path
 
 import click
 
@@ -34,19 +35,36 @@ WAIT = click.option(
 @REF
 @click.option("--prune", is_flag=True, help="Delete live agents the desired state no longer has.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
+@click.option(
+    "--evals",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Eval results already computed (alm eval --out); used for the agents whose "
+    "bundle they match, the others are evaluated here (gates.evals_pass).",
+)
 @WAIT
 @pass_app
 def apply(
-    app: App, environment: str, ref: str | None, prune: bool, dry_run: bool, lock_timeout: float
+    app: App,
+    environment: str,
+    ref: str | None,
+    prune: bool,
+    dry_run: bool,
+    evals: Path | None,
+    lock_timeout: float,
 ) -> int:
     """Plan the environment's desired bundles against its target, print the plan, apply it.
 
+    With gates.evals_pass, an agent whose revision would change is evaluated first (replay,
+    the result cache first) and held when its evals fail or cannot run.
     Exit 0 when every agent is applied (pinned and held agents are left alone and listed);
     1 when an agent failed (it keeps its previous revision; the others are applied), the
     lock is held by someone else past --lock-timeout, or the desired state is invalid.
     """
     ctx = deploy_context.load(app, environment, ref)
-    return deploy_run.apply(ctx, prune=prune, dry_run=dry_run, lock_timeout=lock_timeout)
+    return deploy_run.apply(
+        ctx, prune=prune, dry_run=dry_run, lock_timeout=lock_timeout, evals=evals
+    )
 
 
 @click.command("status")

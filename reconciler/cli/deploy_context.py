@@ -16,6 +16,7 @@ from reconciler.deploy import audit, audit_git, lock
 from reconciler.deploy.bundle import desired_bundles
 from reconciler.deploy.journal import utc_now
 from reconciler.deploy.model import Bundle, Deployment, Live
+from reconciler.deploy.plan import Promotion, gate_environment
 from reconciler.deploy.targets import BatchTarget, open_target
 from reconciler.errors import AlmError, UsageError
 from reconciler.spec import source
@@ -66,16 +67,29 @@ class EnvContext:
     def desired(self) -> dict[str, Bundle]:
         return desired_bundles(self.state, self.name)
 
-    def previous_target(self) -> tuple[str, BatchTarget] | None:
-        """The previous environment and its target, when this one's gates want it."""
-        env = previous_environment(self.environments, self.environment)
-        if env is None:
-            return None
-        return env.name, open_target(env, self.app.root, os.environ)
+    def earlier_targets(self) -> list[tuple[str, BatchTarget]]:
+        """The environments before this one and their targets, when its gates want the
+        previous environment (each agent's is one of them: `promotion`)."""
+        envs = earlier_environments(self.environments, self.environment)
+        return [(env.name, open_target(env, self.app.root, os.environ)) for env in envs]
 
-    def previous(self) -> tuple[str, dict[str, Live]] | None:
-        found = self.previous_target()
-        return None if found is None else (found[0], found[1].read_all())
+    def promotion(self) -> Promotion | None:
+        """Per desired agent, the nearest earlier environment it lists, and the live state
+        of those environments (only they are read); None without the gate."""
+        if not self.environment.gates.previous_environment:
+            return None
+        order = [e.name for e in self.environments]
+        gate = {
+            s.name: gate_environment(order, self.name, s.agent.deploy.environments)
+            for s in self.state.agents
+            if self.name in s.agent.deploy.environments
+        }
+        needed = set(gate.values())
+        live: dict[str, dict[str, Live]] = {}
+        for env in earlier_environments(self.environments, self.environment):
+            if env.name in needed:
+                live[env.name] = open_target(env, self.app.root, os.environ).read_all()
+        return Promotion(gate, live)
 
     def audit_store(self) -> audit.AuditStore:
         """Where `audit.store` in the environment's settings says (local or a git branch)."""
@@ -135,13 +149,13 @@ def environment_of(envs: list[Environment], name: str) -> Environment:
     )
 
 
-def previous_environment(envs: list[Environment], env: Environment) -> Environment | None:
-    """The environment before `env` in promotion order, when its gates want it healthy."""
+def earlier_environments(envs: list[Environment], env: Environment) -> list[Environment]:
+    """The environments before `env` in promotion order, when its gates want the previous
+    one healthy (an agent's previous one is the nearest it lists: deploy.plan)."""
     if not env.gates.previous_environment:
-        return None
+        return []
     names = [e.name for e in envs]
-    index = names.index(env.name)
-    return envs[index - 1] if index > 0 else None
+    return envs[: names.index(env.name)]
 
 
 def deployment(root: Path, commit: str | None, ref: str | None) -> tuple[Deployment, list[str]]:

@@ -13,6 +13,7 @@ from reconciler.deploy import memo
 from reconciler.deploy import plan as planner
 from reconciler.deploy.model import Bundle, DeployPlan, Live
 from reconciler.deploy.targets import BatchTarget
+from reconciler.errors import AlmError
 
 
 @dataclass
@@ -20,7 +21,7 @@ class Planned:
     plan: DeployPlan
     live: dict[str, Live] = field(default_factory=dict)
     desired: dict[str, Bundle] = field(default_factory=dict)
-    previous: dict[str, Live] | None = None
+    previous: planner.Previous | None = None
     remembered: bool = False  # from the memo: nothing was loaded or parsed
 
 
@@ -43,8 +44,7 @@ def make_plan(
         if hit is not None:
             return Planned(hit, remembered=True), prints
     desired = ctx.desired()
-    found = ctx.previous()
-    previous = found[1] if found else None
+    previous = ctx.promotion()
     live = target.read_all()
     made = planner.plan(ctx.name, desired, live, prune=prune, previous=previous)
     return Planned(made, live, desired, previous), prints
@@ -54,12 +54,9 @@ def fingerprints(ctx: EnvContext, target: BatchTarget, prune: bool) -> Fingerpri
     path = memo.memo_path(ctx.app.root, ctx.name)
     if not isinstance(target, memo.Versioned) or _tracked(ctx.app.root, path):
         return None
-    before = ctx.previous_target()
-    previous: dict[str, str] | None = None
-    if before is not None:
-        if not isinstance(before[1], memo.Versioned):
-            return None
-        previous = before[1].versions()
+    previous = _earlier_versions(ctx)
+    if previous is None:
+        return None
     settings = {
         "environment": ctx.name,
         "environments": [e.model_dump(mode="json") for e in ctx.environments],
@@ -68,15 +65,46 @@ def fingerprints(ctx: EnvContext, target: BatchTarget, prune: bool) -> Fingerpri
     return Fingerprints(path, key, target.versions(), previous)
 
 
-def remember(prints: Fingerprints | None, planned: Planned) -> None:
-    """After an apply that had nothing to do: the plan, for the next one. After changes:
-    forget (the next apply plans in full, and remembers if it finds nothing to do)."""
+def _earlier_versions(ctx: EnvContext) -> dict[str, str] | None:
+    """The versions of every environment an agent's promotion gate may read (each agent's
+    is the nearest earlier one it lists: known only once the fleet is loaded), keyed
+    `env/agent`; {} without the gate; None when one cannot list them without reading."""
+    try:
+        earlier = ctx.earlier_targets()
+    except AlmError:  # e.g. a token not set: the plan in full says so
+        return None
+    found: dict[str, str] = {}
+    for name, before in earlier:
+        if not isinstance(before, memo.Versioned):
+            return None
+        found.update({f"{name}/{agent}": v for agent, v in before.versions().items()})
+    return found
+
+
+def remember(
+    prints: Fingerprints | None,
+    planned: Planned,
+    evals_held: bool = False,
+    written: memo.Recording | None = None,
+) -> None:
+    """After an apply that had nothing to do: the plan, for the next one. After changes
+    all written (`written`): the plan that leaves, as the next apply would find it
+    (memo.after_apply). Else, or when the evals gate held an agent (its outcome depends
+    on evals/, which the fingerprints leave out): forget (the next apply plans in full)."""
     if prints is None:
         return
-    if planned.plan.empty and not planned.remembered:
+    if planned.plan.empty and not planned.remembered and not evals_held:
         memo.remember(prints.path, prints.key, planned.plan, prints.versions, prints.previous)
-    elif not planned.plan.empty:
-        prints.path.unlink(missing_ok=True)
+    elif not planned.plan.empty or evals_held:
+        settled = None
+        if written is not None and not evals_held:
+            settled = memo.after_apply(
+                planned.plan, planned.desired, prints.versions, written, previous=planned.previous
+            )
+        if settled is None:
+            prints.path.unlink(missing_ok=True)
+        else:
+            memo.remember(prints.path, prints.key, settled[0], settled[1], prints.previous)
 
 
 def _tracked(root: Path, path: Path) -> bool:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import click
 
+from reconciler.cli import deploy_evals
 from reconciler.cli.deploy_context import EnvContext, deployment
-from reconciler.cli.deploy_planning import make_plan, remember
+from reconciler.cli.deploy_planning import Planned, make_plan, remember
 from reconciler.cli.deploy_show import (
     drift_text,
     failure_message,
@@ -20,9 +22,11 @@ from reconciler.cli.deploy_show import (
     status_text,
 )
 from reconciler.cli.output import printable
-from reconciler.deploy import audit, drift, engine, journal, lock, rollback
+from reconciler.deploy import audit, drift, engine, gates, journal, lock, memo, rollback
 from reconciler.deploy.bundle import build_bundle
+from reconciler.deploy.journal import utc_now
 from reconciler.deploy.model import Bundle, Deployment, DeployPlan
+from reconciler.deploy.targets import BatchTarget
 from reconciler.errors import AlmError, ExitCode, GitError
 
 MAX_COMMITS = 200  # how far back rollback looks in git for a revision's bundle
@@ -33,39 +37,55 @@ def _note(text: str) -> None:
     click.echo(printable(f"alm: {text}"), err=True)
 
 
-def apply(ctx: EnvContext, *, prune: bool, dry_run: bool, lock_timeout: float) -> int:
+def apply(
+    ctx: EnvContext, *, prune: bool, dry_run: bool, lock_timeout: float, evals: Path | None = None
+) -> int:
+    """Plan, gate (promotion order in the plan; evals here: deploy_evals), print, apply.
+    `evals`: results already computed (--evals), used for the agents they match."""
     target = ctx.target()
     source = f"{ctx.ref} ({(ctx.commit or '')[:12]})"
     with lock.environment_lock(ctx.lock_path(), ctx.name, timeout=lock_timeout) as held:
         if held.stale is not None:
             _note(f"took over the lock a dead process left: {held.stale.describe()}")
         planned, prints = make_plan(ctx, target, prune)
+        gated = deploy_evals.gate_plan(ctx, planned.plan, evals)
+        planned.plan = gated.plan
         click.echo(plan_text(planned.plan, target.name, source))
         if planned.remembered:
-            click.echo("(the same inputs as the last apply that had nothing to do: not re-read)")
+            click.echo("(nothing changed since the last apply left nothing to do: not re-read)")
         if dry_run:
             click.echo("dry run: nothing applied")
             return ExitCode.OK
-        store = ctx.audit_store()
-        who = _deployer(ctx) if _will_record(planned.plan, store) else NOBODY
-        replan = engine.replanner(ctx.name, planned.desired, prune=prune, previous=planned.previous)
-        result = engine.apply(
-            planned.plan,
-            target,
-            store,
-            who,
-            live=planned.live,
-            replan=replan,
-            rollback_on_failure=ctx.environment.rollback_on_failure,
-        )
+        if not planned.remembered:  # a remembered plan holds what the recorded one held
+            deploy_evals.record_holds(ctx.app.root, planned.plan, utc_now())
+        written = memo.Recording(target)  # what the writes left: the next apply's memo
+        result = _applied(ctx, written, planned, gated, prune)
         if result.ok:
-            remember(prints, planned)
+            held_by_evals = bool(gates.held_by_evals(planned.plan, gated.outcomes))
+            remember(prints, planned, held_by_evals, written)
     text = result_text(result)
     if text:
         click.echo(text)
     if not result.ok:
         raise AlmError(failure_message(result))
     return ExitCode.OK
+
+
+def _applied(
+    ctx: EnvContext, target: BatchTarget, planned: Planned, gated: deploy_evals.Gated, prune: bool
+) -> engine.ApplyResult:
+    store = ctx.audit_store()
+    who = _deployer(ctx) if _will_record(planned.plan, store) else NOBODY
+    replan = engine.replanner(ctx.name, planned.desired, prune=prune, previous=planned.previous)
+    return engine.apply(
+        planned.plan,
+        target,
+        store,
+        who,
+        live=planned.live,
+        replan=deploy_evals.replanner(ctx, replan, gated.outcomes),
+        rollback_on_failure=ctx.environment.rollback_on_failure,
+    )
 
 
 def _will_record(plan: DeployPlan, store: audit.AuditStore) -> bool:
@@ -84,6 +104,7 @@ def _deployer(ctx: EnvContext) -> Deployment:
 def status(ctx: EnvContext, fmt: str) -> int:
     target = ctx.target()
     rows = status_rows(ctx.desired(), target.read_all())
+    rows = deploy_evals.why_rows(rows, deploy_evals.read_holds(ctx.app.root, ctx.name))
     render = status_json if fmt == "json" else status_text
     click.echo(render(ctx.name, target.name, rows))
     return ExitCode.OK

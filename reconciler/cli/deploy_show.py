@@ -126,9 +126,10 @@ def status_text(environment: str, where: str, rows: Sequence[Mapping[str, Any]])
         pin = r["pin"]
         pinned = f"  pinned to {short(pin['revision'])} by {pin['by']}" if pin else ""
         edited = "  (edited in place)" if r["intact"] is False else ""
+        why = f"  ({r['why']})" if r.get("why") else ""
         lines.append(
             f"  {r['sync']:<9} {r['name']}  live {short(r['live'])}  "
-            f"desired {short(r['desired'])}{when}{pinned}{edited}"
+            f"desired {short(r['desired'])}{when}{pinned}{edited}{why}"
         )
     counts = Counter(r["sync"] for r in rows)
     lines.append(

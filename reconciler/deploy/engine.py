@@ -54,7 +54,7 @@ def replanner(
     desired: Mapping[str, Bundle],
     *,
     prune: bool = False,
-    previous: Mapping[str, Live] | None = None,
+    previous: planner.Previous | None = None,
 ) -> Replan:
     """Plans one agent again against a fresh read, with the apply's own inputs."""
 

@@ -7,7 +7,10 @@ Per agent, in name order (the first rule that holds decides):
   that --prune deletes it.
 - live with a pin to another revision than desired: `pinned`, left alone.
 - a revision change into an environment whose gates want the previous one: `held` unless
-  the desired revision is live (and intact) in the previous environment.
+  the desired revision is live (and intact) in the agent's previous environment: the
+  nearest earlier one in promotion order that the agent itself lists in
+  deploy.environments (`Promotion`). An agent that lists none before this one is not held
+  by that gate, and its reason says so.
 - live content no longer hashing to its revision (edited in place): `repair`.
 - a pin whose revision is now desired (the revert was merged): `update` that writes the
   bundle without the pin, which lifts it.
@@ -18,11 +21,38 @@ After the changes are applied the same inputs plan nothing (idempotent).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 
 from reconciler.deploy.model import Action, Bundle, DeployPlan, Live
 
 UNMANAGED = "not in the desired state; --prune deletes it"
+UNGATED = (
+    "it lists no environment before this one in deploy.environments: "
+    "the previous-environment gate does not apply to it"
+)
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """The previous-environment gate, per agent. `gate[agent]`: the environment whose live
+    state must hold the agent's desired revision first (`gate_environment`), or None when
+    the agent lists no environment before this one (no such gate for it; a desired agent
+    missing from `gate` is None too); `live[environment]`: what that environment holds."""
+
+    gate: Mapping[str, str | None]
+    live: Mapping[str, Mapping[str, Live]]
+
+
+# a Promotion, or one previous environment's live state for every agent
+Previous = Promotion | Mapping[str, Live]
+
+
+def gate_environment(order: Sequence[str], environment: str, listed: Collection[str]) -> str | None:
+    """The nearest environment before `environment` in promotion `order` that the agent
+    lists (`listed`: its deploy.environments), or None when it lists none before it."""
+    earlier = order[: order.index(environment)] if environment in order else []
+    return next((name for name in reversed(earlier) if name in listed), None)
 
 
 def plan(
@@ -31,10 +61,11 @@ def plan(
     live: Mapping[str, Live],
     *,
     prune: bool = False,
-    previous: Mapping[str, Live] | None = None,
+    previous: Previous | None = None,
 ) -> DeployPlan:
-    """The plan for one environment. `previous`: the live state of the previous environment
-    in promotion order when this environment's gates want it (None: no such gate)."""
+    """The plan for one environment. `previous`, when this environment's gates want the
+    previous environment: per agent (`Promotion`), or one environment's live state for
+    every agent (a mapping); None: no such gate."""
     actions: list[Action] = []
     warnings: list[str] = []
     for agent in sorted(set(desired) | set(live)):
@@ -62,15 +93,14 @@ def _unwanted(agent: str, have: Live, prune: bool) -> Action:
     return Action("unchanged", agent, revision, None, UNMANAGED)
 
 
-def _wanted(
-    agent: str, want: Bundle, have: Live | None, previous: Mapping[str, Live] | None
-) -> Action:
+def _wanted(agent: str, want: Bundle, have: Live | None, previous: Previous | None) -> Action:
     after = want.revision
     if have is None:
         held = _held(agent, after, previous)
         if held:
             return Action("held", agent, None, after, held)
-        return Action("create", agent, None, after, "new in this environment", want)
+        why = "new in this environment" + _ungated(agent, previous)
+        return Action("create", agent, None, after, why, want)
     before, pin = have.bundle.revision, have.bundle.pin
     if pin is not None and pin.revision != after:
         return Action("pinned", agent, before, after, _pin_reason(have))
@@ -84,20 +114,35 @@ def _wanted(
         reason = f"pin lifted: the desired revision is now the pinned one ({pin.revision})"
         return Action("update", agent, before, after, reason, want)
     if before != after:
-        return Action("update", agent, before, after, "the desired revision changed", want)
+        why = "the desired revision changed" + _ungated(agent, previous)
+        return Action("update", agent, before, after, why, want)
     return Action("unchanged", agent, before, after, "")
 
 
-def _held(agent: str, revision: str, previous: Mapping[str, Live] | None) -> str:
+def _held(agent: str, revision: str, previous: Previous | None) -> str:
     """Why `revision` may not come here yet, or "" when it may."""
     if previous is None:
         return ""
-    there = previous.get(agent)
+    if isinstance(previous, Promotion):
+        before = previous.gate.get(agent)
+        if before is None:
+            return ""
+        there = previous.live.get(before, {}).get(agent)
+        where = before
+    else:
+        there = previous.get(agent)
+        where = there.bundle.environment if there is not None else "the previous environment"
     if there is not None and there.bundle.revision == revision and there.bundle.intact:
         return ""
-    where = there.bundle.environment if there is not None else "the previous environment"
     live_there = "not deployed there" if there is None else f"live there: {there.bundle.revision}"
     return f"{revision} is not live in {where} yet ({live_there}); promotion order holds it"
+
+
+def _ungated(agent: str, previous: Previous | None) -> str:
+    """The note for an agent the previous-environment gate does not apply to."""
+    if isinstance(previous, Promotion) and previous.gate.get(agent) is None:
+        return f"; {UNGATED}"
+    return ""
 
 
 def _pin_reason(have: Live) -> str:
