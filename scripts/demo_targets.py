@@ -6,8 +6,9 @@ ALM_REGISTRY_TOKEN). The shipped policies/environments.yaml may use other target
 hosted runner has no disk that lasts), so the demo sets them whatever it says.
 
 A text edit, so the rest of the file is untouched: each environment's `target:` block
-(from its `    target:` line to its `    gates:` line) is replaced. An environment or a
-block that is not where it is expected fails loudly instead of demoing something else.
+(its `    target:` line and the lines indented below it) is replaced; its other settings
+(gates, audit, drift...) stay as shipped. An environment or a block that is not where it
+is expected fails loudly instead of demoing something else.
 
 Usage: python3 scripts/demo_targets.py REPO REGISTRY_URL
 """
@@ -33,18 +34,27 @@ def targets(url: str) -> dict[str, str]:
     }
 
 
+def _line_end(text: str, at: int) -> int:
+    """The index just past the line that `at` is in."""
+    end = text.find("\n", at)
+    return len(text) if end < 0 else end + 1
+
+
 def replace_target(text: str, env: str, block: str) -> str:
-    """The text with `env`'s target block replaced; ValueError saying what is missing."""
+    """The text with `env`'s target block (its `    target:` line and the lines indented
+    below it) replaced; ValueError saying what is missing."""
     start = text.find(f"  - name: {env}\n")
     if start < 0:
         raise ValueError(f"no environment '{env}' (a line '  - name: {env}')")
     end_env = text.find("\n  - name: ", start + 1)
     end_env = len(text) if end_env < 0 else end_env + 1
     begin = text.find("\n    target:", start, end_env)
-    stop = text.find("\n    gates:\n", begin + 1, end_env)
-    if begin < 0 or stop < 0:
-        raise ValueError(f"environment '{env}' has no '    target:' block before '    gates:'")
-    return text[: begin + 1] + block + text[stop + 1 :]
+    if begin < 0:
+        raise ValueError(f"environment '{env}' has no '    target:' block")
+    stop = _line_end(text, begin + 1)
+    while stop < end_env and text.startswith("      ", stop):
+        stop = _line_end(text, stop)
+    return text[: begin + 1] + block + text[stop:]
 
 
 def main(root: Path, url: str) -> int:

@@ -205,6 +205,7 @@ environments:
     target:  # a branch: a hosted runner's disk does not last
       type: git
       branch: alm/deployments
+    audit: {store: git, branch: alm/audit}
     gates:
       evals_pass: true
   - name: staging
@@ -232,6 +233,7 @@ def _set_targets(root: Path, url: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_demo_targets_sets_one_target_of_each_kind_and_leaves_the_rest(tmp_path: Path) -> None:
+    # the rest: dev's audit setting after its target, every gate, prod's rollback setting
     path = tmp_path / "policies" / "environments.yaml"
     path.parent.mkdir()
     path.write_text(ENVIRONMENTS, "utf-8")
@@ -258,8 +260,8 @@ def test_demo_targets_sets_one_target_of_each_kind_and_leaves_the_rest(tmp_path:
     ("text", "url", "message"),
     [
         (ENVIRONMENTS.replace("name: staging", "name: qa"), "http://127.0.0.1:1", "'staging'"),
-        (ENVIRONMENTS.replace("    gates:\n      approvals", "    approvals"), "http://127.0.0.1:1",
-         "environment 'prod' has no '    target:' block"),
+        (ENVIRONMENTS.replace("    target:\n      type: http", "    type: http"),
+         "http://127.0.0.1:1", "environment 'prod' has no '    target:' block"),
         (ENVIRONMENTS, "http://registry.example:1", "not a local registry URL"),
     ],
 )  # fmt: skip
