@@ -132,3 +132,14 @@ def test_history_comes_from_the_branch_log(tmp_path: Path) -> None:
         (second.bundle.revision, True),
     ]
     assert history[0].bundle == first.bundle
+
+
+def test_versions_are_read_all_s_without_reading_a_bundle(tmp_path: Path) -> None:
+    remote = _remote(tmp_path)
+    target = _open(tmp_path / "a", {"repository": str(remote)})
+    assert target.versions() == {}
+    live = target.put(make_bundle("one", "staging"), None)
+    target.put(make_bundle("two", "staging"), None)
+    found = target.versions()
+    assert found == {agent: entry.version for agent, entry in target.read_all().items()}
+    assert found["one"] == live.version  # what a write returns: the memo's versions

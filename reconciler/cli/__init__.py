@@ -12,11 +12,11 @@ import click
 from reconciler import __version__
 from reconciler.cli import actions
 from reconciler.cli.app import App
-from reconciler.cli.commands import COMMANDS
+from reconciler.cli.commands import LazyGroup
 from reconciler.errors import AlmError, ExitCode
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="alm")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks for unexpected errors.")
 @click.option(
@@ -30,10 +30,6 @@ from reconciler.errors import AlmError, ExitCode
 def cli(ctx: click.Context, verbose: bool, repo: Path) -> None:
     """alm: agent lifecycle management as code."""
     ctx.obj = App(repo=repo, verbose=verbose)
-
-
-for command in COMMANDS:
-    cli.add_command(command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,37 +1,47 @@
-"""The registry of commands. A new command is one import and one list entry."""
+"""The registry of commands: name -> "module:attribute", imported only when the command
+runs (or `alm --help` lists them all), so `alm apply` never loads the eval engine, the
+policy compiler or the plan renderer. A new command is one entry."""
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
-from reconciler.cli import (
-    deploy_cmds,
-    diff_cmd,
-    eval_cmd,
-    eval_compare,
-    github_cmd,
-    plan_cmd,
-    policy_cmds,
-    registry_cmd,
-    spec_cmds,
-)
+COMMANDS: dict[str, str] = {
+    "validate": "reconciler.cli.spec_cmds:validate",
+    "schema": "reconciler.cli.spec_cmds:schema",
+    "diff": "reconciler.cli.diff_cmd:diff",
+    "policy": "reconciler.cli.policy_cmds:policy",
+    "codeowners": "reconciler.cli.policy_cmds:codeowners",
+    "eval": "reconciler.cli.eval_compare:eval_group",  # eval_compare adds `alm eval compare`
+    "plan": "reconciler.cli.plan_cmd:plan",
+    "github": "reconciler.cli.github_cmd:github_group",
+    "apply": "reconciler.cli.deploy_cmds:apply",
+    "status": "reconciler.cli.deploy_cmds:status",
+    "rollback": "reconciler.cli.deploy_cmds:rollback",
+    "unpin": "reconciler.cli.deploy_cmds:unpin",
+    "drift": "reconciler.cli.deploy_cmds:drift",
+    "audit": "reconciler.cli.deploy_cmds:audit_group",
+    "registry": "reconciler.cli.registry_cmd:registry_group",
+}
 
-COMMANDS: list[click.Command] = [
-    spec_cmds.validate,
-    spec_cmds.schema,
-    diff_cmd.diff,
-    policy_cmds.policy,
-    policy_cmds.codeowners,
-    eval_cmd.eval_group,
-    plan_cmd.plan,
-    github_cmd.github_group,
-    deploy_cmds.apply,
-    deploy_cmds.status,
-    deploy_cmds.rollback,
-    deploy_cmds.unpin,
-    deploy_cmds.drift,
-    deploy_cmds.audit_group,
-    registry_cmd.registry_group,
-]
 
-_ = eval_compare  # registers `alm eval compare` on eval_group
+def load(name: str) -> click.Command:
+    module, _, attribute = COMMANDS[name].partition(":")
+    command: click.Command = getattr(importlib.import_module(module), attribute)
+    return command
+
+
+class LazyGroup(click.Group):
+    """A group whose commands (COMMANDS) are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is None and cmd_name in COMMANDS:
+            found = load(cmd_name)
+            self.add_command(found, cmd_name)
+        return found

@@ -28,6 +28,7 @@ from typing import Any
 
 from reconciler.deploy.model import Bundle, revision_of
 from reconciler.errors import AlmError
+from reconciler.gcpause import gc_paused
 from reconciler.spec.agent import Agent, ToolGrant
 from reconciler.spec.catalog import Tool
 from reconciler.spec.state import AgentSpec, DesiredState
@@ -80,7 +81,8 @@ def desired_bundles(state: DesiredState, environment: str) -> dict[str, Bundle]:
         (s for s in state.agents if environment in s.agent.deploy.environments),
         key=lambda s: s.name,
     )
-    return {spec.name: _build(spec, catalog, environment) for spec in chosen}
+    with gc_paused():  # many small dicts over the fleet's large heap: see reconciler.gcpause
+        return {spec.name: _build(spec, catalog, environment) for spec in chosen}
 
 
 def agent_card(bundle: Bundle) -> dict[str, Any]:

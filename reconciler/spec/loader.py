@@ -19,7 +19,6 @@ from reconciler.gcpause import gc_paused
 from reconciler.spec import source
 from reconciler.spec.agent import Agent
 from reconciler.spec.catalog import Environments, Policy, Pricing, ToolCatalog
-from reconciler.spec.evalsuite import EvalSuite
 from reconciler.spec.paths import refused_paths
 from reconciler.spec.state import AgentSpec, DesiredState, Loaded, PromptFile
 from reconciler.spec.validation import parse
@@ -29,18 +28,28 @@ _AGENT_FILE = re.compile(r"^agents/([^/]+)/agent\.ya?ml$")
 _POLICY_FILE = re.compile(r"^policies/[^/]+\.ya?ml$")
 _SUITE_FILE = re.compile(r"^evals/([^/]+)/[^/]+\.ya?ml$")
 
-KINDS_BY_PLACE: list[tuple[re.Pattern[str], dict[str, type[BaseModel]]]] = [
-    (_AGENT_FILE, {"Agent": Agent}),
-    (
-        _POLICY_FILE,
-        {
-            "ToolCatalog": ToolCatalog,
-            "Environments": Environments,
-            "Policy": Policy,
-            "Pricing": Pricing,
-        },
-    ),
-    (_SUITE_FILE, {"EvalSuite": EvalSuite}),
+Kinds = dict[str, type[BaseModel]]
+_AGENT_KINDS: Kinds = {"Agent": Agent}
+_POLICY_KINDS: Kinds = {
+    "ToolCatalog": ToolCatalog,
+    "Environments": Environments,
+    "Policy": Policy,
+    "Pricing": Pricing,
+}
+
+
+def _suite_kinds() -> Kinds:
+    """Imported when the first suite is read: its schema checks (jsonschema) are for eval
+    suites only, and alm apply, status and drift read none."""
+    from reconciler.spec.evalsuite import EvalSuite
+
+    return {"EvalSuite": EvalSuite}
+
+
+KINDS_BY_PLACE: list[tuple[re.Pattern[str], Callable[[], Kinds]]] = [
+    (_AGENT_FILE, lambda: _AGENT_KINDS),
+    (_POLICY_FILE, lambda: _POLICY_KINDS),
+    (_SUITE_FILE, _suite_kinds),
 ]
 
 
@@ -89,13 +98,18 @@ def _links_out(snapshot: source.Snapshot) -> list[Finding]:
         for path, blob in sorted(snapshot.files.items())
         if blob.link is not None
         and path not in source.TOP_FOLDERS
-        and _kinds_for(path) is None
+        and _place_of(path) is None
         and snapshot.resolve(path) is None
     ]
 
 
-def _kinds_for(path: str) -> dict[str, type[BaseModel]] | None:
+def _place_of(path: str) -> Callable[[], Kinds] | None:
     return next((kinds for pattern, kinds in KINDS_BY_PLACE if pattern.match(path)), None)
+
+
+def _kinds_for(path: str) -> Kinds | None:
+    place = _place_of(path)
+    return None if place is None else place()
 
 
 def _read(snapshot: source.Snapshot, path: str) -> bytes:
@@ -166,7 +180,7 @@ def _load_file(
     state.findings.extend(parsed.findings)
     for doc, model in parsed.documents:
         if model is not None:
-            _ADD[type(model)](state, snapshot, doc, model)
+            _ADD[type(model).__name__](state, snapshot, doc, model)
 
 
 def _add_agent(
@@ -227,18 +241,19 @@ def _add_to(attribute: str) -> Callable[[DesiredState, source.Snapshot, Document
 def _add_suite(
     state: DesiredState, _snapshot: source.Snapshot, doc: Document, model: BaseModel
 ) -> None:
+    from reconciler.spec.evalsuite import EvalSuite  # imported already: a suite was read
+
     assert isinstance(model, EvalSuite)
     folder = doc.file.split("/")[1]
     state.suites.setdefault(folder, []).append(Loaded(model, doc))
 
 
-_ADD: dict[
-    type[BaseModel], Callable[[DesiredState, source.Snapshot, Document, BaseModel], None]
-] = {
-    Agent: _add_agent,
-    ToolCatalog: _add_to("catalogs"),
-    Environments: _add_to("environments"),
-    Policy: _add_to("policies"),
-    Pricing: _add_to("pricing"),
-    EvalSuite: _add_suite,
+# by kind (the model's class name), so that EvalSuite is imported only when read
+_ADD: dict[str, Callable[[DesiredState, source.Snapshot, Document, BaseModel], None]] = {
+    "Agent": _add_agent,
+    "ToolCatalog": _add_to("catalogs"),
+    "Environments": _add_to("environments"),
+    "Policy": _add_to("policies"),
+    "Pricing": _add_to("pricing"),
+    "EvalSuite": _add_suite,
 }

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
 from reconciler.errors import Finding, Location
 from reconciler.spec.agent import Agent
 from reconciler.spec.catalog import Environments, Policy, Pricing, Tool, ToolCatalog
-from reconciler.spec.evalsuite import EvalSuite
 from reconciler.spec.yamlsafe import Document
+
+if TYPE_CHECKING:  # imported with the first suite read (loader): alm apply reads none
+    from reconciler.spec.evalsuite import EvalSuite
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -36,6 +36,7 @@ from reconciler.deploy.targets.common import (
 )
 from reconciler.errors import AlmError
 from reconciler.fsutil import read_limited, write_atomic
+from reconciler.gcpause import gc_paused
 from reconciler.spec.catalog import Environment
 
 SUFFIX = ".json"
@@ -177,7 +178,8 @@ class DirectoryTarget:
         return {agent: now[1] for agent, now in found.items() if now is not None}
 
     def read_all(self) -> dict[str, Live]:
-        lives = {agent: self.read(agent) for agent in self.store.agents()}
+        with gc_paused():  # every bundle's parse allocates; see reconciler.gcpause
+            lives = {agent: self.read(agent) for agent in self.store.agents()}
         return {agent: live for agent, live in lives.items() if live is not None}
 
     def put(self, bundle: Bundle, expected: Live | None) -> Live:

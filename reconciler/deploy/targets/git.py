@@ -30,6 +30,7 @@ from reconciler.deploy.targets.common import bundle_bytes, checked_name, parse_b
 from reconciler.deploy.targets.directory import resolve
 from reconciler.deploy.targets.gitcli import FALLBACK_IDENTITY, Git, git_env, message_of
 from reconciler.errors import AlmError
+from reconciler.gcpause import gc_paused
 from reconciler.spec.catalog import Environment
 
 ATTEMPTS = 8
@@ -95,7 +96,13 @@ class GitTarget:
         return lives
 
     def read_all(self) -> dict[str, Live]:
-        return self._lives(self._blobs(self.refresh()))
+        with gc_paused():  # every bundle's parse allocates; see reconciler.gcpause
+            return self._lives(self._blobs(self.refresh()))
+
+    def versions(self) -> dict[str, str]:
+        """Each agent's blob id, as read_all gives it, without reading a bundle (the
+        no-op apply's fingerprint: reconciler.deploy.memo)."""
+        return self._blobs(self.refresh())
 
     def read(self, agent: str) -> Live | None:
         checked_name(agent)
