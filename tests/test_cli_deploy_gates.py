@@ -116,8 +116,11 @@ def test_without_the_evals_gate_nothing_is_evaluated(capsys, repo) -> None:
                  "{previous_environment: false, evals_pass: false}")  # fmt: skip
     cheaper_model(repo)
     repo.commit("no evals gate in dev")
-    code, out, err = alm(capsys, repo, "apply", "--env", "dev")
-    assert code == 0 and "result: 4 created" in out and "evals:" not in err
+    given = repo.path / "unused.json"
+    given.write_text("not read")
+    code, out, err = alm(capsys, repo, "apply", "--env", "dev", "--evals", str(given))
+    assert code == 0 and "result: 4 created" in out and "trials" not in err  # none run
+    assert "--evals: not read: dev does not gate on evals" in err
 
 
 def results_of(capsys: pytest.CaptureFixture[str], repo: GitRepo, out: Path) -> Path:

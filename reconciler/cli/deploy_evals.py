@@ -49,6 +49,8 @@ def gate_plan(ctx: EnvContext, plan: DeployPlan, given: Path | None) -> Gated:
     """The plan with the agents whose evals do not pass held; nothing is loaded or run
     when the environment does not gate on evals or no revision would change."""
     agents = gates.to_evaluate(plan)
+    if given is not None and not ctx.environment.gates.evals_pass:
+        _note(f"--evals: not read: {ctx.name} does not gate on evals (gates.evals_pass: false)")
     if not ctx.environment.gates.evals_pass or not agents:
         return Gated(plan)
     commit = ctx.commit or ctx.ref
