@@ -391,3 +391,19 @@ def test_edits_of_identical_views_are_none_and_a_deep_change_is_found() -> None:
     assert [e.path for e in edits(before, deeper)] == [("tools",)]
     assert edits(before, {**before, "n": 1.0}) == []  # numeric type changes are ignored
     assert [e.path for e in edits({1: "a", "b": 2}, {1: "a", "b": 3})] == [("b",)]  # not JSON
+
+
+def test_an_environment_on_a_git_target_names_its_branch(fleet_repo: GitRepo) -> None:
+    envs = "policies/environments.yaml"
+    qa = (
+        "  - name: qa\n    target: {type: git, branch: alm/qa}\n"
+        "    gates: {previous_environment: false}\n"
+    )
+
+    def add_qa(repo: GitRepo) -> None:
+        text = repo.read(envs)
+        repo.write(envs, text.replace("  - name: staging", qa + "  - name: staging", 1))
+
+    texts = [c.text for c in _diff_after(fleet_repo, add_qa).environments]
+    assert any(t.startswith("environment added: qa") and "git branch alm/qa" in t for t in texts)
+    assert not any("None" in t for t in texts), texts

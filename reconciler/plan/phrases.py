@@ -155,7 +155,12 @@ def _order(_ctx: Context, e: Edit) -> Change:
 
 def _target(env: Any) -> str:
     target = env.get("target", {}) if isinstance(env, dict) else {}
-    return f"{target.get('type')} {target.get('path') or target.get('url')}"
+    where = target.get("path") or target.get("url")
+    if target.get("type") == "git":
+        where = f"branch {target.get('branch')}" + (
+            f" of {target['repository']}" if target.get("repository") else ""
+        )
+    return f"{target.get('type')} {where}"
 
 
 ENVIRONMENT_PHRASES: Registry = {
