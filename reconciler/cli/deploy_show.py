@@ -11,17 +11,14 @@ from typing import Any
 from reconciler.cli.output import printable
 from reconciler.deploy.drift import DriftReport
 from reconciler.deploy.engine import ApplyResult, Outcome
-from reconciler.deploy.model import Action, Bundle, DeployPlan, Live
+from reconciler.deploy.model import Action, Bundle, DeployPlan, Live, short_revision
 
 KINDS = ("create", "update", "repair", "delete", "unchanged", "pinned", "held")
 SYNCS = ("Synced", "OutOfSync", "Missing", "Pinned")
 STATES = ("created", "updated", "repaired", "deleted", "failed")
 
 
-def short(revision: str | None) -> str:
-    if revision is None:
-        return "-"
-    return revision[:19] if revision.startswith("sha256:") else revision[:12]
+short = short_revision
 
 
 def _arrow(before: str | None, after: str | None) -> str:

@@ -36,6 +36,13 @@ def revision_of(content: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical_json(content)).hexdigest()
 
 
+def short_revision(revision: str | None) -> str:
+    """``sha256:`` and 12 hex digits: enough to tell revisions apart in a message."""
+    if revision is None:
+        return "-"
+    return revision[:19] if revision.startswith("sha256:") else revision[:12]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

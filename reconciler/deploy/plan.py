@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from reconciler.deploy.model import Action, Bundle, DeployPlan, Live
+from reconciler.deploy.model import Action, Bundle, DeployPlan, Live, short_revision
 
 UNMANAGED = "not in the desired state; --prune deletes it"
 UNGATED = (
@@ -134,8 +134,13 @@ def _held(agent: str, revision: str, previous: Previous | None) -> str:
         where = there.bundle.environment if there is not None else "the previous environment"
     if there is not None and there.bundle.revision == revision and there.bundle.intact:
         return ""
-    live_there = "not deployed there" if there is None else f"live there: {there.bundle.revision}"
-    return f"{revision} is not live in {where} yet ({live_there}); promotion order holds it"
+    live_there = "not deployed there"
+    if there is not None:
+        live_there = f"live there: {short_revision(there.bundle.revision)}"
+    return (
+        f"{short_revision(revision)} is not live in {where} yet ({live_there}); "
+        "promotion order holds it"
+    )
 
 
 def _ungated(agent: str, previous: Previous | None) -> str:
@@ -150,6 +155,6 @@ def _pin_reason(have: Live) -> str:
     assert pin is not None
     why = f": {pin.reason}" if pin.reason else ""
     return (
-        f"pinned to {pin.revision} by {pin.by} at {pin.at}{why}; "
+        f"pinned to {short_revision(pin.revision)} by {pin.by} at {pin.at}{why}; "
         "alm unpin or merging the revert lifts it"
     )

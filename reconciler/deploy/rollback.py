@@ -16,7 +16,15 @@ from dataclasses import dataclass
 
 from reconciler.deploy import audit
 from reconciler.deploy.journal import Recorder, settle, utc_now
-from reconciler.deploy.model import Bundle, Conflict, Deployment, HistoryEntry, Live, Pin
+from reconciler.deploy.model import (
+    Bundle,
+    Conflict,
+    Deployment,
+    HistoryEntry,
+    Live,
+    Pin,
+    short_revision,
+)
 from reconciler.deploy.targets import BatchTarget, Write
 from reconciler.errors import AlmError
 
@@ -99,7 +107,7 @@ def rollback(
     history = target.history(agent)
     revision = choose(live, history, to)
     bundle, source = bundle_for(revision, history, find_bundle)
-    reason = f"rolled back from {live.bundle.revision}"
+    reason = f"rolled back from {short_revision(live.bundle.revision)}"
     origin = bundle.deployment  # the restored revision keeps the commit it was built from
     if origin is not None:
         deployment = deployment.model_copy(
