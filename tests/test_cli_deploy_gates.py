@@ -4,14 +4,12 @@ written by `alm eval`) and the previous-environment gate per agent."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.cli import run
 from tests.gitrepo import GitRepo, init_repo
+from tests.test_cli_deploy import alm, status
 
 ENVIRONMENTS = """\
 apiVersion: alm/v1
@@ -36,16 +34,6 @@ def repo(tmp_path: Path) -> GitRepo:
     made.write(".gitignore", ".alm/\n")
     made.commit("three directory environments, gated on evals")
     return made
-
-
-def alm(capsys: pytest.CaptureFixture[str], repo: GitRepo, *args: str) -> tuple[int, str, str]:
-    return run(capsys, "-C", str(repo.path), *args)
-
-
-def status(capsys: pytest.CaptureFixture[str], repo: GitRepo, env: str) -> dict[str, Any]:
-    code, out, err = alm(capsys, repo, "status", "--env", env, "--format", "json")
-    assert code == 0, err
-    return {row["name"]: row for row in json.loads(out)["agents"]}
 
 
 def cheaper_model(repo: GitRepo) -> None:
