@@ -15,22 +15,22 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from reconciler.cli.deploy_context import EnvContext
 from reconciler.cli.output import printable
-from reconciler.cli.plan_evals import Side, run_side
 from reconciler.deploy import gates
 from reconciler.deploy.engine import Replan
 from reconciler.deploy.gates import EvalOutcome
 from reconciler.deploy.model import Action, DeployPlan, Live
-from reconciler.evals.bundle import run_hash
-from reconciler.evals.gate import GateCheck
-from reconciler.evals.results import Results, read
 from reconciler.fsutil import write_atomic
 from reconciler.spec.state import DesiredState
+
+if TYPE_CHECKING:  # the eval machinery loads when an agent is gated (~0.7 s otherwise)
+    from reconciler.evals.gate import GateCheck
+    from reconciler.evals.results import Results
 
 MAX_HOLDS_BYTES = 16 << 20
 
@@ -58,6 +58,8 @@ def gate_plan(ctx: EnvContext, plan: DeployPlan, given: Path | None) -> Gated:
     outcomes = from_file(given, state, agents) if given is not None else {}
     todo = [a for a in agents if a not in outcomes]
     if todo:
+        from reconciler.cli.plan_evals import Side, run_side
+
         results, _ = run_side(ctx.app, Side(state, commit, commit, "evals"), todo)
         outcomes.update({a: outcome_of(results, a, _folder(state, a)) for a in todo})
     return Gated(gates.hold_failing(plan, outcomes), outcomes)
@@ -83,6 +85,8 @@ def _folder(state: DesiredState, agent: str) -> str:
 def from_file(path: Path, state: DesiredState, agents: Sequence[str]) -> dict[str, EvalOutcome]:
     """The outcomes `path` holds for the agents whose results are for the same bundle; the
     others (another bundle, absent, a partial run) are left to evaluate here, saying why."""
+    from reconciler.evals.results import read
+
     results = read(path)
     found: dict[str, EvalOutcome] = {}
     for agent in agents:
@@ -100,6 +104,8 @@ def _unusable(results: Results, state: DesiredState, agent: str) -> str:
         return "no results for it in the file"
     if not results.run.whole:
         return "the file holds part of a run (a shard or a --case/--tag selection)"
+    from reconciler.evals.bundle import run_hash
+
     if mine.bundle_hash != run_hash(spec, state):
         return "its results are for another bundle than the one deploying"
     return ""
