@@ -53,3 +53,10 @@ def test_a_state_without_suites_loads_no_suite_checks() -> None:
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_every_command_loads_under_its_name(name: str) -> None:
     assert load(name).name == name
+
+
+def test_the_deploy_commands_load_the_eval_engine_only_to_gate() -> None:
+    """alm apply runs evals only for agents it gates; status, drift and a no-op apply
+    never pay for importing them."""
+    loaded = _loaded("import reconciler.cli.deploy_cmds")
+    assert not [m for m in loaded if m.startswith(("reconciler.evals", "openai", "rich"))]
