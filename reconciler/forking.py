@@ -61,7 +61,6 @@ def started(work: Callable[[], T]) -> Callable[[], T]:
 
 def _child(work: Callable[[], T], fd: int) -> None:
     code = 1  # anything going wrong: the parent redoes the work and reports it
-    gc.disable()  # a short life: full passes over the inherited heap would only cost
     try:
         data = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
         with os.fdopen(fd, "wb") as pipe:
