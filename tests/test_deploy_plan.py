@@ -7,15 +7,7 @@ from collections.abc import Mapping
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.deploy.model import (
-    Bundle,
-    Deployment,
-    DeployPlan,
-    Live,
-    Pin,
-    revision_of,
-    with_intact,
-)
+from reconciler.deploy.model import Bundle, Deployment, DeployPlan, Live, Pin, revision_of
 from reconciler.deploy.plan import UNMANAGED, plan
 
 WHO = Deployment(at="2025-01-01T00:00:00Z", by="alice", commit="abc")
@@ -188,21 +180,3 @@ def test_plan_after_applying_a_plan_is_empty(
     for action in second.actions:
         if action.kind == "unchanged" and action.agent in desired:
             assert after[action.agent].bundle.revision == desired[action.agent].revision
-
-
-def test_a_checked_live_entry_is_planned_by_its_checked_hash() -> None:
-    """with_intact hashes each bundle once (the apply's live read, in a forked child); the
-    plan uses that result and plans exactly as with the bundles hashed again."""
-    good, edited = bundle("a", "v1"), tampered(bundle("b", "v1"))
-    raw = {"a": live(good), "b": live(edited)}
-    checked = with_intact(raw)
-    assert [checked["a"].checked, checked["b"].checked] == [True, False]
-    assert checked == raw  # the check is outside equality
-    desired = {"a": good, "b": bundle("b", "v1")}
-    assert plan("prod", desired, checked) == plan("prod", desired, raw)
-    assert kinds(plan("prod", desired, checked)) == {"a": "unchanged", "b": "repair"}
-
-
-def test_a_live_entry_not_checked_hashes_its_bundle() -> None:
-    assert Live(tampered(bundle("a", "v1")), "v").intact is False
-    assert Live(bundle("a", "v1"), "v").intact is True

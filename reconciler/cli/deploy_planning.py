@@ -5,17 +5,14 @@ live state and, when the gates want it, the previous environment's live state.""
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler import forking
 from reconciler.cli.deploy_context import EnvContext
 from reconciler.deploy import memo
 from reconciler.deploy import plan as planner
-from reconciler.deploy.model import Bundle, DeployPlan, Live, with_intact
+from reconciler.deploy.model import Bundle, DeployPlan, Live
 from reconciler.deploy.targets import BatchTarget
-from reconciler.deploy.targets.directory import DirectoryTarget
 from reconciler.errors import AlmError
 
 
@@ -46,21 +43,11 @@ def make_plan(
         hit = memo.recall(prints.path, ctx.name, prints.key, prints.versions, prints.previous)
         if hit is not None:
             return Planned(hit, remembered=True), prints
-    live_read = _live_reader(target)  # on another core while the fleet loads
     desired = ctx.desired()
     previous = ctx.promotion()
-    live = live_read()
+    live = target.read_all()
     made = planner.plan(ctx.name, desired, live, prune=prune, previous=previous)
     return Planned(made, live, desired, previous), prints
-
-
-def _live_reader(target: BatchTarget) -> Callable[[], dict[str, Live]]:
-    """What the target holds, each bundle's hash checked: read by a forked child while the
-    parent loads the fleet, for a local folder (no connection a child could share with
-    its parent); else read when asked for."""
-    if not isinstance(target, DirectoryTarget):
-        return target.read_all
-    return forking.started(lambda: with_intact(target.read_all()))
 
 
 def fingerprints(ctx: EnvContext, target: BatchTarget, prune: bool) -> Fingerprints | None:

@@ -96,18 +96,6 @@ class Live:
 
     bundle: Bundle
     version: str  # the target's tag for precondition writes: ETag, blob id, digest
-    # the bundle's intact as already computed (`checked`), None: not yet; outside equality
-    checked: bool | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def intact(self) -> bool:
-        """The bundle's content still hashes to its revision (hashed once when checked)."""
-        return self.bundle.intact if self.checked is None else self.checked
-
-
-def with_intact(live: Mapping[str, Live]) -> dict[str, Live]:
-    """The same entries, each bundle's content hashed now (so a plan does not again)."""
-    return {agent: Live(e.bundle, e.version, e.bundle.intact) for agent, e in live.items()}
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,7 @@ def plan(
             continue
         action = _wanted(agent, want, have, previous)
         actions.append(action)
-        if action.kind == "held" and have is not None and not have.intact:
+        if action.kind == "held" and have is not None and not have.bundle.intact:
             warnings.append(
                 f"{agent}: the live bundle was edited in place (its content no longer matches "
                 f"{have.bundle.revision}); it is held, so not repaired"
@@ -107,7 +107,7 @@ def _wanted(agent: str, want: Bundle, have: Live | None, previous: Previous | No
     held = _held(agent, after, previous) if before != after else ""
     if held:
         return Action("held", agent, before, after, held)
-    if not have.intact:
+    if not have.bundle.intact:
         reason = "the live bundle was edited in place: its content no longer matches its revision"
         return Action("repair", agent, before, after, reason, want)
     if pin is not None:
@@ -132,7 +132,7 @@ def _held(agent: str, revision: str, previous: Previous | None) -> str:
     else:
         there = previous.get(agent)
         where = there.bundle.environment if there is not None else "the previous environment"
-    if there is not None and there.bundle.revision == revision and there.intact:
+    if there is not None and there.bundle.revision == revision and there.bundle.intact:
         return ""
     live_there = "not deployed there"
     if there is not None:
