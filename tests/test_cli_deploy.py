@@ -287,3 +287,19 @@ def test_a_committed_memo_is_never_trusted(capsys, repo) -> None:
     repo.git("commit", "-q", "-m", "a memo from the repository")
     code, out, _ = alm(capsys, repo, "apply", "--env", "dev")
     assert code == 0 and REMEMBERED not in out
+
+
+def test_an_invalid_desired_state_is_refused_with_its_first_error(capsys, repo) -> None:
+    text = repo.read(AGENT_FILE)
+    repo.write(
+        AGENT_FILE, text.replace("  name: gpt-4.1-mini\n", "  name: gpt-4.1-mini\n  nme: x\n", 1)
+    )
+    repo.commit("a typo in the model block")
+    code, _out, err = alm(capsys, repo, "apply", "--env", "dev")
+    assert code == 1
+    assert (
+        "the desired state at HEAD is invalid (1 error; first: agents/support-triage/agent.yaml:"
+        in err
+    )
+    assert "run alm validate --ref HEAD" in err and "Traceback" not in err
+    assert not (repo.path / ".alm" / "deployments" / "dev").exists()  # nothing written

@@ -130,9 +130,9 @@ def _checked(state: DesiredState, ref: str) -> DesiredState:
     """The state, unless a file of it cannot be read as what it must be. Eval suites are
     left out: a bundle holds none, and a large fleet's suites would double every apply."""
     if state.errors:
-        first = state.errors[0]
+        first, count = state.errors[0], len(state.errors)
         raise AlmError(
-            f"the desired state at {ref} is invalid ({len(state.errors)} errors; first: "
+            f"the desired state at {ref} is invalid ({count} error{'s' * (count != 1)}; first: "
             f"{first.location}: {first.message}); run alm validate --ref {ref}",
             state.errors,
         )
