@@ -14,7 +14,15 @@ from urllib.parse import quote, urlsplit
 
 from reconciler.evals.compare_text import NAMES as CHECK_NAMES
 from reconciler.plan.markdown import INVISIBLE  # one list of what must never show
-from reconciler.plan.model import Approval, CheckEntry, Evals, FindingEntry, Links, PlanReport
+from reconciler.plan.model import (
+    Approval,
+    CaseEntry,
+    CheckEntry,
+    Evals,
+    FindingEntry,
+    Links,
+    PlanReport,
+)
 
 VERDICT_WORDS = {
     "ready": ("✅", "Ready to merge"),
@@ -173,6 +181,18 @@ def check_icon(regressed: bool, base: float | None, head: float | None) -> str:
 # --- links -----------------------------------------------------------------------------
 
 _URL_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f\u2028\u2029]")
+
+
+def case_facts(case: CaseEntry) -> list[tuple[str, str, bool]]:
+    """What went wrong in a case, as (label, text, verbatim) for either renderer: why, the
+    violated rule, then expected and got (shown verbatim); the last tool calls are each
+    renderer's own."""
+    facts = [("Why", case.reason, False)]
+    if case.rule:
+        facts.append(("Violated rule", case.rule, False))
+    facts += [(label, v, True) for label, v in (("Expected", case.expected), ("Got", case.got))
+              if v is not None]  # fmt: skip
+    return facts
 
 
 def approval_for(approval: Approval) -> str:

@@ -14,6 +14,7 @@ from reconciler.plan.render_common import (
     METRIC_STATUS,
     PROBLEM_AGENT_STATUSES,
     SECTION_TITLES,
+    case_facts,
     check_icon,
     check_summary,
     esc,
@@ -48,12 +49,10 @@ def items(lines: Sequence[str], tag: str = "ul") -> str:
 
 
 def case_details(case: CaseEntry) -> str:
-    rows = [f"<dt>Why</dt><dd>{esc(case.reason)}</dd>"]
-    if case.rule:
-        rows.append(f"<dt>Violated rule</dt><dd>{esc(case.rule)}</dd>")
-    for label, value in (("Expected", case.expected), ("Got", case.got)):
-        if value is not None:
-            rows.append(f"<dt>{label}</dt><dd><pre>{esc(value)}</pre></dd>")
+    rows = [
+        f"<dt>{label}</dt><dd>{f'<pre>{esc(text)}</pre>' if verbatim else esc(text)}</dd>"
+        for label, text, verbatim in case_facts(case)
+    ]
     if case.last_tool_calls:
         calls = [
             f"<code>{esc(c.tool)}({esc(c.arguments)})</code> "

@@ -10,6 +10,7 @@ from reconciler.plan.render_common import (
     CASE_STATE,
     METRIC_STATUS,
     PROBLEM_AGENT_STATUSES,
+    case_facts,
     check_icon,
     check_summary,
     metric_delta,
@@ -55,12 +56,10 @@ def tool_calls_text(case: CaseEntry) -> str:
 
 
 def case_body(case: CaseEntry) -> str:
-    parts = [f"**Why**: {inline(case.reason)}"]
-    if case.rule:
-        parts.append(f"**Violated rule**: {inline(case.rule)}")
-    for label, value in (("Expected", case.expected), ("Got", case.got)):
-        if value is not None:
-            parts.append(f"**{label}**:\n\n{md_code(value)}")
+    parts = [
+        f"**{label}**:\n\n{md_code(text)}" if verbatim else f"**{label}**: {inline(text)}"
+        for label, text, verbatim in case_facts(case)
+    ]
     if case.last_tool_calls:
         parts.append(f"**Last tool calls**:\n\n{md_code(tool_calls_text(case))}")
     return "\n\n".join(parts)
