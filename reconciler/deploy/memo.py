@@ -70,10 +70,6 @@ def key(trees: Mapping[str, str], settings: Mapping[str, Any], prune: bool) -> s
     return hashlib.sha256(canonical_json(data)).hexdigest()
 
 
-def versions_of(live: Mapping[str, Live]) -> dict[str, str]:
-    return {agent: entry.version for agent, entry in live.items()}
-
-
 def remember(
     path: Path,
     desired_key: str,
