@@ -24,24 +24,28 @@ COMMANDS: dict[str, str] = {
     "drift": "reconciler.cli.deploy_cmds:drift",
     "audit": "reconciler.cli.deploy_cmds:audit_group",
     "registry": "reconciler.cli.registry_cmd:registry_group",
+    "ops": "reconciler.cli.ops_cmds:ops_group",
 }
 
 
-def load(name: str) -> click.Command:
-    module, _, attribute = COMMANDS[name].partition(":")
+def load(name: str, registry: dict[str, str] = COMMANDS) -> click.Command:
+    module, _, attribute = registry[name].partition(":")
     command: click.Command = getattr(importlib.import_module(module), attribute)
     return command
 
 
 class LazyGroup(click.Group):
-    """A group whose commands (COMMANDS) are imported on first use."""
+    """A group whose commands (`registry`, COMMANDS for alm itself) are imported on first
+    use."""
+
+    registry: dict[str, str] = COMMANDS
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *COMMANDS})
+        return sorted({*super().list_commands(ctx), *self.registry})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         found = super().get_command(ctx, cmd_name)
-        if found is None and cmd_name in COMMANDS:
-            found = load(cmd_name)
+        if found is None and cmd_name in self.registry:
+            found = load(cmd_name, self.registry)
             self.add_command(found, cmd_name)
         return found
