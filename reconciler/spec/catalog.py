@@ -158,6 +158,20 @@ class Gates(Strict):
     soak_minutes: int = Field(default=0, ge=0)
 
 
+class Operate(Strict):
+    """How alm ops judges production traffic in this environment (docs/ops.md)."""
+
+    min_samples: int = Field(
+        default=30, ge=1, description="tasks an agent needs in the window before a breach counts"
+    )
+    window_hours: float = Field(
+        default=24, gt=0, allow_inf_nan=False, description="the window alm ops check reads"
+    )
+    canary_min_samples: int = Field(
+        default=50, ge=1, description="canary tasks needed before alm ops promote-canary promotes"
+    )
+
+
 class Environment(Strict):
     name: Name
     description: str = ""
@@ -166,6 +180,12 @@ class Environment(Strict):
     rollback_on_failure: bool = Field(
         default=False, description="an agent whose apply fails is rolled back at once"
     )
+    on_breach: Literal["issue", "rollback"] = Field(
+        default="issue",
+        description="what alm ops check does when a live agent breaches its contract: issue "
+        "(open or update the breach issue) or rollback (also roll the agent back, audited)",
+    )
+    operate: Operate = Field(default_factory=Operate)
     drift: Drift = Field(default_factory=Drift)
     audit: Audit = Field(default_factory=Audit)
 
