@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from reconciler.errors import UsageError
-from reconciler.spec import source
-from reconciler.spec.loader import ParseCache, load_ref, load_worktree
-from reconciler.spec.state import DesiredState
+
+if TYPE_CHECKING:  # the spec models are imported by the commands that read specs, not here
+    from reconciler.spec.loader import ParseCache
+    from reconciler.spec.state import DesiredState
 
 
 @dataclass
@@ -26,6 +28,8 @@ class App:
         """The alm repository's root: the git top level, or --repo itself outside git.
         Every command that reads the repository comes here, so outside one each says so
         the same way: a usage error (exit 2), before anything is read or written."""
+        from reconciler.spec import source
+
         if not self.repo.is_dir():
             raise UsageError(f"{self.repo} is not a directory; expected an alm repository")
         root = source.repository_root(self.repo)
@@ -40,6 +44,8 @@ class App:
 
     def load(self, ref: str | None = None) -> DesiredState:
         """The desired state at a git ref, or in the working tree when ref is None."""
+        from reconciler.spec.loader import load_ref, load_worktree
+
         if ref is None:
             return load_worktree(self.root, self.parse_cache)
         return load_ref(self.root, ref, self.parse_cache)
