@@ -406,6 +406,16 @@ def test_expected_and_forbidden_catalog_tools_are_fine() -> None:
     assert findings_for({SUITE: suite}) == []
 
 
+def test_a_case_marked_needs_review_is_an_error_until_the_marker_is_gone() -> None:
+    """A promoted case must not gate pull requests on expectations nobody agreed to."""
+    marked = edited(SUITE_YAML, "    expect:\n", "    needs_review: true\n    expect:\n")
+    finding = only(findings_for({SUITE: marked}), "case-needs-review")
+    assert finding.severity == "error"
+    assert at(finding) == (SUITE, *pos(marked, "needs_review"))
+    assert "'routes-billing' was promoted from production" in finding.message
+    assert findings_for({SUITE: marked.replace("needs_review: true", "needs_review: false")}) == []
+
+
 def test_granting_a_tool_the_agents_own_must_never_forbids() -> None:
     text, findings = agent_findings("  - human.escalate\n", "  - human.escalate\n  - desk.refund\n")
     finding = only(findings, "grant-forbidden")

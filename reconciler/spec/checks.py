@@ -26,6 +26,7 @@ CHECKS: list[c.Check] = [
     d.environments_present,
     d.suites_belong_to_agents,
     d.suite_tools_exist,
+    d.suite_cases_reviewed,
     d.labels_match_policies,
 ]
 

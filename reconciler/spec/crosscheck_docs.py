@@ -104,6 +104,22 @@ def suite_tools_exist(ctx: Context) -> Iterator[Finding]:
                         )
 
 
+def suite_cases_reviewed(ctx: Context) -> Iterator[Finding]:
+    """A case `alm ops promote` made from a production trace gates pull requests only once
+    a person has agreed to its expectations: an error until the marker is deleted."""
+    for suites in ctx.state.suites.values():
+        for suite in suites:
+            for c, case in enumerate(suite.model.cases):
+                if case.needs_review:
+                    yield Finding(
+                        "case-needs-review",
+                        f"case {case.id!r} was promoted from production and is not reviewed; "
+                        "expected a person to check its input, fixtures and expect: block, "
+                        "then delete `needs_review: true`",
+                        suite.at("cases", c, "needs_review", prefer_key=True),
+                    )
+
+
 # the spec itself reads tier: customer-facing (Agent.customer_facing), as a policy would
 _SPEC_LABELS: dict[str, set[str]] = {"tier": {"customer-facing"}}
 

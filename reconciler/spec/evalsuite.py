@@ -98,6 +98,15 @@ class Case(Strict):
     input: CaseInput
     fixtures: list[Fixture] = Field(default_factory=list)
     expect: Expect
+    # review state, not behaviour: excluded from dumps so that clearing it leaves the
+    # case's hash (result cache, base/head pairing) as it was
+    needs_review: bool = Field(
+        default=False,
+        exclude=True,
+        description="set by `alm ops promote`: the case was made from a production trace and "
+        "its expectations are not reviewed yet; alm validate reports it as an error until a "
+        "person reviews the case and deletes this line",
+    )
 
     @model_validator(mode="after")
     def _fixture_is_one_of(self) -> Case:

@@ -70,6 +70,11 @@ class SafePattern:
     def search(self, text: str) -> bool:
         return self._compiled.search(text) is not None
 
+    def sub(self, replacement: str, text: str) -> str:
+        """Every non-empty match replaced by `replacement`, taken literally (a callable:
+        RE2's string replacement mangles non-ASCII text and reads backslashes)."""
+        return str(self._compiled.sub(lambda m: replacement if m.group(0) else "", text))
+
 
 def explain(detail: str) -> str:
     """RE2's error detail as a message for the author of the pattern."""
