@@ -12,6 +12,7 @@ import pytest
 
 from reconciler.errors import AlmError
 from reconciler.github import api_deploy, issues, marked_issue, ops_issues
+from reconciler.github.api import Api
 from reconciler.github.sticky import LIMIT, utf16_length
 from reconciler.ops.model import NS_PER_S, Breach, Window
 from tests.github_server import GitHubServer
@@ -42,7 +43,7 @@ def breach(metric: str = "task_success_rate", value: float = 0.62, **more: objec
     return Breach(**fields)  # type: ignore[arg-type]
 
 
-def _api(gh: GitHubServer, tmp: Path) -> api_deploy.Api:
+def _api(gh: GitHubServer, tmp: Path) -> Api:
     _, api = api_deploy.session(env_for(gh, tmp, "schedule", {}))
     api.retry.sleep = lambda _: None
     return api
