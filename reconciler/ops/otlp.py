@@ -1,0 +1,440 @@
+"""Reading OTLP JSON trace files (docs/traces.md) into `Span`s and `BadSpan`s.
+
+Lines are streamed (plain, gzip or zstd by magic bytes; "-" is stdin) and each line is
+parsed once with json.loads; a resource's attributes are decoded once and shared by its
+spans. Every kind of bad input becomes a `BadSpan` at "file:line", never an exception.
+
+Types checked here: the OTLP structure (ids, times, status, AnyValue) and the GenAI
+attributes whose type the conventions fix (`GENAI_TYPES`: token counts are non-negative
+integers, names are strings); a span failing them is dropped as a BadSpan, because its
+cost or identity cannot be trusted. The alm.* labels are checked by assembly instead
+(reconciler.ops.assemble): a bad label is ignored and its task kept.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import io
+import json
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import zstandard
+
+from reconciler.errors import AlmError
+from reconciler.ops.model import BadSpan, Span
+
+MAX_LINE = 64 * 1024 * 1024  # bytes of one export line
+MAX_ATTRIBUTE = 1024 * 1024  # characters of one string (or bytes) attribute
+MAX_DEPTH = 16  # nested arrayValue / kvlistValue
+DETAIL = 60  # characters of untrusted text quoted in a detail
+_GZIP, _ZSTD = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
+_HEX = frozenset("0123456789abcdef")
+_ZEROS = {16: "0" * 16, 32: "0" * 32}
+_INT64 = 2**63
+_STATUS = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
+_FLOATS = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
+_JSON_TYPES = {dict: "JSON object", list: "JSON array", type(None): "null"}
+
+
+class TraceFileError(AlmError):
+    """A trace file that cannot be opened or decompressed."""
+
+
+class LongLine(bytes):
+    """What open_trace_file yields for a line over the limit: its start, not the line."""
+
+    size: int
+
+
+class _Bad(Exception):
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(detail)
+        self.kind, self.detail = kind, detail
+
+
+# --- files -----------------------------------------------------------------------------
+
+
+def open_trace_file(path: Path | str, max_line: int = MAX_LINE) -> Iterator[bytes]:
+    """The lines of a plain, gzip or zstd file ("-": stdin), streamed; a line over
+    `max_line` bytes comes as a `LongLine` (its first bytes) and is skipped, not held."""
+    name = "<stdin>" if str(path) == "-" else str(path)
+    number = 0
+    try:
+        with _binary(path) as stream:
+            while line := stream.readline(max_line + 1):
+                number += 1
+                yield _too_long(line, stream) if len(line) > max_line else line
+    except (OSError, EOFError, zstandard.ZstdError) as error:
+        raise TraceFileError(f"{name}: cannot read after line {number}: {error}") from None
+
+
+@contextmanager
+def _binary(path: Path | str) -> Iterator[io.BufferedIOBase]:
+    if str(path) == "-":
+        stdin = getattr(sys.stdin, "buffer", None)
+        if stdin is None:
+            raise TraceFileError("<stdin>: not readable as bytes")
+        yield _decompressed(stdin if isinstance(stdin, io.BufferedReader) else _buffer(stdin))
+        return
+    with open(path, "rb") as raw:
+        yield _decompressed(raw)
+
+
+def _buffer(raw: Any) -> io.BufferedReader:
+    return io.BufferedReader(raw, buffer_size=1 << 20)
+
+
+def _decompressed(raw: io.BufferedReader) -> io.BufferedIOBase:
+    head = raw.peek(4)[:4]
+    if head.startswith(_GZIP):
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if head == _ZSTD:
+        reader = zstandard.ZstdDecompressor().stream_reader(
+            raw, read_across_frames=True, closefd=False
+        )
+        return _buffer(reader)
+    return raw
+
+
+def _too_long(start: bytes, stream: io.BufferedIOBase) -> LongLine:
+    size = len(start)
+    rest = start
+    while not rest.endswith(b"\n"):  # skip to the line's end in bounded pieces
+        rest = stream.readline(1 << 20)
+        if not rest:
+            break
+        size += len(rest)
+    marker = LongLine(start[:DETAIL])
+    marker.size = size
+    return marker
+
+
+def read_files(paths: Iterable[Path | str]) -> Iterator[Span | BadSpan]:
+    """The spans of each file in turn ("-": stdin), named as given."""
+    for path in paths:
+        where = "<stdin>" if str(path) == "-" else str(path)
+        yield from read_lines(open_trace_file(path), where)
+
+
+# --- lines -----------------------------------------------------------------------------
+
+
+def read_lines(
+    lines: Iterable[bytes | str], where: str, max_line: int = MAX_LINE
+) -> Iterator[Span | BadSpan]:
+    """The spans of OTLP JSON lines; bad input as BadSpan at "where:line"."""
+    for number, line in enumerate(lines, 1):
+        at = f"{where}:{number}"
+        if type(line) is LongLine or len(line) > max_line:
+            size = getattr(line, "size", len(line))
+            yield BadSpan("too-large", at, f"a line of {size:,} bytes, over {max_line:,}")
+        elif line and not line.isspace():
+            yield from _read_line(line, at)
+
+
+def _read_line(line: bytes | str, at: str) -> Iterator[Span | BadSpan]:
+    try:
+        export = json.loads(line)
+    except (ValueError, RecursionError) as error:
+        yield BadSpan("bad-json", at, f"not JSON: {_clip(str(error))}")
+        return
+    resources = export.get("resourceSpans") if type(export) is dict else None
+    if type(resources) is not list:
+        got = _show(export if resources is None else resources)
+        yield BadSpan("not-otlp", at, f"expected {{'resourceSpans': [...]}}, got {got}")
+        return
+    escaped = _may_hold_surrogates(line)
+    for resource_spans in resources:
+        yield from _resource_spans(resource_spans, at, escaped)
+
+
+def _may_hold_surrogates(line: bytes | str) -> bool:
+    """Whether the line escapes a UTF-16 surrogate (a lone one is not Unicode text)."""
+    if isinstance(line, bytes):
+        return b"\\ud" in line or b"\\uD" in line
+    return "\\ud" in line or "\\uD" in line
+
+
+def _resource_spans(raw: Any, at: str, escaped: bool) -> Iterator[Span | BadSpan]:
+    try:
+        resource, groups = _resource(raw, escaped)
+    except _Bad as bad:
+        yield BadSpan(bad.kind, at, f"resource: {bad.detail}")
+        return
+    for spans in groups:
+        for raw_span in spans:
+            try:
+                yield _span(raw_span, resource, escaped)
+            except _Bad as bad:
+                yield BadSpan(bad.kind, at, bad.detail)
+
+
+def _resource(raw: Any, escaped: bool) -> tuple[dict[str, Any], list[list[Any]]]:
+    """The decoded resource attributes and the span lists of its scopes."""
+    if type(raw) is not dict:
+        raise _Bad("not-otlp", f"a resourceSpans item that is {_show(raw)}")
+    resource = raw.get("resource") or {}
+    if type(resource) is not dict:
+        raise _Bad("not-otlp", f"a resource that is {_show(resource)}")
+    if escaped:
+        _check_text(resource)
+    scopes = raw.get("scopeSpans") or []
+    if type(scopes) is not list:
+        raise _Bad("not-otlp", f"scopeSpans {_show(scopes)}: expected a list")
+    groups = []
+    for scope in scopes:
+        spans = scope.get("spans") if type(scope) is dict else None
+        if type(spans) is not list:
+            raise _Bad("not-otlp", "a scopeSpans item without a list of spans")
+        groups.append(spans)
+    return _attributes(resource.get("attributes")), groups
+
+
+def _check_text(raw: Any) -> None:
+    try:
+        json.dumps(raw, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise _Bad("bad-json", "a lone UTF-16 surrogate escape (not Unicode text)") from None
+
+
+# --- spans -----------------------------------------------------------------------------
+
+
+def _span(raw: Any, resource: dict[str, Any], escaped: bool) -> Span:
+    if type(raw) is not dict:
+        raise _Bad("not-otlp", f"a span that is {_show(raw)}")
+    if escaped:
+        _check_text(raw)
+    trace_id = _id(raw.get("traceId"), 32, "traceId")
+    span_id = _id(raw.get("spanId"), 16, "spanId")
+    try:
+        parent = raw.get("parentSpanId")
+        start = _time(raw.get("startTimeUnixNano"), "startTimeUnixNano")
+        end = _time(raw.get("endTimeUnixNano"), "endTimeUnixNano")
+        if end < start:
+            raise _Bad("bad-time", f"ends ({end}) before it starts ({start})")
+        code, message = _status(raw.get("status"))
+        attributes = _attributes(raw.get("attributes"))
+        if "events" in raw:
+            attributes.update(_event_labels(raw["events"]))
+        return Span(
+            trace_id, span_id, _id(parent, 16, "parentSpanId") if parent else None,
+            _name(raw.get("name", "")), start, end, code, message, attributes, resource,
+        )  # fmt: skip
+    except _Bad as bad:
+        raise _Bad(bad.kind, f"span {span_id} of trace {trace_id}: {bad.detail}") from None
+
+
+def _id(value: Any, digits: int, field: str) -> str:
+    if value is None or value == "":
+        raise _Bad("missing-id", f"a span without {field}")
+    if type(value) is str and len(value) == digits:
+        low = value.lower()
+        if _HEX.issuperset(low) and low != _ZEROS[digits]:
+            return low
+    raise _Bad("bad-id", f"{field} {_show(value)}: expected {digits} hex digits, not all 0")
+
+
+def _time(value: Any, field: str) -> int:
+    if type(value) is str and value.isascii() and value.isdigit():
+        value = int(value)
+    if type(value) is int and 0 < value < _INT64:
+        return value
+    raise _Bad("bad-time", f"{field} {_show(value)}: expected unix nanoseconds")
+
+
+def _name(value: Any) -> str:
+    if type(value) is not str:
+        raise _Bad("wrong-type", f"name {_show(value)}: expected a string")
+    return value[:MAX_ATTRIBUTE]
+
+
+def _status(raw: Any) -> tuple[int, str]:
+    if not raw:
+        return 0, ""
+    code = raw.get("code", 0) if type(raw) is dict else None
+    message = raw.get("message", "") if type(raw) is dict else None
+    code = _STATUS.get(code, code) if type(code) is str else code
+    if type(code) is not int or code not in (0, 1, 2) or type(message) is not str:
+        raise _Bad("wrong-type", f"status {_show(raw)}: expected {{code: 0-2, message}}")
+    return code, message[:MAX_ATTRIBUTE]
+
+
+def _event_labels(events: Any) -> dict[str, Any]:
+    """The alm.* attributes of `alm.label` span events (a label sent with the span)."""
+    labels: dict[str, Any] = {}
+    for event in events if type(events) is list else ():
+        if type(event) is dict and event.get("name") == "alm.label":
+            found = _attributes(event.get("attributes"))
+            labels.update((k, v) for k, v in found.items() if k.startswith("alm."))
+    return labels
+
+
+# --- attributes ------------------------------------------------------------------------
+
+
+def _attributes(items: Any) -> dict[str, Any]:
+    if items is None:
+        return {}
+    if type(items) is not list:
+        raise _Bad("wrong-type", f"attributes {_show(items)}: expected a list")
+    decoded: dict[str, Any] = {}
+    typed_of, limit = GENAI_TYPES.get, MAX_ATTRIBUTE  # locals: this is the reader's hot loop
+    for item in items:
+        key = item.get("key") if type(item) is dict else None
+        if type(key) is not str:
+            raise _Bad("wrong-type", f"an attribute {_show(item)} without a string key")
+        raw = item.get("value")
+        value = raw.get("stringValue") if type(raw) is dict else None  # the common case
+        if type(value) is not str or len(value) > limit or len(raw) != 1:
+            value = _any_value(raw, key, 0)
+        typed = typed_of(key)
+        if typed is not None and value is not None and not (typed is text and type(value) is str):
+            value = _typed(typed, key, value)
+        decoded[key] = value
+    return decoded
+
+
+def _typed(typed: Callable[[Any], Any], key: str, value: Any) -> Any:
+    try:
+        return typed(value)
+    except ValueError as error:
+        raise _Bad("wrong-type", f"{key} {_show(value)}: expected {error}") from None
+
+
+def _any_value(value: Any, key: str, depth: int) -> Any:
+    if value is None or value == {}:
+        return None
+    if type(value) is not dict or len(value) != 1:
+        raise _Bad("wrong-type", f"{key} {_show(value)}: expected one AnyValue field")
+    ((tag, inner),) = value.items()
+    decode = _ANY_VALUES.get(tag)
+    if decode is None:
+        raise _Bad("wrong-type", f"{key}: unknown AnyValue field {_show(tag)}")
+    if depth > MAX_DEPTH:
+        raise _Bad("too-large", f"{key}: values nested over {MAX_DEPTH} deep")
+    return decode(inner, key, depth)
+
+
+def _string(value: Any, key: str, depth: int) -> str:
+    if type(value) is not str:
+        raise _Bad("wrong-type", f"{key} stringValue {_show(value)}: expected a string")
+    if len(value) > MAX_ATTRIBUTE:
+        raise _Bad("too-large", f"{key}: a string of {len(value):,} characters")
+    return value
+
+
+def _int(value: Any, key: str, depth: int) -> int:
+    if type(value) is str and value.isascii() and value.removeprefix("-").isdigit():
+        value = int(value)
+    if type(value) is not int or not -_INT64 <= value < _INT64:
+        raise _Bad("wrong-type", f"{key} intValue {_show(value)}: expected an int64")
+    return value
+
+
+def _double(value: Any, key: str, depth: int) -> float:
+    if type(value) in (int, float):
+        return float(value)
+    if type(value) is str:
+        try:
+            return _FLOATS.get(value) or float(value)
+        except ValueError:
+            pass
+    raise _Bad("wrong-type", f"{key} doubleValue {_show(value)}: expected a number")
+
+
+def _bool(value: Any, key: str, depth: int) -> bool:
+    if type(value) is not bool:
+        raise _Bad("wrong-type", f"{key} boolValue {_show(value)}: expected true or false")
+    return value
+
+
+def _bytes(value: Any, key: str, depth: int) -> bytes:
+    try:
+        return base64.b64decode(_string(value, key, depth), validate=True)
+    except binascii.Error:
+        raise _Bad("wrong-type", f"{key} bytesValue {_show(value)}: expected base64") from None
+
+
+def _array(value: Any, key: str, depth: int) -> list[Any]:
+    values = value.get("values") or [] if type(value) is dict else None
+    if type(values) is not list:
+        raise _Bad("wrong-type", f"{key} arrayValue {_show(value)}: expected {{values: [...]}}")
+    return [_any_value(item, key, depth + 1) for item in values]
+
+
+def _kvlist(value: Any, key: str, depth: int) -> dict[str, Any]:
+    values = value.get("values") or [] if type(value) is dict else None
+    if type(values) is not list:
+        raise _Bad("wrong-type", f"{key} kvlistValue {_show(value)}: expected {{values: [...]}}")
+    decoded = {}
+    for item in values:
+        name = item.get("key") if type(item) is dict else None
+        if type(name) is not str:
+            raise _Bad("wrong-type", f"{key}: a kvlistValue entry without a string key")
+        decoded[name] = _any_value(item.get("value"), f"{key}.{name}", depth + 1)
+    return decoded
+
+
+_ANY_VALUES: dict[str, Callable[[Any, str, int], Any]] = {
+    "stringValue": _string,
+    "intValue": _int,
+    "doubleValue": _double,
+    "boolValue": _bool,
+    "bytesValue": _bytes,
+    "arrayValue": _array,
+    "kvlistValue": _kvlist,
+}
+
+
+# --- GenAI attribute types (shared with assembly, for spans from other sources) --------
+
+
+def count(value: Any) -> int:
+    """A token count: a non-negative integer (an integral double or a decimal string, as
+    some SDKs and ClickHouse's string maps carry it, is accepted)."""
+    integral = type(value) is float and value.is_integer()
+    if integral or (type(value) is str and value.isascii() and value.isdigit()):
+        value = int(value)
+    if type(value) is not int or value < 0:
+        raise ValueError("a non-negative integer")
+    return value
+
+
+def text(value: Any) -> str:
+    if type(value) is not str:
+        raise ValueError("a string")
+    return value
+
+
+_COUNTS = "usage.input_tokens usage.output_tokens usage.cache_read.input_tokens"
+_TEXTS = "operation.name agent.name agent.version conversation.id provider.name system \
+request.model response.model tool.name tool.call.id"
+GENAI_TYPES: dict[str, Callable[[Any], Any]] = {
+    **{f"gen_ai.{name}": count for name in _COUNTS.split()},
+    **{f"gen_ai.{name}": text for name in _TEXTS.split()},
+    "error.type": text,
+}
+
+
+# --- details ---------------------------------------------------------------------------
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= 2 * DETAIL else text[: 2 * DETAIL] + "..."
+
+
+def _show(value: object) -> str:
+    """Untrusted input quoted in a detail: clipped, escaped, containers by type only."""
+    if isinstance(value, str | bytes):
+        return repr(value[:DETAIL]) + ("..." if len(value) > DETAIL else "")
+    if isinstance(value, bool | int | float):
+        return _clip(repr(value))
+    return f"a {_JSON_TYPES.get(type(value), type(value).__name__)}"
