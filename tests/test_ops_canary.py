@@ -113,9 +113,8 @@ def test_pairing_by_time_removes_what_the_hour_does_to_both() -> None:
         hard = hour % 2 == 0
         at = START + hour * HOUR_NS
         many, few = (20, 4) if hard else (4, 20)
-        rate_passes = (lambda n: n // 2) if hard else (lambda n: n)
-        canary_tasks += [(at + i, i < rate_passes(many)) for i in range(many)]
-        stable_tasks += [(at + i, i < rate_passes(few)) for i in range(few)]
+        canary_tasks += [(at + i, i < (many // 2 if hard else many)) for i in range(many)]
+        stable_tasks += [(at + i, i < (few // 2 if hard else few)) for i in range(few)]
     verdict = analyse(canary_tasks, stable_tasks, DAY)
     assert verdict.canary_rate is not None and verdict.stable_rate is not None
     assert verdict.stable_rate - verdict.canary_rate > 0.25  # pooled: the canary looks worse
