@@ -20,6 +20,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import Status, StatusCode
 
 from reconciler.ops.otlp_json import export_line
@@ -67,12 +68,17 @@ class TaskSpec:
 class Recorder:
     """A TracerProvider for one environment whose finished spans are kept in memory."""
 
-    def __init__(self, environment: str = "prod", service: str = "agent-runtime") -> None:
+    def __init__(
+        self,
+        environment: str = "prod",
+        service: str = "agent-runtime",
+        id_generator: IdGenerator | None = None,  # a seeded one makes the ids repeatable
+    ) -> None:
         self.exporter = InMemorySpanExporter()
         resource = Resource.create(
             {"service.name": service, "deployment.environment.name": environment}
         )
-        self.provider = TracerProvider(resource=resource)
+        self.provider = TracerProvider(resource=resource, id_generator=id_generator)
         self.provider.add_span_processor(SimpleSpanProcessor(self.exporter))
         self.tracer = self.provider.get_tracer("alm.tracegen")
 

@@ -1,0 +1,158 @@
+"""`alm ops simulate`: a day of production traffic for the fleet live in an environment,
+written as OTLP JSON lines through the real OpenTelemetry SDK (reconciler.ops.simulate)."""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from reconciler.cli import deploy_context
+from reconciler.cli.app import App, pass_app
+from reconciler.cli.output import printable
+from reconciler.deploy import rollback
+from reconciler.deploy.model import Bundle, Live, short_revision
+from reconciler.deploy.targets import BatchTarget
+from reconciler.errors import AlmError, ExitCode, UsageError
+from reconciler.ops.model import NS_PER_S, Window
+from reconciler.ops.simprofile import AgentProfile, Deployed, build
+from reconciler.ops.simulate import Report, Settings
+from reconciler.ops.simulate import simulate as run_simulation
+
+
+def stable_of(target: BatchTarget, live: Live) -> tuple[str | None, Bundle | None]:
+    """During a canary, the revision it replaces (as a rollback would choose it) and its
+    bundle when the target's history kept it; (None, None) otherwise."""
+    rollout = live.bundle.content.get("rollout")
+    if not isinstance(rollout, dict) or rollout.get("strategy") != "canary" or live.bundle.pin:
+        return None, None
+    history = target.history(live.bundle.agent)
+    try:
+        revision = rollback.choose(live, history, None)
+    except AlmError:
+        return None, None
+    kept = [e.bundle for e in history if e.revision == revision and e.bundle is not None]
+    return revision, next((b for b in reversed(kept) if b.intact), None)
+
+
+def deployed_fleet(ctx: deploy_context.EnvContext) -> tuple[dict[str, Deployed], list[str]]:
+    """What runs in the environment, per agent of the repository; the desired revisions
+    when nothing is live yet (said in the notes)."""
+    target = ctx.target()
+    live = target.read_all()
+    if not live:
+        note = f"nothing is live in {ctx.name} ({target.name}); simulating the desired revisions"
+        return {name: Deployed(bundle) for name, bundle in ctx.desired().items()}, [note]
+    fleet: dict[str, Deployed] = {}
+    notes: list[str] = []
+    for name in sorted(live):
+        if ctx.state.agent(name) is None:
+            notes.append(f"{name} is live in {ctx.name} but not in the repository; no traffic")
+            continue
+        revision, bundle = stable_of(target, live[name])
+        fleet[name] = Deployed(live[name].bundle, revision, bundle)
+    return fleet, notes
+
+
+def profiles_of(
+    ctx: deploy_context.EnvContext, fleet: dict[str, Deployed], seed: int
+) -> list[AgentProfile]:
+    catalog = ctx.state.tools
+    profiles = []
+    for name, deployed in fleet.items():
+        spec = ctx.state.agent(name)
+        if spec is not None:
+            rng = random.Random(f"{seed}:arguments:{name}")
+            profiles.append(build(spec.agent, catalog, deployed, rng))
+    return profiles
+
+
+def summary(report: Report, settings: Settings, seconds: float) -> str:
+    tasks, spans = sum(report.tasks.values()), sum(report.spans.values())
+    window = Window(settings.start_ns, settings.end_ns).describe()
+    lines = [
+        f"wrote {tasks:,} tasks ({spans:,} spans) in {settings.environment}, {window}, "
+        f"to {report.path} in {seconds:.1f} s"
+    ]
+    for agent, revision in sorted(report.tasks):
+        key = (agent, revision)
+        role = ""
+        if agent in report.canaries:
+            role = "  canary" if report.canaries[agent] == revision else "  stable"
+        breach = f"  breaching: {report.breaching[key]:,}" if report.breaching[key] else ""
+        lines.append(
+            f"  {agent:<24} {short_revision(revision)}  {report.tasks[key]:>7,} tasks "
+            f"{report.spans[key]:>9,} spans{role}{breach}"
+        )
+    return printable("\n".join(lines))
+
+
+@click.command("simulate")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The OTLP JSON lines file to write (gzip when it ends in .gz).",
+)
+@click.option(
+    "--hours",
+    type=click.FloatRange(min=0, min_open=True),
+    default=24.0,
+    show_default=True,
+    help="How many hours of traffic, ending now.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same traffic.")
+@click.option(
+    "--env",
+    "environment",
+    default="prod",
+    show_default=True,
+    help="The environment whose live revisions take the traffic.",
+)
+@click.option(
+    "--breach",
+    metavar="AGENT",
+    help="This agent breaches its contract in the window's last quarter.",
+)
+@click.option(
+    "--tasks-per-hour",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Each agent's mean tasks per hour, instead of its contract.volume.",
+)
+@pass_app
+def simulate(
+    app: App,
+    out: Path,
+    hours: float,
+    seed: int,
+    environment: str,
+    breach: str | None,
+    tasks_per_hour: float | None,
+) -> int:
+    """Write a day of production traffic for the agents live in an environment: tasks at
+    each agent's declared volume along a daily curve, plausible tool calls, tokens and
+    texts, a healthy rate of failures, canary traffic split between the canary and the
+    stable revision, and with --breach one agent failing its contract."""
+    ctx = deploy_context.load(app, environment, None)
+    fleet, notes = deployed_fleet(ctx)
+    for note in notes:
+        click.echo(printable(f"note: {note}"), err=True)
+    if breach is not None and breach not in fleet:
+        known = ", ".join(sorted(fleet)) or "none"
+        raise UsageError(
+            f"--breach {breach}: not an agent live in {environment}; expected one of {known}"
+        )
+    from reconciler.pricing import PriceBook  # genai-prices only when simulating
+
+    prices = PriceBook(p for doc in ctx.state.pricing for p in doc.model.models)
+    now = datetime.now(UTC)
+    end_ns = int(now.timestamp()) * NS_PER_S + now.microsecond * 1000
+    settings = Settings(end_ns, hours, seed, environment, breach, tasks_per_hour)
+    started = time.perf_counter()
+    report = run_simulation(profiles_of(ctx, fleet, seed), settings, out, prices)
+    click.echo(summary(report, settings, time.perf_counter() - started))
+    return ExitCode.OK
