@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from opentelemetry import trace
 
 from reconciler.errors import AlmError, UsageError
 from reconciler.ops.assemble import assemble
@@ -147,6 +148,32 @@ def test_a_retried_batch_is_read_once(table: Table) -> None:
     table.insert(recorders[0].spans())  # the exporter inserted the batch again
     expected = [task for task in embedded(recorders) if task.start_ns in WINDOW]
     assert list(source(table).tasks(WINDOW)) == expected
+
+
+def test_late_labels_and_calls_under_other_spans_reach_their_task(table: Table) -> None:
+    recorder = Recorder("prod")
+    recorder.record(TaskSpec("triage", "sha256:" + "cd" * 32, start_ns=NOW - HOUR))
+    root = next(span for span in recorder.spans() if span.name.startswith("invoke_agent"))
+    under_root = trace.set_span_in_context(trace.NonRecordingSpan(root.get_span_context()))
+    hop = recorder.tracer.start_span("POST /agent", context=under_root, start_time=NOW - HOUR)
+    chat = recorder.tracer.start_span(
+        "chat gpt-4.1-mini",
+        context=trace.set_span_in_context(hop),
+        start_time=NOW - HOUR + 1,
+        attributes={"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4.1-mini"},
+    )
+    chat.end(end_time=NOW - HOUR + 2)
+    hop.end(end_time=NOW - HOUR + 3)
+    later = NOW + 2 * 24 * HOUR  # a reviewer's label two days after the window
+    label = recorder.tracer.start_span(
+        "alm.label", context=under_root, start_time=later, attributes={"alm.feedback": "negative"}
+    )
+    label.end(end_time=later + 1)
+    table.insert(recorder.spans())
+    got = list(source(table).tasks(WINDOW))
+    assert got == embedded((recorder,))
+    assert got[0].feedback == "negative"
+    assert len(got[0].model_calls) == 2  # the recorded one and the one under POST /agent
 
 
 def test_the_row_bound_stops_with_a_clear_message(table: Table) -> None:
