@@ -70,10 +70,9 @@ class SafePattern:
     def search(self, text: str) -> bool:
         return self._compiled.search(text) is not None
 
-    def sub(self, replacement: str, text: str) -> str:
-        """Every non-empty match replaced by `replacement`, taken literally (a callable:
-        RE2's string replacement mangles non-ASCII text and reads backslashes)."""
-        return str(self._compiled.sub(lambda m: replacement if m.group(0) else "", text))
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """(start, end) in characters of every non-empty match, left to right."""
+        return [m.span() for m in self._compiled.finditer(text) if m.end() > m.start()]
 
 
 def explain(detail: str) -> str:
