@@ -273,3 +273,9 @@ def test_an_unreachable_server_is_named_without_the_password(
         open_clickhouse(f"clickhouse://ops@127.0.0.1:{port}/otel")
     assert f"clickhouse://ops@127.0.0.1:{port}/otel" in raised.value.message
     assert "s3cret-pw" not in raised.value.message
+
+
+def test_a_missing_table_is_an_error_naming_the_source(table: Table) -> None:
+    reading = ClickHouseSource(table.client, table.database, "spans", "clickhouse://h/db", 10)
+    with pytest.raises(AlmError, match=r"^clickhouse://h/db: the query failed: .*spans"):
+        list(reading.tasks(WINDOW))
