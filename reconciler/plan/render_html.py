@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from reconciler.plan.html_page import page
 from reconciler.plan.model import Approval, Approvals, PlanReport, Reason
 from reconciler.plan.render_common import (
     CHANGE_STATUS,
@@ -29,20 +30,6 @@ from reconciler.plan.render_common import (
 )
 from reconciler.plan.render_html_evals import cost, evals, items, section, table
 from reconciler.plan.render_md_sections import REASON_ICONS, overview
-
-CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
-STYLE = """
-body { font: 15px/1.5 system-ui, sans-serif; margin: 2em auto; max-width: 72em;
-       padding: 0 1em; color: #1f2328; }
-h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #d0d7de; margin-top: 1.6em; }
-table { border-collapse: collapse; margin: .6em 0; }
-th, td { border: 1px solid #d0d7de; padding: .25em .6em; text-align: left; vertical-align: top; }
-th { background: #f6f8fa; }
-pre { background: #f6f8fa; padding: .5em; white-space: pre-wrap; overflow-wrap: anywhere; }
-details.case { border: 1px solid #d0d7de; border-radius: 6px; margin: .4em 0; padding: .3em .6em; }
-summary { cursor: pointer; } dt { font-weight: 600; } .bad { color: #cf222e; }
-.overview { color: #59636e; }
-"""
 
 
 def _reason(reason: Reason) -> str:
@@ -160,11 +147,4 @@ SECTIONS: dict[str, Callable[[PlanReport], str]] = {
 def render(report: PlanReport) -> str:
     """A page with no external assets and a strict Content-Security-Policy."""
     body = "\n".join(SECTIONS[key](report) for key in FULL_ORDER)
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
-        '<meta name="referrer" content="no-referrer">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{esc(title(report))}</title>\n<style>{STYLE}</style>\n</head>\n"
-        f"<body>\n<main>\n{body}\n{links_html(report)}\n</main>\n</body>\n</html>\n"
-    )
+    return page(title(report), f"{body}\n{links_html(report)}")

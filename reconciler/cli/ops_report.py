@@ -1,0 +1,137 @@
+"""`alm ops report [--format md|html|json] [--out DIR|-] [window]`: the unit economics of
+production (reconciler.ops.economics), with charts.
+
+Written to DIR (default .alm/ops/report in the repository): report.md with the charts as
+PNGs beside it (linked), or report.html with the charts embedded (the PNGs are written
+too), or report.json (the economics as data, no charts). `--out -` prints the report
+instead: markdown without charts, HTML with them embedded, or JSON. The charts are drawn
+before the report is written, and each file atomically, so report.md never links a chart
+that is not there. matplotlib is loaded here only, when charts are drawn.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import click
+
+from reconciler.cli.app import App, pass_app
+from reconciler.cli.ops_options import source_options, window_of, window_options
+from reconciler.cli.output import printable
+from reconciler.fsutil import write_atomic
+from reconciler.ops.economics import Economics, economics, plan_of, to_json
+from reconciler.ops.rates import RatedPriceBook
+
+DEFAULT_OUT = Path(".alm") / "ops" / "report"
+STDOUT = "-"
+
+
+def _markdown(econ: Economics, charts: Mapping[str, Path]) -> str:
+    from reconciler.ops import report_md
+
+    return report_md.render(econ, {name: path.name for name, path in charts.items()})
+
+
+def _html(econ: Economics, charts: Mapping[str, Path]) -> str:
+    from reconciler.ops import report_html
+
+    return report_html.render(econ, {name: path.read_bytes() for name, path in charts.items()})
+
+
+def _json(econ: Economics, charts: Mapping[str, Path]) -> str:
+    return json.dumps(to_json(econ), indent=2, sort_keys=True) + "\n"
+
+
+# format -> (file name, renderer, whether it shows charts)
+FORMATS: dict[str, tuple[str, Callable[[Economics, Mapping[str, Path]], str], bool]] = {
+    "md": ("report.md", _markdown, True),
+    "html": ("report.html", _html, True),
+    "json": ("report.json", _json, False),
+}
+
+
+def _draw(econ: Economics, folder: Path) -> dict[str, Path]:
+    from reconciler.ops.charts import draw_all
+
+    return draw_all(econ, folder)
+
+
+def write_report(econ: Economics, fmt: str, out: Path) -> tuple[Path, dict[str, Path]]:
+    """The report and its charts in `out`: the charts first, the report last."""
+    name, render, with_charts = FORMATS[fmt]
+    charts = _draw(econ, out) if with_charts else {}
+    path = out / name
+    write_atomic(path, render(econ, charts))
+    return path, charts
+
+
+def print_report(econ: Economics, fmt: str) -> str:
+    """The report as text for stdout: HTML embeds its charts (drawn in a scratch folder),
+    markdown has none (nothing to link to)."""
+    _, render, _ = FORMATS[fmt]
+    if fmt != "html":
+        return render(econ, {})
+    with tempfile.TemporaryDirectory(prefix="alm-report-") as scratch:
+        return render(econ, _draw(econ, Path(scratch)))
+
+
+def _headline(econ: Economics) -> list[str]:
+    from reconciler.ops import report_common
+
+    if not econ.total.tasks:
+        return [report_common.no_tasks(econ)]
+    return report_common.headline(econ)
+
+
+@click.command("report")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(FORMATS)),
+    default="md",
+    show_default=True,
+    help="markdown with PNG charts, self-contained HTML, or JSON",
+)
+@click.option(
+    "--out",
+    metavar="DIR",
+    help=f"the folder to write the report and its charts in (default {DEFAULT_OUT} in the "
+    "repository); - prints the report instead",
+)
+@click.option("--env", "environment", help="only the tasks of this environment (default: all)")
+@source_options
+@window_options
+@pass_app
+def report(
+    app: App,
+    fmt: str,
+    out: str | None,
+    environment: str | None,
+    db: Path | None,
+    source: str | None,
+    since: str | None,
+    until: str | None,
+    hours: float | None,
+) -> int:
+    """Unit economics of production: cost per task, run-rate against budget, trends and
+    cost drivers, with charts."""
+    from reconciler.ops.sources import open_source
+
+    window = window_of(since, until, hours)
+    state = app.load()
+    plans = {spec.name: plan_of(spec.agent) for spec in state.agents}
+    prices = RatedPriceBook(p for doc in state.pricing for p in doc.model.models)
+    tasks = open_source(app.root, db, source)
+    econ = economics(tasks.tasks(window, environment), plans, prices, window, tasks.label)
+    if out == STDOUT:
+        click.echo(print_report(econ, fmt), nl=False)
+        return 0
+    folder = Path(out) if out is not None else app.root / DEFAULT_OUT
+    path, charts = write_report(econ, fmt, folder)
+    click.echo(printable(f"wrote {path} ({len(charts)} charts)"))
+    for line in _headline(econ):
+        click.echo(printable(line))
+    return 0
