@@ -4,8 +4,8 @@ A bundle is the deployable form of one agent for one environment (DESIGN.md,
 "Deployment"): `revision` is `sha256:` + the hash of its canonical content (`content`:
 the resolved spec with the prompt text, tool definitions from the catalog, the pinned
 model, the rollout, the A2A agent card). `deployment` (who, when, from which commit and
-pull request) and `pin` (a rollback that sticks) are outside the hash: they describe
-this deployment, not the agent.
+pull request), `pin` (a rollback that sticks) and `promotion` (a canary given all
+traffic) are outside the hash: they describe this deployment, not the agent.
 
 Targets hold bundles; what alm reads back from one is a `Live` entry: the bundle as
 stored, the target's version tag of it (an ETag, a git blob id, a file digest) and
@@ -69,6 +69,16 @@ class Pin(_Model):
     reason: str = ""
 
 
+class CanaryPromotion(_Model):
+    """A canary promoted to all traffic (`alm ops promote-canary`): the same agent, so
+    outside the revision's hash; a new revision is a new canary and carries none."""
+
+    traffic_percent: int = Field(default=100, ge=1, le=100)
+    at: str
+    by: str
+    reason: str = ""
+
+
 class Bundle(_Model):
     api_version: Literal["alm/v1"] = Field(default=API_VERSION, alias="apiVersion")
     kind: Literal["AgentBundle"] = KIND
@@ -78,6 +88,7 @@ class Bundle(_Model):
     content: dict[str, Any]  # spec, prompt, tools, model, rollout, agent_card
     deployment: Deployment | None = None
     pin: Pin | None = None
+    promotion: CanaryPromotion | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -118,7 +118,7 @@ def rollback(
     pinned = bundle.model_copy(
         update={"environment": environment, "deployment": deployment, "pin": pin}
     )
-    _write(target, rec, "rollback", Write(agent, pinned, live), reason)
+    audited_write(target, rec, "rollback", Write(agent, pinned, live), reason)
     bad = live.bundle.deployment.commit if live.bundle.deployment else None
     return Restored(agent, environment, live.bundle.revision, revision, pin, source, bad)
 
@@ -142,11 +142,14 @@ def unpin(
     if pin is None:
         return None
     lifted = live.bundle.model_copy(update={"pin": None})
-    _write(target, rec, "unpin", Write(agent, lifted, live), f"pin to {pin.revision} lifted")
+    audited_write(target, rec, "unpin", Write(agent, lifted, live), f"pin to {pin.revision} lifted")
     return pin
 
 
-def _write(target: BatchTarget, rec: Recorder, action: str, write: Write, detail: str) -> None:
+def audited_write(
+    target: BatchTarget, rec: Recorder, action: str, write: Write, detail: str
+) -> None:
+    """One conditional write, recorded `started` before and with its result after."""
     assert write.bundle is not None and write.expected is not None
     before, after = write.expected.bundle.revision, write.bundle.revision
     rec.write(action, write.agent, before, after, "started", detail)
