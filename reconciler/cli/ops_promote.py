@@ -17,6 +17,7 @@ import click
 
 from reconciler.cli.app import App, pass_app
 from reconciler.cli.ops_options import source_options, window_of, window_options
+from reconciler.cli.output import printable
 from reconciler.errors import AlmError, ExitCode, UsageError
 from reconciler.evals.records import CaseResult
 from reconciler.ops.mask import masker_for, rules_of
@@ -158,11 +159,12 @@ def _write(
         case = case_from_task(task, spec.agent, proposal.result, masker)
         text = case_yaml(case, spec.folder)
         many = f", {proposal.count} tasks" if proposal.count > 1 else ""
-        head = f"{case['id']} ({task.agent}: {proposal.what}{many}; trace {task.trace_id})"
+        what = masker.text(proposal.what)  # error texts from the trace: masked like the case
+        head = printable(f"{case['id']} ({task.agent}: {what}{many}; trace {task.trace_id})")
         if dry_run:
             path = suite_file(root, spec.folder).relative_to(root).as_posix()
             yield f"# would append to {path}: {head}"
-            yield proposed_text(root, spec.folder, text).rstrip("\n")
+            yield printable(proposed_text(root, spec.folder, text).rstrip("\n"))
             continue
         known = {c.id for s in state.suites.get(spec.folder, []) for c in s.model.cases}
         done = append_case(root, spec.folder, case_id(task), text, known)
