@@ -90,6 +90,9 @@ class Grader:
         self.prices = prices
         self._judged = None if catalog is None else Sandbox(agent, catalog, ())
         self._unjudged = Sandbox(agent, _Unjudged(catalog), ())
+        # a window repeats the same few tools and models: their checks and prices, once
+        self._by_tool: dict[str, tuple[Violation, ...]] = {}
+        self._known: dict[tuple[str, str], bool] = {}
 
     def violations(self, use: ToolUse) -> tuple[Violation, ...]:
         """The sandbox's checks of one recorded call. Content capture is opt-in: without
@@ -97,7 +100,10 @@ class Grader:
         and the must-never rules are checked."""
         if self._judged is not None and use.arguments is not None:
             return self._judged.check(use.tool, use.arguments)
-        return self._unjudged.check(use.tool, {})
+        found = self._by_tool.get(use.tool)
+        if found is None:
+            found = self._by_tool[use.tool] = self._unjudged.check(use.tool, {})
+        return found
 
     def tool_call(self, use: ToolUse) -> ToolCall:
         return ToolCall(
@@ -112,11 +118,14 @@ class Grader:
 
     def model_call(self, use: ModelUse) -> ModelCall:
         """A chat span as the evals record a model call; NaN cost when it is not priced."""
-        prices = self.prices
-        known = prices.known(use.provider, use.model)
-        cost = prices.cost_usd(use.provider, use.model, use.usage) if known else math.nan
+        prices, key = self.prices, (use.provider, use.model)
+        known = self._known.get(key)
+        if known is None:
+            known = self._known[key] = prices.known(*key)
+        usage = use.usage
+        cost = prices.cost_usd(use.provider, use.model, usage) if known else math.nan
         latency = _seconds(use.start_ns, use.end_ns)
-        return ModelCall(use.provider, use.model, use.usage, latency, cost)
+        return ModelCall(use.provider, use.model, usage, latency, cost)
 
     def trajectory(self, task: Task) -> Trajectory:
         models = [self.model_call(m) for m in task.model_calls]
