@@ -20,14 +20,15 @@ Verdict, in this order:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Literal
 
+from reconciler.evals.records import CaseResult
 from reconciler.evals.regression_checks import Tolerances
 from reconciler.evals.signflip import lower_tail
-from reconciler.ops.model import NS_PER_S, Window
+from reconciler.ops.model import NS_PER_S, Task, Window
 
 Decision = Literal["promote", "hold", "rollback"]
 HOUR_NS = 3600 * NS_PER_S
@@ -91,6 +92,30 @@ class CanaryVerdict:
     @property
     def stable_rate(self) -> float | None:
         return self.stable_passed / self.stable_tasks if self.stable_tasks else None
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Each revision's tasks as (start_ns, passed), and the canary's must-never breakers."""
+
+    canary: tuple[tuple[int, bool], ...]
+    stable: tuple[tuple[int, bool], ...]
+    violations: tuple[str, ...]  # trace ids
+
+
+def split(graded: Iterable[tuple[Task, CaseResult]], canary: str, stable: str) -> Samples:
+    """The graded tasks of the two revisions (reconciler.ops.online: a task passes as an
+    eval trial does); tasks of other revisions are left out."""
+    sides: dict[str, list[tuple[int, bool]]] = {canary: [], stable: []}
+    violations: list[str] = []
+    for task, result in graded:
+        side = sides.get(task.revision or "")
+        if side is None:
+            continue
+        side.append((task.start_ns, result.status == "passed"))
+        if task.revision == canary and any(v.kind == "must_never" for v in result.violations):
+            violations.append(task.trace_id)
+    return Samples(tuple(sides[canary]), tuple(sides[stable]), tuple(violations))
 
 
 def buckets(
