@@ -165,3 +165,11 @@ def test_only_a_current_revision_in_breach_is_breached() -> None:
     checks = [check_agent(r, "prod", WINDOW, Settings()) for r in found]
     assert [c.status for c in checks] == ["insufficient", "breach"]
     assert breached(checks) == []
+
+
+def test_a_perfect_window_meets_a_min_of_one() -> None:
+    bounds = {"policy_compliance": {"min": 1.0}}
+    perfect = es.agent(contract={**es.AGENT["contract"], "success_metrics": bounds})
+    results = window_results(tasks(60), {"triage": perfect}, PriceBook())[("triage", LIVE)]
+    found = check_agent(Row(perfect, LIVE, True, results), "prod", WINDOW, Settings())
+    assert found.status == "ok" and metric(found, "policy_compliance").value == 1.0

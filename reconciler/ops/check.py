@@ -35,6 +35,7 @@ MetricStatus = Literal["ok", "breach", "insufficient", "not_measured"]
 AgentStatus = Literal["ok", "breach", "insufficient"]
 
 EXAMPLES = 5  # example trace ids per breach
+EPSILON = 1e-9  # floating-point slack on inclusive bounds (a Wilson bound of 1.0 may be 0.999...)
 BASELINE_RATES = (
     "task_success_rate",
     "tool_call_success_rate",
@@ -158,7 +159,10 @@ def examples(metric: str, threshold: float, results: Sequence[CaseResult]) -> tu
 
 
 def _outside(check_side: Side, threshold: float, low: float, high: float) -> bool:
-    return high < threshold if check_side == "min" else low > threshold
+    # bounds are inclusive, with the gate's slack: 60 of 60 meets a min of 1.0
+    if check_side == "min":
+        return high < threshold - EPSILON
+    return low > threshold + EPSILON
 
 
 def contract_check(

@@ -1,0 +1,172 @@
+"""alm ops check from the command line: traces recorded through the OpenTelemetry SDK,
+ingested with alm ops ingest, checked against the example fleet deployed to a directory
+target in a real git repository; the rollback it performs is the deploy stage's (audited,
+pinned)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.ops.model import NS_PER_S
+from reconciler.ops.tracegen import Recorder, TaskSpec, ToolStep
+from tests.cli import run
+from tests.gitrepo import GitRepo, init_repo
+
+AGENT = "support-triage"
+AGENT_FILE = f"agents/{AGENT}/agent.yaml"
+ENVIRONMENTS = """\
+apiVersion: alm/v1
+kind: Environments
+environments:
+  - name: prod
+    target: {type: directory, path: .alm/deployments/prod}
+    gates: {previous_environment: false, evals_pass: false}
+    on_breach: rollback
+  - name: staging
+    target: {type: directory, path: .alm/deployments/staging}
+    gates: {previous_environment: false, evals_pass: false}
+"""
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> GitRepo:
+    made = init_repo(tmp_path / "repo")
+    made.write("policies/environments.yaml", ENVIRONMENTS)
+    made.write(".gitignore", ".alm/\n")
+    made.git("config", "user.name", "Ops One")
+    made.git("config", "user.email", "ops@example.com")
+    made.commit("a directory prod that rolls back on a breach")
+    return made
+
+
+def alm(capsys: pytest.CaptureFixture[str], repo: GitRepo, *args: str) -> tuple[int, str, str]:
+    return run(capsys, "-C", str(repo.path), *args)
+
+
+def live(capsys: pytest.CaptureFixture[str], repo: GitRepo, env: str = "prod") -> dict[str, Any]:
+    code, out, err = alm(capsys, repo, "status", "--env", env, "--format", "json")
+    assert code == 0, err
+    return {row["name"]: row for row in json.loads(out)["agents"]}
+
+
+def deploy_twice(capsys: pytest.CaptureFixture[str], repo: GitRepo) -> tuple[str, str]:
+    """Two revisions of support-triage deployed in turn; (first, live)."""
+    assert alm(capsys, repo, "apply", "--env", "prod")[0] == 0
+    first = live(capsys, repo)[AGENT]["live"]
+    repo.replace(AGENT_FILE, "temperature: 0,", "temperature: 0.2,")
+    repo.commit("support-triage: warmer")
+    assert alm(capsys, repo, "apply", "--env", "prod")[0] == 0
+    second = live(capsys, repo)[AGENT]["live"]
+    assert first != second
+    return first, second
+
+
+def traces(path: Path, revision: str, tasks: int, failing: int, env: str = "prod") -> Path:
+    """`tasks` support-triage tasks in the last hour, the first `failing` labelled failed
+    by the business (alm.task.success false), through the real SDK."""
+    recorder = Recorder(env)
+    step = ToolStep("ticketing.get_ticket", arguments={"ticket_id": "TCK-1000"})
+    start = time.time_ns() - 3600 * NS_PER_S
+    for i in range(tasks):
+        recorder.record(
+            TaskSpec(
+                agent=AGENT,
+                revision=revision,
+                start_ns=start + i * 30 * NS_PER_S,
+                tools=(step,),
+                output_text="Routed to billing.",
+                success=False if i < failing else None,
+            )
+        )
+    return recorder.write(path)
+
+
+def ingest(capsys: pytest.CaptureFixture[str], repo: GitRepo, trace_file: Path) -> Path:
+    db = repo.path.parent / "traces.db"
+    code, out, err = alm(capsys, repo, "ops", "ingest", str(trace_file), "--db", str(db))
+    assert code == 0, err + out
+    return db
+
+
+def test_a_breach_exits_3_and_rolls_the_agent_back_audited(capsys, repo, tmp_path) -> None:
+    first, second = deploy_twice(capsys, repo)
+    db = ingest(capsys, repo, traces(tmp_path / "t.jsonl", second, tasks=60, failing=20))
+    code, out, err = alm(capsys, repo, "ops", "check", "--env", "prod", "--db", str(db))
+    assert code == 3, err + out
+    assert f"BREACH {AGENT} {second[:19]}: 60 tasks" in out
+    assert "task_success_rate 0.6667" in out and "< min 0.9, n=60" in out
+    assert f"rolled back in prod from {second[:19]} to {first[:19]} and pinned" in out
+    row = live(capsys, repo)[AGENT]
+    assert row["live"] == first and row["sync"] == "Pinned"
+    log = (repo.path / ".alm" / "audit" / "prod.jsonl").read_text().splitlines()
+    rollback = [json.loads(line) for line in log if '"rollback"' in line]
+    assert [r["result"] for r in rollback] == ["started", "ok"]
+    assert rollback[-1]["from"] == second and rollback[-1]["to"] == first
+    assert alm(capsys, repo, "audit", "verify", "--env", "prod")[0] == 0
+
+
+def test_dry_run_reports_the_breach_and_rolls_nothing_back(capsys, repo, tmp_path) -> None:
+    _, second = deploy_twice(capsys, repo)
+    db = ingest(capsys, repo, traces(tmp_path / "t.jsonl", second, tasks=60, failing=20))
+    args = ("ops", "check", "--env", "prod", "--db", str(db), "--dry-run", "--open-issues")
+    code, out, err = alm(capsys, repo, *args)
+    assert code == 3, err + out
+    assert "not rolled back (--dry-run)" in out
+    assert f"<!-- alm:breach env=prod agent={AGENT} -->" in out  # the body it would write
+    assert live(capsys, repo)[AGENT]["live"] == second
+    audit = (repo.path / ".alm" / "audit" / "prod.jsonl").read_text()
+    assert '"rollback"' not in audit
+
+
+def test_json_output_of_a_breach(capsys, repo, tmp_path) -> None:
+    _, second = deploy_twice(capsys, repo)
+    db = ingest(capsys, repo, traces(tmp_path / "t.jsonl", second, tasks=60, failing=20))
+    args = ("ops", "check", "--env", "prod", "--db", str(db), "--dry-run", "--format", "json")
+    code, out, _ = alm(capsys, repo, *args)
+    assert code == 3
+    data = json.loads(out)
+    assert data["schema"] == 1 and data["status"] == "breach" and data["min_samples"] == 30
+    agents = {(a["agent"], a["revision"]): a for a in data["agents"]}
+    mine = agents[(AGENT, second)]
+    assert mine["live"] and mine["tasks"] == 60 and mine["status"] == "breach"
+    [breach] = mine["breaches"]
+    assert breach["metric"] == "task_success_rate" and breach["samples"] == 60
+    assert len(breach["example_traces"]) == 5 and breach["high"] < 0.9
+    assert {a["status"] for k, a in agents.items() if k[0] != AGENT} == {"insufficient"}
+
+
+def test_too_few_tasks_is_not_a_breach(capsys, repo, tmp_path) -> None:
+    _, second = deploy_twice(capsys, repo)
+    db = ingest(capsys, repo, traces(tmp_path / "t.jsonl", second, tasks=12, failing=4))
+    code, out, err = alm(capsys, repo, "ops", "check", "--env", "prod", "--db", str(db))
+    assert code == 0, err + out
+    assert f"{AGENT} {second[:19]}: 12 tasks (fewer than 30: not judged)" in out
+    assert live(capsys, repo)[AGENT]["live"] == second
+    code, out, _ = alm(
+        capsys, repo, "ops", "check", "--env", "prod", "--db", str(db), "--min-samples", "10",
+        "--dry-run",
+    )  # fmt: skip
+    assert code == 3 and "BREACH" in out
+
+
+def test_a_healthy_window_exits_0(capsys, repo, tmp_path) -> None:
+    _, second = deploy_twice(capsys, repo)
+    db = ingest(capsys, repo, traces(tmp_path / "t.jsonl", second, tasks=60, failing=0))
+    code, out, err = alm(capsys, repo, "ops", "check", "--env", "prod", "--db", str(db))
+    assert code == 0, err + out
+    assert f"ok     {AGENT} {second[:19]}: 60 tasks; success 1.00" in out
+    assert "result: ok" in out
+
+
+def test_a_baseline_file_is_compared_and_a_bad_one_is_refused(capsys, repo, tmp_path) -> None:
+    bad = tmp_path / "results.json"
+    bad.write_text("{not json")
+    code, _, err = alm(capsys, repo, "ops", "check", "--env", "prod", "--baseline", str(bad))
+    assert code == 1 and "results.json" in err
+    code, _, err = alm(capsys, repo, "ops", "check", "--env", "nowhere")
+    assert code == 2 and "unknown environment" in err
