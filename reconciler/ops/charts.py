@@ -82,7 +82,7 @@ def cost_per_task(economics: Economics, out: Path) -> Path:
     axes.set_xlabel("USD per task")
     axes.set_title("Cost per task by agent and revision (priced tasks)")
     _usd(axes)
-    axes.legend(loc="best")
+    _legend_below(axes, 2)
     return _save(figure, out / "cost-per-task.png")
 
 
@@ -111,19 +111,28 @@ def run_rate(economics: Economics, out: Path) -> Path:
     places = list(range(len(agents)))[::-1]
     axes.barh(places, [a.run_rate_usd or 0.0 for a in agents], color="#4c78a8",
               label="run-rate (observed)")  # fmt: skip
+    # the ceiling is often far beyond: the axis ends past the run-rates and budgets, and
+    # a ceiling beyond it is an arrow at the edge with its amount written
+    right = 1.25 * max([a.run_rate_usd or 0.0 for a in agents]
+                       + [a.budget_usd or 0.0 for a in agents], default=0.0) or 1.0  # fmt: skip
     for attribute, colour, marker, name in (
         ("budget_usd", "#e45756", "D", "budget (volume x cost target)"),
         ("ceiling_usd", "#7f7f7f", "|", "ceiling (volume x max cost per task)"),
     ):
         marks = [(y, getattr(a, attribute)) for y, a in zip(places, agents, strict=True)]
         marks = [(y, v) for y, v in marks if v is not None]
-        axes.scatter([v for _, v in marks], [y for y, _ in marks], marker=marker, s=60,
+        inside = [(y, v) for y, v in marks if v <= right]
+        axes.scatter([v for _, v in inside], [y for y, _ in inside], marker=marker, s=60,
                      color=colour, label=name, zorder=3)  # fmt: skip
+        for y, value in [(y, v) for y, v in marks if v > right]:
+            axes.annotate(f"{name.split()[0]} ${value:,.0f} →", (right, y), ha="right",
+                          va="center", fontsize="x-small", color=colour)  # fmt: skip
+    axes.set_xlim(0, right)
     axes.set_yticks(places, [_label(a.agent) for a in agents])
     axes.set_xlabel("USD per month (30 days)")
     axes.set_title("Monthly run-rate against budget")
     _usd(axes)
-    axes.legend(loc="lower right", fontsize="small")
+    _legend_below(axes, 3)
     return _save(figure, out / "run-rate.png")
 
 
@@ -173,6 +182,12 @@ def _time_axis(axes: Axes, starts_ns: Sequence[int], bucket: str) -> None:
     ticks = list(range(0, len(starts_ns), step))
     names = [datetime.fromtimestamp(starts_ns[i] / NS_PER_S, UTC).strftime(shape) for i in ticks]
     axes.set_xticks(ticks, names, rotation=30, horizontalalignment="right")
+
+
+def _legend_below(axes: Axes, columns: int) -> None:
+    """Under the axis label, where no bar or label can be: a legend never hides data."""
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=columns,
+                fontsize="small", frameon=False)  # fmt: skip
 
 
 def _legend_outside(axes: Axes, entries: int) -> None:

@@ -180,7 +180,7 @@ def _loops(task: Task, max_steps: int | None) -> dict[str, int]:
         counts: dict[str, int] = {}
         for call in calls:
             counts[call.tool] = counts.get(call.tool, 0) + 1
-        runs[max(counts, key=lambda t: (counts[t], t))] = 1
+        runs[min(counts, key=lambda t: (-counts[t], t))] = 1
     return runs
 
 
