@@ -26,18 +26,27 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from reconciler.evals.grading import TrialStatus, collect_violations, derive_outcome
 from reconciler.evals.metrics import Metrics, compute
 from reconciler.evals.records import CaseResult, summarize
 from reconciler.evals.sandbox import Sandbox
-from reconciler.evals.types import ModelCall, Outcome, ToolCall, Trajectory, Violation
+from reconciler.evals.types import (
+    ModelCall,
+    Outcome,
+    ToolCall,
+    Trajectory,
+    Violation,
+    canonical_json,
+)
 from reconciler.ops.model import NS_PER_S, ModelUse, Task, ToolUse
 from reconciler.pricing import PriceBook
 from reconciler.spec.agent import Agent
 from reconciler.spec.catalog import Tool
 
 SUITE = "production"
+MEMO = 100_000  # (tool, arguments) checks remembered per agent
 # alm.escalation.expected as an expected outcome: false reads as "resolved" (not escalated;
 # only precision and recall use it), no label as None (left out of precision and recall)
 EXPECTED: dict[bool | None, Outcome | None] = {True: "escalated", False: "resolved", None: None}
@@ -92,6 +101,7 @@ class Grader:
         self._unjudged = Sandbox(agent, _Unjudged(catalog), ())
         # a window repeats the same few tools and models: their checks and prices, once
         self._by_tool: dict[str, tuple[Violation, ...]] = {}
+        self._by_call: dict[tuple[str, str], tuple[Violation, ...]] = {}
         self._known: dict[tuple[str, str], bool] = {}
 
     def violations(self, use: ToolUse) -> tuple[Violation, ...]:
@@ -99,10 +109,24 @@ class Grader:
         recorded arguments (or without the catalog) only the grants, the catalog's names
         and the must-never rules are checked."""
         if self._judged is not None and use.arguments is not None:
-            return self._judged.check(use.tool, use.arguments)
+            return self._judged_check(self._judged, use.tool, use.arguments)
         found = self._by_tool.get(use.tool)
         if found is None:
             found = self._by_tool[use.tool] = self._unjudged.check(use.tool, {})
+        return found
+
+    def _judged_check(self, sandbox: Sandbox, tool: str, arguments: Any) -> tuple[Violation, ...]:
+        """Sandbox.check, remembered per (tool, arguments): a schema check costs ~100 µs and
+        production repeats the same calls (bounded: forgotten past MEMO entries)."""
+        try:
+            key = (tool, canonical_json(arguments))
+        except (TypeError, ValueError):  # not JSON-encodable as given: check it every time
+            return sandbox.check(tool, arguments)
+        found = self._by_call.get(key)
+        if found is None:
+            if len(self._by_call) >= MEMO:
+                self._by_call.clear()
+            found = self._by_call[key] = sandbox.check(tool, arguments)
         return found
 
     def tool_call(self, use: ToolUse) -> ToolCall:
