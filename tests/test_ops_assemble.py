@@ -348,3 +348,27 @@ def test_a_parent_cycle_does_not_hang_and_belongs_to_no_task() -> None:
     tool = next(s for s in spans if s.operation == "execute_tool")
     looped = [replace(s, parent_span_id=s.span_id) if s is tool else s for s in spans]
     assert one_task(looped).tool_calls == ()
+
+
+JUNK: list[Any] = [None, -1, "", "x", "[1]", '[{"role": "user", "parts": 3}]', [], {}, True, 2.5]
+
+
+def test_any_attribute_value_assembles_or_is_reported_never_raises() -> None:
+    rec = Recorder()
+    spec = TaskSpec("support", "sha256:r", START, tools=[ToolStep("t", arguments={"a": 1})],
+        input_text="hi", output_text="ok", outcome="resolved", success=True)  # fmt: skip
+    rec.record(spec)
+    spans = read(rec)
+    rng = random.Random(5)
+    kinds = set()
+    for _ in range(300):
+        changed = []
+        for span in spans:
+            attributes = dict(span.attributes)
+            for key in rng.sample(sorted(attributes), k=min(2, len(attributes))):
+                attributes[key] = rng.choice(JUNK)
+            changed.append(replace(span, attributes=attributes))
+        tasks, bad = assemble(changed, KNOWN)
+        kinds |= {b.kind for b in bad}
+        assert all(task.agent in KNOWN for task in tasks)
+    assert kinds <= {"wrong-type", "unknown-agent", "no-root"} and "wrong-type" in kinds

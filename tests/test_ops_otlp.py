@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 import subprocess
 import sys
 from collections import Counter
@@ -145,7 +146,7 @@ def test_every_any_value_kind_is_decoded() -> None:
         "i": 7,
         "d": float("inf"),
         "b": False,
-        "y": b"hi",
+        "y": "aGk=",
         "e": None,
         "kv": {"a": [-3]},
     }
@@ -191,6 +192,17 @@ BREAKAGES: list[tuple[str, Any]] = [
     ("wrong-type", lambda s: s["attributes"].append({"key": "k", "value": {"bytesValue": "!"}})),
     ("wrong-type", lambda s: s.update(status={"code": 9})),
     ("wrong-type", lambda s: s.update(name=["chat"])),
+    (
+        "wrong-type",
+        lambda s: s["attributes"].append({"key": "k", "value": {"intValue": "9" * 5000}}),
+    ),
+    ("wrong-type", lambda s: s["attributes"].append({"key": "k" * 2000, "value": {}})),
+    ("bad-time", lambda s: s.update(endTimeUnixNano="9" * 5000)),
+    ("too-large", lambda s: s.update(name="n" * (otlp.MAX_ATTRIBUTE + 1))),
+    (
+        "too-large",
+        lambda s: s.update(status={"code": 2, "message": "m" * (otlp.MAX_ATTRIBUTE + 1)}),
+    ),
     (
         "too-large",
         lambda s: s["attributes"].append(
@@ -277,3 +289,32 @@ def test_genai_counts_accept_what_sdks_and_string_maps_carry() -> None:
     for value in (-1, 2.5, "3.0", "lots", True, None):
         with pytest.raises(ValueError, match="non-negative integer"):
             otlp.count(value)
+
+
+JUNK: list[Any] = [None, 0, -1, "", "x", "9" * 30, [], {}, True, 1.5, [{}], {"stringValue": 1}]
+
+
+def _nodes(value: Any) -> list[tuple[Any, Any]]:
+    """(container, key) of every value inside `value`."""
+    found: list[tuple[Any, Any]] = []
+    keys = value.keys() if isinstance(value, dict) else range(len(value))
+    for key in keys:
+        found.append((value, key))
+        if isinstance(value[key], dict | list):
+            found.extend(_nodes(value[key]))
+    return found
+
+
+def test_any_corruption_of_an_sdk_line_is_a_bad_span_never_an_exception() -> None:
+    line = next(recorder(2).lines())
+    rng = random.Random(12)
+    kinds: Counter[str] = Counter()
+    for _ in range(400):
+        export = json.loads(line)
+        for _ in range(rng.randint(1, 3)):
+            container, key = rng.choice(_nodes(export))
+            container[key] = rng.choice(JUNK)
+        for item in otlp.read_lines([json.dumps(export)], "fuzz"):
+            assert isinstance(item, Span) or item.kind in BAD_KINDS
+            kinds[item.kind if isinstance(item, BadSpan) else "span"] += 1
+    assert {"span", "not-otlp", "bad-id", "bad-time", "wrong-type"} <= set(kinds)

@@ -111,7 +111,7 @@ def _gather(by_id: dict[str, Span], roots: dict[str, Span]) -> tuple[dict[str, _
         if owner is not None:
             getattr(parts.setdefault(owner, _Parts()), kind).append(span)
     if not roots:
-        orphans = sum(1 for span in by_id.values() if span.operation is not None)
+        orphans = sum(1 for span in by_id.values() if span.operation or span.name == LABEL_SPAN)
     return parts, orphans
 
 

@@ -31,6 +31,7 @@ from reconciler.ops.model import BadSpan, Span
 
 MAX_LINE = 64 * 1024 * 1024  # bytes of one export line
 MAX_ATTRIBUTE = 1024 * 1024  # characters of one string (or bytes) attribute
+MAX_KEY = 1024  # characters of an attribute key
 MAX_DEPTH = 16  # nested arrayValue / kvlistValue
 DETAIL = 60  # characters of untrusted text quoted in a detail
 _GZIP, _ZSTD = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
@@ -147,7 +148,7 @@ def _read_line(line: bytes | str, at: str) -> Iterator[Span | BadSpan]:
         return
     resources = export.get("resourceSpans") if type(export) is dict else None
     if type(resources) is not list:
-        got = _show(export if resources is None else resources)
+        got = quoted(export if resources is None else resources)
         yield BadSpan("not-otlp", at, f"expected {{'resourceSpans': [...]}}, got {got}")
         return
     escaped = _may_hold_surrogates(line)
@@ -179,15 +180,15 @@ def _resource_spans(raw: Any, at: str, escaped: bool) -> Iterator[Span | BadSpan
 def _resource(raw: Any, escaped: bool) -> tuple[dict[str, Any], list[list[Any]]]:
     """The decoded resource attributes and the span lists of its scopes."""
     if type(raw) is not dict:
-        raise _Bad("not-otlp", f"a resourceSpans item that is {_show(raw)}")
+        raise _Bad("not-otlp", f"a resourceSpans item that is {quoted(raw)}")
     resource = raw.get("resource") or {}
     if type(resource) is not dict:
-        raise _Bad("not-otlp", f"a resource that is {_show(resource)}")
+        raise _Bad("not-otlp", f"a resource that is {quoted(resource)}")
     if escaped:
         _check_text(resource)
     scopes = raw.get("scopeSpans") or []
     if type(scopes) is not list:
-        raise _Bad("not-otlp", f"scopeSpans {_show(scopes)}: expected a list")
+        raise _Bad("not-otlp", f"scopeSpans {quoted(scopes)}: expected a list")
     groups = []
     for scope in scopes:
         spans = scope.get("spans") if type(scope) is dict else None
@@ -200,7 +201,7 @@ def _resource(raw: Any, escaped: bool) -> tuple[dict[str, Any], list[list[Any]]]
 def _check_text(raw: Any) -> None:
     try:
         json.dumps(raw, ensure_ascii=False).encode()
-    except UnicodeEncodeError:
+    except (UnicodeEncodeError, RecursionError):
         raise _Bad("bad-json", "a lone UTF-16 surrogate escape (not Unicode text)") from None
 
 
@@ -209,7 +210,7 @@ def _check_text(raw: Any) -> None:
 
 def _span(raw: Any, resource: dict[str, Any], escaped: bool) -> Span:
     if type(raw) is not dict:
-        raise _Bad("not-otlp", f"a span that is {_show(raw)}")
+        raise _Bad("not-otlp", f"a span that is {quoted(raw)}")
     if escaped:
         _check_text(raw)
     trace_id = _id(raw.get("traceId"), 32, "traceId")
@@ -239,21 +240,19 @@ def _id(value: Any, digits: int, field: str) -> str:
         low = value.lower()
         if _HEX.issuperset(low) and low != _ZEROS[digits]:
             return low
-    raise _Bad("bad-id", f"{field} {_show(value)}: expected {digits} hex digits, not all 0")
+    raise _Bad("bad-id", f"{field} {quoted(value)}: expected {digits} hex digits, not all 0")
 
 
 def _time(value: Any, field: str) -> int:
-    if type(value) is str and value.isascii() and value.isdigit():
+    if type(value) is str and len(value) <= 20 and value.isascii() and value.isdigit():
         value = int(value)
     if type(value) is int and 0 < value < _INT64:
         return value
-    raise _Bad("bad-time", f"{field} {_show(value)}: expected unix nanoseconds")
+    raise _Bad("bad-time", f"{field} {quoted(value)}: expected unix nanoseconds")
 
 
 def _name(value: Any) -> str:
-    if type(value) is not str:
-        raise _Bad("wrong-type", f"name {_show(value)}: expected a string")
-    return value[:MAX_ATTRIBUTE]
+    return _string(value, "name", 0)
 
 
 def _status(raw: Any) -> tuple[int, str]:
@@ -263,8 +262,8 @@ def _status(raw: Any) -> tuple[int, str]:
     message = raw.get("message", "") if type(raw) is dict else None
     code = _STATUS.get(code, code) if type(code) is str else code
     if type(code) is not int or code not in (0, 1, 2) or type(message) is not str:
-        raise _Bad("wrong-type", f"status {_show(raw)}: expected {{code: 0-2, message}}")
-    return code, message[:MAX_ATTRIBUTE]
+        raise _Bad("wrong-type", f"status {quoted(raw)}: expected {{code: 0-2, message}}")
+    return code, _string(message, "status message", 0)
 
 
 def _event_labels(events: Any) -> dict[str, Any]:
@@ -284,13 +283,13 @@ def _attributes(items: Any) -> dict[str, Any]:
     if items is None:
         return {}
     if type(items) is not list:
-        raise _Bad("wrong-type", f"attributes {_show(items)}: expected a list")
+        raise _Bad("wrong-type", f"attributes {quoted(items)}: expected a list")
     decoded: dict[str, Any] = {}
     typed_of, limit = GENAI_TYPES.get, MAX_ATTRIBUTE  # locals: this is the reader's hot loop
     for item in items:
         key = item.get("key") if type(item) is dict else None
-        if type(key) is not str:
-            raise _Bad("wrong-type", f"an attribute {_show(item)} without a string key")
+        if type(key) is not str or len(key) > MAX_KEY:
+            raise _Bad("wrong-type", f"an attribute key {quoted(key)}: expected a short string")
         raw = item.get("value")
         value = raw.get("stringValue") if type(raw) is dict else None  # the common case
         if type(value) is not str or len(value) > limit or len(raw) != 1:
@@ -306,18 +305,18 @@ def _typed(typed: Callable[[Any], Any], key: str, value: Any) -> Any:
     try:
         return typed(value)
     except ValueError as error:
-        raise _Bad("wrong-type", f"{key} {_show(value)}: expected {error}") from None
+        raise _Bad("wrong-type", f"{key} {quoted(value)}: expected {error}") from None
 
 
 def _any_value(value: Any, key: str, depth: int) -> Any:
     if value is None or value == {}:
         return None
     if type(value) is not dict or len(value) != 1:
-        raise _Bad("wrong-type", f"{key} {_show(value)}: expected one AnyValue field")
+        raise _Bad("wrong-type", f"{key} {quoted(value)}: expected one AnyValue field")
     ((tag, inner),) = value.items()
     decode = _ANY_VALUES.get(tag)
     if decode is None:
-        raise _Bad("wrong-type", f"{key}: unknown AnyValue field {_show(tag)}")
+        raise _Bad("wrong-type", f"{key}: unknown AnyValue field {quoted(tag)}")
     if depth > MAX_DEPTH:
         raise _Bad("too-large", f"{key}: values nested over {MAX_DEPTH} deep")
     return decode(inner, key, depth)
@@ -325,17 +324,17 @@ def _any_value(value: Any, key: str, depth: int) -> Any:
 
 def _string(value: Any, key: str, depth: int) -> str:
     if type(value) is not str:
-        raise _Bad("wrong-type", f"{key} stringValue {_show(value)}: expected a string")
+        raise _Bad("wrong-type", f"{key} {quoted(value)}: expected a string")
     if len(value) > MAX_ATTRIBUTE:
         raise _Bad("too-large", f"{key}: a string of {len(value):,} characters")
     return value
 
 
 def _int(value: Any, key: str, depth: int) -> int:
-    if type(value) is str and value.isascii() and value.removeprefix("-").isdigit():
-        value = int(value)
+    if type(value) is str and len(value) <= 20 and value.removeprefix("-").isdigit():
+        value = int(value) if value.isascii() else None
     if type(value) is not int or not -_INT64 <= value < _INT64:
-        raise _Bad("wrong-type", f"{key} intValue {_show(value)}: expected an int64")
+        raise _Bad("wrong-type", f"{key} intValue {quoted(value)}: expected an int64")
     return value
 
 
@@ -347,38 +346,40 @@ def _double(value: Any, key: str, depth: int) -> float:
             return _FLOATS.get(value) or float(value)
         except ValueError:
             pass
-    raise _Bad("wrong-type", f"{key} doubleValue {_show(value)}: expected a number")
+    raise _Bad("wrong-type", f"{key} doubleValue {quoted(value)}: expected a number")
 
 
 def _bool(value: Any, key: str, depth: int) -> bool:
     if type(value) is not bool:
-        raise _Bad("wrong-type", f"{key} boolValue {_show(value)}: expected true or false")
+        raise _Bad("wrong-type", f"{key} boolValue {quoted(value)}: expected true or false")
     return value
 
 
-def _bytes(value: Any, key: str, depth: int) -> bytes:
+def _bytes(value: Any, key: str, depth: int) -> str:
+    """Checked, and kept as its base64 text: attributes stay JSON values."""
     try:
-        return base64.b64decode(_string(value, key, depth), validate=True)
+        base64.b64decode(_string(value, key, depth), validate=True)
+        return str(value)
     except binascii.Error:
-        raise _Bad("wrong-type", f"{key} bytesValue {_show(value)}: expected base64") from None
+        raise _Bad("wrong-type", f"{key} bytesValue {quoted(value)}: expected base64") from None
 
 
 def _array(value: Any, key: str, depth: int) -> list[Any]:
     values = value.get("values") or [] if type(value) is dict else None
     if type(values) is not list:
-        raise _Bad("wrong-type", f"{key} arrayValue {_show(value)}: expected {{values: [...]}}")
+        raise _Bad("wrong-type", f"{key} arrayValue {quoted(value)}: expected {{values: [...]}}")
     return [_any_value(item, key, depth + 1) for item in values]
 
 
 def _kvlist(value: Any, key: str, depth: int) -> dict[str, Any]:
     values = value.get("values") or [] if type(value) is dict else None
     if type(values) is not list:
-        raise _Bad("wrong-type", f"{key} kvlistValue {_show(value)}: expected {{values: [...]}}")
+        raise _Bad("wrong-type", f"{key} kvlistValue {quoted(value)}: expected {{values: [...]}}")
     decoded = {}
     for item in values:
         name = item.get("key") if type(item) is dict else None
-        if type(name) is not str:
-            raise _Bad("wrong-type", f"{key}: a kvlistValue entry without a string key")
+        if type(name) is not str or len(name) > MAX_KEY:
+            raise _Bad("wrong-type", f"{key}: a kvlistValue key that is not a short string")
         decoded[name] = _any_value(item.get("value"), f"{key}.{name}", depth + 1)
     return decoded
 
@@ -431,7 +432,7 @@ def _clip(text: str) -> str:
     return text if len(text) <= 2 * DETAIL else text[: 2 * DETAIL] + "..."
 
 
-def _show(value: object) -> str:
+def quoted(value: object) -> str:
     """Untrusted input quoted in a detail: clipped, escaped, containers by type only."""
     if isinstance(value, str | bytes):
         return repr(value[:DETAIL]) + ("..." if len(value) > DETAIL else "")
