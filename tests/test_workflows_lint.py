@@ -15,7 +15,7 @@ import pytest
 from tests.workflow_steps import WORKFLOWS
 
 BIN = Path(sys.executable).parent
-EXPECTED = {"alm-pr.yml", "alm-comment.yml", "alm-review.yml", "alm-deploy.yml"}
+EXPECTED = {"alm-pr.yml", "alm-comment.yml", "alm-review.yml", "alm-deploy.yml", "alm-ops.yml"}
 
 
 def tool(name: str) -> str | None:
