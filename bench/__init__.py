@@ -26,6 +26,8 @@ REGISTRY: dict[str, str] = {
     "github_pr": "bench.github_pr",
     "hostile": "bench.bench_hostile",
     "deploy": "bench.deploy",
+    "ops": "bench.ops",
+    "ops_engines": "bench.ops_engines",
 }
 
 
