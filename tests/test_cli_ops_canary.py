@@ -128,6 +128,10 @@ def test_a_good_canary_is_promoted_audited_and_once(capsys, repo) -> None:
     assert len(audit(repo, "promote-canary")) == 2
     code, out, _ = alm(capsys, repo, "status", "--env", "prod", "--format", "json")
     assert {r["name"]: r["sync"] for r in json.loads(out)["agents"]}[AGENT] == "Synced"
+    # the promotion is not drift, and an apply with nothing to do keeps it
+    assert alm(capsys, repo, "drift", "--env", "prod")[0] == 0
+    assert alm(capsys, repo, "apply", "--env", "prod")[0] == 0
+    assert live(repo).promotion == bundle.promotion
 
 
 def test_a_worse_canary_is_rolled_back_pinned_and_exits_3(capsys, repo) -> None:
