@@ -150,6 +150,10 @@ def test_a_trace_without_its_invoke_agent_span_is_one_no_root() -> None:
     assert tasks == []
     assert [(b.kind, b.where) for b in bad] == [("no-root", f"trace {trace_id}")]
     assert bad[0].detail.startswith("5 GenAI span(s)")
+    root_id = next(s.span_id for s in read(rec) if s.operation == "invoke_agent")
+    rec.clear()
+    _label(rec, trace_id, root_id, START + NS, **{"alm.feedback": "negative"})
+    assert [b.kind for b in assemble(read(rec), KNOWN)[1]] == ["no-root"]  # a label alone
 
 
 def test_a_span_whose_parent_is_missing_goes_to_the_only_task() -> None:

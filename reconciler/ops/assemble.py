@@ -3,19 +3,19 @@
 A task is one `invoke_agent` span with the model and tool spans whose nearest
 `invoke_agent` ancestor it is, so a sub-agent's calls belong to the sub-agent. Spans
 arrive in any order, from any source: the GenAI attribute types are checked again here
-(reconciler.ops.otlp.GENAI_TYPES) for sources that did not go through the reader, and the
+(reconciler.ops.otlp_values.GENAI_TYPES) for sources that did not go through the reader, and the
 alm.* labels are checked only here: a bad label is reported and ignored, its task kept.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from reconciler.ops.genai_text import json_or_raw, last_text
 from reconciler.ops.model import BadSpan, ModelUse, Span, Task, ToolUse
-from reconciler.ops.otlp import GENAI_TYPES, MAX_ATTRIBUTE, quoted, text
+from reconciler.ops.otlp_values import GENAI_TYPES, quoted, text
 
 AGENT_OPERATION = "invoke_agent"
 MODEL_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
@@ -248,22 +248,11 @@ def _tool_use(span: Span) -> ToolUse:
         tool=_text(attrs, "gen_ai.tool.name") or span.name.removeprefix(TOOL_OPERATION).strip(),
         call_id=_text(attrs, "gen_ai.tool.call.id"),
         error=_error(span),
-        arguments=_json_or_raw(attrs.get("gen_ai.tool.call.arguments")),
-        result=_json_or_raw(attrs.get("gen_ai.tool.call.result")),
+        arguments=json_or_raw(attrs.get("gen_ai.tool.call.arguments")),
+        result=json_or_raw(attrs.get("gen_ai.tool.call.result")),
         start_ns=span.start_ns,
         end_ns=span.end_ns,
     )
-
-
-def _json_or_raw(value: Any) -> Any:
-    """JSON text decoded; anything else (or text that is not JSON) kept, bounded."""
-    if not isinstance(value, str):
-        return value
-    value = value[:MAX_ATTRIBUTE]
-    try:
-        return json.loads(value)
-    except (ValueError, RecursionError):
-        return value
 
 
 # --- messages --------------------------------------------------------------------------
@@ -273,43 +262,9 @@ def _texts(attrs: Any, fallback: Sequence[Span], key: str, role: str) -> str | N
     """The last text of `role` in the invoke_agent span's messages, else in those of its
     first (input) or last (output) model call, where some instrumentations put them."""
     for holder in (attrs, *(span.attributes for span in fallback)):
-        if (found := _last_text(holder.get(key), role)) is not None:
+        if (found := last_text(holder.get(key), role)) is not None:
             return found
     return None
-
-
-def _last_text(value: Any, role: str) -> str | None:
-    messages = _json_or_raw(value)
-    for message in reversed(messages) if isinstance(messages, list) else ():
-        found = _message_text(message) if _has_role(message, role) else None
-        if found is not None:
-            return found
-    return None
-
-
-def _has_role(message: Any, role: str) -> bool:
-    return isinstance(message, dict) and message.get("role") == role
-
-
-def _message_text(message: dict[str, Any]) -> str | None:
-    """The text of {role, parts: [{type: text, content}]} or of the older {role, content}
-    (a string, or a list of {type: text, text})."""
-    parts = message.get("parts")
-    if isinstance(parts, list):
-        return _joined(part.get("content") for part in parts if _is_text(part))
-    content = message.get("content")
-    if isinstance(content, list):
-        return _joined(part.get("text") for part in content if _is_text(part))
-    return content if isinstance(content, str) else None
-
-
-def _is_text(part: Any) -> bool:
-    return isinstance(part, dict) and part.get("type") == "text"
-
-
-def _joined(texts: Iterable[Any]) -> str | None:
-    found = [piece for piece in texts if isinstance(piece, str)]
-    return "\n".join(found) if found else None
 
 
 # --- labels ----------------------------------------------------------------------------

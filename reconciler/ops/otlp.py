@@ -5,21 +5,19 @@ parsed once with json.loads; a resource's attributes are decoded once and shared
 spans. Every kind of bad input becomes a `BadSpan` at "file:line", never an exception.
 
 Types checked here: the OTLP structure (ids, times, status, AnyValue) and the GenAI
-attributes whose type the conventions fix (`GENAI_TYPES`: token counts are non-negative
-integers, names are strings); a span failing them is dropped as a BadSpan, because its
+attributes whose type the conventions fix (otlp_values.GENAI_TYPES: token counts are
+non-negative integers, names are strings); a span failing them is dropped as a BadSpan, because its
 cost or identity cannot be trusted. The alm.* labels are checked by assembly instead
 (reconciler.ops.assemble): a bad label is ignored and its task kept.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import gzip
 import io
 import json
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,19 +26,25 @@ import zstandard
 
 from reconciler.errors import AlmError
 from reconciler.ops.model import BadSpan, Span
+from reconciler.ops.otlp_values import (
+    DETAIL,
+    MAX_ATTRIBUTE,
+    BadValue,
+    attributes,
+    clip,
+    quoted,
+    string,
+)
 
 MAX_LINE = 64 * 1024 * 1024  # bytes of one export line
-MAX_ATTRIBUTE = 1024 * 1024  # characters of one string (or bytes) attribute
-MAX_KEY = 1024  # characters of an attribute key
-MAX_DEPTH = 16  # nested arrayValue / kvlistValue
-DETAIL = 60  # characters of untrusted text quoted in a detail
+# the limits are part of the reader's contract (ISSUE12), so they are named here too
+__all__ = ["DETAIL", "MAX_ATTRIBUTE", "MAX_LINE", "LongLine", "TraceFileError"] + [
+    "open_trace_file", "read_files", "read_lines"]  # fmt: skip
 _GZIP, _ZSTD = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
 _HEX = frozenset("0123456789abcdef")
 _ZEROS = {16: "0" * 16, 32: "0" * 32}
 _INT64 = 2**63
 _STATUS = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
-_FLOATS = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
-_JSON_TYPES = {dict: "JSON object", list: "JSON array", type(None): "null"}
 
 
 class TraceFileError(AlmError):
@@ -51,12 +55,6 @@ class LongLine(bytes):
     """What open_trace_file yields for a line over the limit: its start, not the line."""
 
     size: int
-
-
-class _Bad(Exception):
-    def __init__(self, kind: str, detail: str) -> None:
-        super().__init__(detail)
-        self.kind, self.detail = kind, detail
 
 
 # --- files -----------------------------------------------------------------------------
@@ -144,7 +142,7 @@ def _read_line(line: bytes | str, at: str) -> Iterator[Span | BadSpan]:
     try:
         export = json.loads(line)
     except (ValueError, RecursionError) as error:
-        yield BadSpan("bad-json", at, f"not JSON: {_clip(str(error))}")
+        yield BadSpan("bad-json", at, f"not JSON: {clip(str(error))}")
         return
     resources = export.get("resourceSpans") if type(export) is dict else None
     if type(resources) is not list:
@@ -166,43 +164,43 @@ def _may_hold_surrogates(line: bytes | str) -> bool:
 def _resource_spans(raw: Any, at: str, escaped: bool) -> Iterator[Span | BadSpan]:
     try:
         resource, groups = _resource(raw, escaped)
-    except _Bad as bad:
+    except BadValue as bad:
         yield BadSpan(bad.kind, at, f"resource: {bad.detail}")
         return
     for spans in groups:
         for raw_span in spans:
             try:
                 yield _span(raw_span, resource, escaped)
-            except _Bad as bad:
+            except BadValue as bad:
                 yield BadSpan(bad.kind, at, bad.detail)
 
 
 def _resource(raw: Any, escaped: bool) -> tuple[dict[str, Any], list[list[Any]]]:
     """The decoded resource attributes and the span lists of its scopes."""
     if type(raw) is not dict:
-        raise _Bad("not-otlp", f"a resourceSpans item that is {quoted(raw)}")
+        raise BadValue("not-otlp", f"a resourceSpans item that is {quoted(raw)}")
     resource = raw.get("resource") or {}
     if type(resource) is not dict:
-        raise _Bad("not-otlp", f"a resource that is {quoted(resource)}")
+        raise BadValue("not-otlp", f"a resource that is {quoted(resource)}")
     if escaped:
         _check_text(resource)
     scopes = raw.get("scopeSpans") or []
     if type(scopes) is not list:
-        raise _Bad("not-otlp", f"scopeSpans {quoted(scopes)}: expected a list")
+        raise BadValue("not-otlp", f"scopeSpans {quoted(scopes)}: expected a list")
     groups = []
     for scope in scopes:
         spans = scope.get("spans") if type(scope) is dict else None
         if type(spans) is not list:
-            raise _Bad("not-otlp", "a scopeSpans item without a list of spans")
+            raise BadValue("not-otlp", "a scopeSpans item without a list of spans")
         groups.append(spans)
-    return _attributes(resource.get("attributes")), groups
+    return attributes(resource.get("attributes")), groups
 
 
 def _check_text(raw: Any) -> None:
     try:
         json.dumps(raw, ensure_ascii=False).encode()
     except (UnicodeEncodeError, RecursionError):
-        raise _Bad("bad-json", "a lone UTF-16 surrogate escape (not Unicode text)") from None
+        raise BadValue("bad-json", "a lone UTF-16 surrogate escape (not Unicode text)") from None
 
 
 # --- spans -----------------------------------------------------------------------------
@@ -210,7 +208,7 @@ def _check_text(raw: Any) -> None:
 
 def _span(raw: Any, resource: dict[str, Any], escaped: bool) -> Span:
     if type(raw) is not dict:
-        raise _Bad("not-otlp", f"a span that is {quoted(raw)}")
+        raise BadValue("not-otlp", f"a span that is {quoted(raw)}")
     if escaped:
         _check_text(raw)
     trace_id = _id(raw.get("traceId"), 32, "traceId")
@@ -220,27 +218,27 @@ def _span(raw: Any, resource: dict[str, Any], escaped: bool) -> Span:
         start = _time(raw.get("startTimeUnixNano"), "startTimeUnixNano")
         end = _time(raw.get("endTimeUnixNano"), "endTimeUnixNano")
         if end < start:
-            raise _Bad("bad-time", f"ends ({end}) before it starts ({start})")
+            raise BadValue("bad-time", f"ends ({end}) before it starts ({start})")
         code, message = _status(raw.get("status"))
-        attributes = _attributes(raw.get("attributes"))
+        decoded = attributes(raw.get("attributes"))
         if "events" in raw:
-            attributes.update(_event_labels(raw["events"]))
+            decoded.update(_event_labels(raw["events"]))
         return Span(
             trace_id, span_id, _id(parent, 16, "parentSpanId") if parent else None,
-            _name(raw.get("name", "")), start, end, code, message, attributes, resource,
+            _name(raw.get("name", "")), start, end, code, message, decoded, resource,
         )  # fmt: skip
-    except _Bad as bad:
-        raise _Bad(bad.kind, f"span {span_id} of trace {trace_id}: {bad.detail}") from None
+    except BadValue as bad:
+        raise BadValue(bad.kind, f"span {span_id} of trace {trace_id}: {bad.detail}") from None
 
 
 def _id(value: Any, digits: int, field: str) -> str:
     if value is None or value == "":
-        raise _Bad("missing-id", f"a span without {field}")
+        raise BadValue("missing-id", f"a span without {field}")
     if type(value) is str and len(value) == digits:
         low = value.lower()
         if _HEX.issuperset(low) and low != _ZEROS[digits]:
             return low
-    raise _Bad("bad-id", f"{field} {quoted(value)}: expected {digits} hex digits, not all 0")
+    raise BadValue("bad-id", f"{field} {quoted(value)}: expected {digits} hex digits, not all 0")
 
 
 def _time(value: Any, field: str) -> int:
@@ -248,11 +246,11 @@ def _time(value: Any, field: str) -> int:
         value = int(value)
     if type(value) is int and 0 < value < _INT64:
         return value
-    raise _Bad("bad-time", f"{field} {quoted(value)}: expected unix nanoseconds")
+    raise BadValue("bad-time", f"{field} {quoted(value)}: expected unix nanoseconds")
 
 
 def _name(value: Any) -> str:
-    return _string(value, "name", 0)
+    return string(value, "name", 0)
 
 
 def _status(raw: Any) -> tuple[int, str]:
@@ -262,8 +260,8 @@ def _status(raw: Any) -> tuple[int, str]:
     message = raw.get("message", "") if type(raw) is dict else None
     code = _STATUS.get(code, code) if type(code) is str else code
     if type(code) is not int or code not in (0, 1, 2) or type(message) is not str:
-        raise _Bad("wrong-type", f"status {quoted(raw)}: expected {{code: 0-2, message}}")
-    return code, _string(message, "status message", 0)
+        raise BadValue("wrong-type", f"status {quoted(raw)}: expected {{code: 0-2, message}}")
+    return code, string(message, "status message", 0)
 
 
 def _event_labels(events: Any) -> dict[str, Any]:
@@ -271,171 +269,6 @@ def _event_labels(events: Any) -> dict[str, Any]:
     labels: dict[str, Any] = {}
     for event in events if type(events) is list else ():
         if type(event) is dict and event.get("name") == "alm.label":
-            found = _attributes(event.get("attributes"))
+            found = attributes(event.get("attributes"))
             labels.update((k, v) for k, v in found.items() if k.startswith("alm."))
     return labels
-
-
-# --- attributes ------------------------------------------------------------------------
-
-
-def _attributes(items: Any) -> dict[str, Any]:
-    if items is None:
-        return {}
-    if type(items) is not list:
-        raise _Bad("wrong-type", f"attributes {quoted(items)}: expected a list")
-    decoded: dict[str, Any] = {}
-    typed_of, limit = GENAI_TYPES.get, MAX_ATTRIBUTE  # locals: this is the reader's hot loop
-    for item in items:
-        key = item.get("key") if type(item) is dict else None
-        if type(key) is not str or len(key) > MAX_KEY:
-            raise _Bad("wrong-type", f"an attribute key {quoted(key)}: expected a short string")
-        raw = item.get("value")
-        value = raw.get("stringValue") if type(raw) is dict else None  # the common case
-        if type(value) is not str or len(value) > limit or len(raw) != 1:
-            value = _any_value(raw, key, 0)
-        typed = typed_of(key)
-        if typed is not None and value is not None and not (typed is text and type(value) is str):
-            value = _typed(typed, key, value)
-        decoded[key] = value
-    return decoded
-
-
-def _typed(typed: Callable[[Any], Any], key: str, value: Any) -> Any:
-    try:
-        return typed(value)
-    except ValueError as error:
-        raise _Bad("wrong-type", f"{key} {quoted(value)}: expected {error}") from None
-
-
-def _any_value(value: Any, key: str, depth: int) -> Any:
-    if value is None or value == {}:
-        return None
-    if type(value) is not dict or len(value) != 1:
-        raise _Bad("wrong-type", f"{key} {quoted(value)}: expected one AnyValue field")
-    ((tag, inner),) = value.items()
-    decode = _ANY_VALUES.get(tag)
-    if decode is None:
-        raise _Bad("wrong-type", f"{key}: unknown AnyValue field {quoted(tag)}")
-    if depth > MAX_DEPTH:
-        raise _Bad("too-large", f"{key}: values nested over {MAX_DEPTH} deep")
-    return decode(inner, key, depth)
-
-
-def _string(value: Any, key: str, depth: int) -> str:
-    if type(value) is not str:
-        raise _Bad("wrong-type", f"{key} {quoted(value)}: expected a string")
-    if len(value) > MAX_ATTRIBUTE:
-        raise _Bad("too-large", f"{key}: a string of {len(value):,} characters")
-    return value
-
-
-def _int(value: Any, key: str, depth: int) -> int:
-    if type(value) is str and len(value) <= 20 and value.removeprefix("-").isdigit():
-        value = int(value) if value.isascii() else None
-    if type(value) is not int or not -_INT64 <= value < _INT64:
-        raise _Bad("wrong-type", f"{key} intValue {quoted(value)}: expected an int64")
-    return value
-
-
-def _double(value: Any, key: str, depth: int) -> float:
-    if type(value) in (int, float):
-        return float(value)
-    if type(value) is str:
-        try:
-            return _FLOATS.get(value) or float(value)
-        except ValueError:
-            pass
-    raise _Bad("wrong-type", f"{key} doubleValue {quoted(value)}: expected a number")
-
-
-def _bool(value: Any, key: str, depth: int) -> bool:
-    if type(value) is not bool:
-        raise _Bad("wrong-type", f"{key} boolValue {quoted(value)}: expected true or false")
-    return value
-
-
-def _bytes(value: Any, key: str, depth: int) -> str:
-    """Checked, and kept as its base64 text: attributes stay JSON values."""
-    try:
-        base64.b64decode(_string(value, key, depth), validate=True)
-        return str(value)
-    except binascii.Error:
-        raise _Bad("wrong-type", f"{key} bytesValue {quoted(value)}: expected base64") from None
-
-
-def _array(value: Any, key: str, depth: int) -> list[Any]:
-    values = value.get("values") or [] if type(value) is dict else None
-    if type(values) is not list:
-        raise _Bad("wrong-type", f"{key} arrayValue {quoted(value)}: expected {{values: [...]}}")
-    return [_any_value(item, key, depth + 1) for item in values]
-
-
-def _kvlist(value: Any, key: str, depth: int) -> dict[str, Any]:
-    values = value.get("values") or [] if type(value) is dict else None
-    if type(values) is not list:
-        raise _Bad("wrong-type", f"{key} kvlistValue {quoted(value)}: expected {{values: [...]}}")
-    decoded = {}
-    for item in values:
-        name = item.get("key") if type(item) is dict else None
-        if type(name) is not str or len(name) > MAX_KEY:
-            raise _Bad("wrong-type", f"{key}: a kvlistValue key that is not a short string")
-        decoded[name] = _any_value(item.get("value"), f"{key}.{name}", depth + 1)
-    return decoded
-
-
-_ANY_VALUES: dict[str, Callable[[Any, str, int], Any]] = {
-    "stringValue": _string,
-    "intValue": _int,
-    "doubleValue": _double,
-    "boolValue": _bool,
-    "bytesValue": _bytes,
-    "arrayValue": _array,
-    "kvlistValue": _kvlist,
-}
-
-
-# --- GenAI attribute types (shared with assembly, for spans from other sources) --------
-
-
-def count(value: Any) -> int:
-    """A token count: a non-negative integer (an integral double or a decimal string, as
-    some SDKs and ClickHouse's string maps carry it, is accepted)."""
-    integral = type(value) is float and value.is_integer()
-    if integral or (type(value) is str and value.isascii() and value.isdigit()):
-        value = int(value)
-    if type(value) is not int or value < 0:
-        raise ValueError("a non-negative integer")
-    return value
-
-
-def text(value: Any) -> str:
-    if type(value) is not str:
-        raise ValueError("a string")
-    return value
-
-
-_COUNTS = "usage.input_tokens usage.output_tokens usage.cache_read.input_tokens"
-_TEXTS = "operation.name agent.name agent.version conversation.id provider.name system \
-request.model response.model tool.name tool.call.id"
-GENAI_TYPES: dict[str, Callable[[Any], Any]] = {
-    **{f"gen_ai.{name}": count for name in _COUNTS.split()},
-    **{f"gen_ai.{name}": text for name in _TEXTS.split()},
-    "error.type": text,
-}
-
-
-# --- details ---------------------------------------------------------------------------
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= 2 * DETAIL else text[: 2 * DETAIL] + "..."
-
-
-def quoted(value: object) -> str:
-    """Untrusted input quoted in a detail: clipped, escaped, containers by type only."""
-    if isinstance(value, str | bytes):
-        return repr(value[:DETAIL]) + ("..." if len(value) > DETAIL else "")
-    if isinstance(value, bool | int | float):
-        return _clip(repr(value))
-    return f"a {_JSON_TYPES.get(type(value), type(value).__name__)}"
