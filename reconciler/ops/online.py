@@ -46,7 +46,7 @@ from reconciler.spec.agent import Agent
 from reconciler.spec.catalog import Tool
 
 SUITE = "production"
-MEMO = 100_000  # (tool, arguments) checks remembered per agent
+MEMO = 100_000  # checks remembered per agent (calls; whole trajectories)
 # alm.escalation.expected as an expected outcome: false reads as "resolved" (not escalated;
 # only precision and recall use it), no label as None (left out of precision and recall)
 EXPECTED: dict[bool | None, Outcome | None] = {True: "escalated", False: "resolved", None: None}
@@ -102,6 +102,7 @@ class Grader:
         # a window repeats the same few tools and models: their checks and prices, once
         self._by_tool: dict[str, tuple[Violation, ...]] = {}
         self._by_call: dict[tuple[str, str], tuple[Violation, ...]] = {}
+        self._by_path: dict[tuple[Any, str], tuple[Violation, ...]] = {}
         self._known: dict[tuple[str, str], bool] = {}
 
     def violations(self, use: ToolUse) -> tuple[Violation, ...]:
@@ -164,11 +165,22 @@ class Grader:
             error=task.error,
         )
 
+    def _violations(self, path: Trajectory) -> tuple[Violation, ...]:
+        """grading.collect_violations, remembered per (calls and their checks, answer): it
+        depends on nothing else, and the output patterns cost a regex search each."""
+        key = (tuple((c.tool, c.violations) for c in path.tool_calls), path.final_output)
+        found = self._by_path.get(key)
+        if found is None:
+            if len(self._by_path) >= MEMO:
+                self._by_path.clear()
+            found = self._by_path[key] = collect_violations(self.agent.contract, path)
+        return found
+
     def result(self, task: Task) -> CaseResult:
         """One production task as one graded eval trial of suite "production"."""
         path = self.trajectory(task)
         contract = self.agent.contract
-        violations = collect_violations(contract, path)
+        violations = self._violations(path)
         outcome = task.outcome or derive_outcome(contract, path)
         status, reason = task_status(task, outcome, violations)
         return CaseResult(
