@@ -38,8 +38,16 @@ from reconciler.ops.otlp_values import (
 
 MAX_LINE = 64 * 1024 * 1024  # bytes of one export line
 # the limits are part of the reader's contract (ISSUE12), so they are named here too
-__all__ = ["DETAIL", "MAX_ATTRIBUTE", "MAX_LINE", "LongLine", "TraceFileError"] + [
-    "open_trace_file", "read_files", "read_lines"]  # fmt: skip
+__all__ = [
+    "DETAIL",
+    "MAX_ATTRIBUTE",
+    "MAX_LINE",
+    "LongLine",
+    "TraceFileError",
+    "open_trace_file",
+    "read_files",
+    "read_lines",
+]
 _GZIP, _ZSTD = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
 _HEX = frozenset("0123456789abcdef")
 _ZEROS = {16: "0" * 16, 32: "0" * 32}
