@@ -170,3 +170,24 @@ def test_a_baseline_file_is_compared_and_a_bad_one_is_refused(capsys, repo, tmp_
     assert code == 1 and "results.json" in err
     code, _, err = alm(capsys, repo, "ops", "check", "--env", "nowhere")
     assert code == 2 and "unknown environment" in err
+
+
+def test_a_drop_below_the_eval_baseline_is_a_breach(capsys, repo, tmp_path) -> None:
+    results = tmp_path / "results.json"
+    code, _, err = alm(capsys, repo, "eval", "--agent", AGENT, "--out", str(results))
+    assert code == 0, err  # every case of the example suite passes: a baseline of 1.0
+    _, second = deploy_twice(capsys, repo)
+    db = ingest(capsys, repo, traces(tmp_path / "t.jsonl", second, tasks=60, failing=20))
+    args = ("ops", "check", "--env", "prod", "--db", str(db), "--dry-run", "--format", "json")
+    code, out, err = alm(capsys, repo, *args, "--baseline", str(results))
+    assert code == 3, err
+    mine = next(a for a in json.loads(out)["agents"] if a["agent"] == AGENT and a["live"])
+    drop = next(b for b in mine["breaches"] if b["against"] == "baseline")
+    assert drop["metric"] == "task_success_rate" and drop["threshold"] == 1.0
+    assert drop["samples"] == 60 and len(drop["example_traces"]) == 5
+    checks = [c for c in mine["checks"] if c["against"] == "baseline"]
+    assert {c["metric"] for c in checks} >= {"task_success_rate", "policy_compliance"}
+    success = next(c for c in checks if c["metric"] == "task_success_rate")
+    assert success["status"] == "breach" and success["p_value"] < 0.05
+    unlabelled = next(c for c in checks if c["metric"] == "escalation_precision")
+    assert unlabelled["status"] == "not_measured"  # no alm.escalation.expected labels sent
