@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.deploy.bundle import desired_bundles
-from reconciler.deploy.model import Bundle, revision_of
+from reconciler.deploy.model import Bundle, CanaryPromotion, revision_of
 from reconciler.evals.metrics import Metrics
 from reconciler.ops import online
 from reconciler.ops.assemble import assemble
@@ -186,6 +186,15 @@ def test_a_pinned_canary_takes_all_the_traffic(state) -> None:
     )
     (email,) = profiles(state, {"email-drafting": Deployed(pinned, entry.stable_revision)})
     assert email.canary is None and [a.share for a in email.arms] == [1.0]
+
+
+def test_a_promoted_canary_takes_the_share_it_was_promoted_to(state) -> None:
+    entry = canary_fleet(state)["email-drafting"]
+    for percent, shares in ((100, [1.0]), (50, [0.5, 0.5])):
+        promotion = {"traffic_percent": percent, "at": "2026-11-30T00:00:00Z", "by": "x"}
+        live = entry.live.model_copy(update={"promotion": CanaryPromotion(**promotion)})
+        (email,) = profiles(state, {"email-drafting": Deployed(live, entry.stable_revision)})
+        assert [a.share for a in email.arms] == shares
 
 
 # --- the command ------------------------------------------------------------------------

@@ -111,15 +111,19 @@ def _model(bundle: Bundle | None, agent: Agent) -> tuple[str, str]:
 
 def arms_of(agent: Agent, deployed: Deployed) -> tuple[Arm, ...]:
     """The live revision alone, or during a canary (rollout canary, a stable revision in
-    the target's history, not pinned by a rollback) the canary's share and the stable's."""
+    the target's history, not pinned by a rollback, not promoted to all traffic) the
+    canary's share and the stable's."""
     live = deployed.live
     provider, model = _model(live, agent)
     rollout = live.content.get("rollout")
     percent = rollout.get("canary_percent") if isinstance(rollout, dict) else None
+    if live.promotion is not None:  # alm ops promote-canary gave it this share
+        percent = live.promotion.traffic_percent
     split = (
         isinstance(rollout, dict)
         and rollout.get("strategy") == "canary"
         and isinstance(percent, int | float)
+        and percent < 100
         and deployed.stable_revision is not None
         and deployed.stable_revision != live.revision
         and live.pin is None
