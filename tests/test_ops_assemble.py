@@ -264,6 +264,7 @@ def test_an_invalid_label_is_reported_and_ignored_and_the_task_kept() -> None:
     labels = {"alm.task.outcome": "maybe", "alm.task.success": "yes", "alm.feedback": "positive"}
     _label(rec, trace_id, root_id, START + NS, **labels)
     tasks, bad = assemble(read(rec), KNOWN)
+    assert assemble(read(rec)[::-1], KNOWN) == (tasks, bad)  # the same, in the same order
     assert [(t.outcome, t.success, t.feedback) for t in tasks] == [("resolved", None, "positive")]
     assert [(b.kind, b.where) for b in bad] == [("wrong-type", f"trace {trace_id}")] * 2
     assert "'maybe': expected resolved or escalated or refused" in bad[0].detail

@@ -49,11 +49,10 @@ def assemble(
     if orphans:
         bad.append(BadSpan("no-root", where, _orphan_detail(orphans, len(roots))))
     tasks = []
-    for root in roots.values():
+    for root in sorted(roots.values(), key=_start_order):  # tasks and reports in start order
         task = _task(root, parts.get(root.span_id, _Parts()), known_agents, where, bad)
         if task is not None:
             tasks.append(task)
-    tasks.sort(key=lambda task: (task.start_ns, task.span_id))
     return tasks, bad
 
 
@@ -61,7 +60,7 @@ def _checked(spans: Sequence[Span], where: str, bad: list[BadSpan]) -> list[Span
     """The spans whose GenAI attributes have their types (coerced as the reader does);
     the others reported as wrong-type and dropped, as the reader drops them."""
     kept = []
-    for span in spans:
+    for span in sorted(spans, key=_start_order):  # reports in an order the input cannot change
         try:
             coerced = _coerced(span.attributes)
         except ValueError as error:
