@@ -15,7 +15,11 @@ import pytest
 from reconciler.ops.model import NS_PER_S
 from reconciler.ops.tracegen import Recorder, TaskSpec, ToolStep
 from tests.cli import run
+from tests.github_server import GitHubServer
+from tests.github_support import REPO, env_for, server
 from tests.gitrepo import GitRepo, init_repo
+
+_ = server  # the fixture: a local GitHub server (real HTTP, PyGithub)
 
 AGENT = "support-triage"
 AGENT_FILE = f"agents/{AGENT}/agent.yaml"
@@ -191,3 +195,30 @@ def test_a_drop_below_the_eval_baseline_is_a_breach(capsys, repo, tmp_path) -> N
     assert success["status"] == "breach" and success["p_value"] < 0.05
     unlabelled = next(c for c in checks if c["metric"] == "escalation_precision")
     assert unlabelled["status"] == "not_measured"  # no alm.escalation.expected labels sent
+
+
+def test_open_issues_opens_the_breach_issue_then_closes_it(
+    capsys, repo, tmp_path, server: GitHubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert alm(capsys, repo, "apply", "--env", "staging")[0] == 0
+    revision = live(capsys, repo, "staging")[AGENT]["live"]
+    for name, value in env_for(server, tmp_path, "schedule", {}).items():
+        monkeypatch.setenv(name, value)
+    bad = tmp_path / "bad.jsonl"
+    db = ingest(capsys, repo, traces(bad, revision, tasks=60, failing=20, env="staging"))
+    args = ("ops", "check", "--env", "staging", "--db", str(db), "--open-issues")
+    code, out, err = alm(capsys, repo, *args)
+    assert code == 3, err + out
+    [issue] = server.issues(REPO)
+    assert issue["state"] == "open" and f"agent={AGENT} -->" in issue["body"]
+    body = issue["body"].replace("\\_", "_")  # markdown-escaped underscores
+    assert "| task_success_rate | min 0.9 |" in body and "rolled back" not in out
+    assert live(capsys, repo, "staging")[AGENT]["live"] == revision  # on_breach: issue
+    healthy = repo.path.parent / "healthy.db"
+    good = traces(tmp_path / "good.jsonl", revision, tasks=60, failing=0, env="staging")
+    code, out, err = alm(capsys, repo, "ops", "ingest", str(good), "--db", str(healthy))
+    assert code == 0, err
+    code, out, err = alm(capsys, repo, "ops", "check", "--env", "staging", "--db", str(healthy),
+                         "--open-issues")  # fmt: skip
+    assert code == 0, err + out
+    assert [i["state"] for i in server.issues(REPO)] == ["closed"]
