@@ -23,7 +23,7 @@ from reconciler.ops.check import AgentCheck, Settings, breached, check_fleet, ro
 from reconciler.ops.check_render import Action, Report, text, to_json
 from reconciler.ops.model import Task, Window
 from reconciler.ops.online import window_results
-from reconciler.pricing import PriceBook
+from reconciler.ops.rates import RatedPriceBook
 from reconciler.spec.agent import Agent
 
 LOCK_TIMEOUT_S = 60.0
@@ -114,7 +114,7 @@ def run_check(
     agents = fleet(ctx)
     live = {name: entry.bundle for name, entry in ctx.target().read_all().items()}
     state = ctx.state
-    prices = PriceBook(p for doc in state.pricing for p in doc.model.models)
+    prices = RatedPriceBook(p for doc in state.pricing for p in doc.model.models)  # fast
     groups = window_results(read_tasks(ctx, window, db, source), agents, prices, state.tools)
     bases, notes = ({}, []) if no_baseline else baselines(ctx, live, agents, baseline)
     revisions = {name: bundle.revision for name, bundle in live.items()}
