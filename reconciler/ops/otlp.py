@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -53,6 +54,9 @@ _HEX = frozenset("0123456789abcdef")
 _ZEROS = {16: "0" * 16, 32: "0" * 32}
 _INT64 = 2**63
 _STATUS = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
+# one pass over the line (a regex beats two substring searches over ~1 MB lines)
+_SURROGATE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE_TEXT = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class TraceFileError(AlmError):
@@ -165,8 +169,8 @@ def _read_line(line: bytes | str, at: str) -> Iterator[Span | BadSpan]:
 def _may_hold_surrogates(line: bytes | str) -> bool:
     """Whether the line escapes a UTF-16 surrogate (a lone one is not Unicode text)."""
     if isinstance(line, bytes):
-        return b"\\ud" in line or b"\\uD" in line
-    return "\\ud" in line or "\\uD" in line
+        return _SURROGATE_BYTES.search(line) is not None
+    return _SURROGATE_TEXT.search(line) is not None
 
 
 def _resource_spans(raw: Any, at: str, escaped: bool) -> Iterator[Span | BadSpan]:
