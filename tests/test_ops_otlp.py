@@ -227,6 +227,12 @@ def test_a_broken_span_is_a_bad_span_and_its_neighbours_are_kept(kind: str, chan
     assert sum(isinstance(item, Span) for item in items) == 4 + 3
 
 
+def test_utf8_encoded_surrogates_are_not_text() -> None:
+    line = next(recorder(1).lines()).replace("gpt-4.1-mini", "SURROGATE", 1).encode()
+    items = list(otlp.read_lines([line.replace(b"SURROGATE", b"\xed\xa0\x80")], "t"))
+    assert [(b.kind, b.where) for b in items if isinstance(b, BadSpan)] == [("bad-json", "t:1")]
+
+
 def test_broken_lines_are_counted_with_their_location(tmp_path: Path) -> None:
     good = next(recorder(1).lines())
     lines = [good, "{not json", "[1, 2]", '{"resourceSpans": {}}', "[" * 100_000, good]

@@ -54,8 +54,10 @@ _HEX = frozenset("0123456789abcdef")
 _ZEROS = {16: "0" * 16, 32: "0" * 32}
 _INT64 = 2**63
 _STATUS = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
-# one pass over the line (a regex beats two substring searches over ~1 MB lines)
+# one pass over the line (a regex beats two substring searches over ~1 MB lines); json.loads
+# decodes bytes with surrogatepass, so UTF-8-encoded surrogates (ED A0-BF) count too
 _SURROGATE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE_UTF8 = re.compile(rb"\xed[\xa0-\xbf]")
 _SURROGATE_TEXT = re.compile(r"\\u[dD][89a-fA-F]")
 
 
@@ -169,6 +171,8 @@ def _read_line(line: bytes | str, at: str) -> Iterator[Span | BadSpan]:
 def _may_hold_surrogates(line: bytes | str) -> bool:
     """Whether the line escapes a UTF-16 surrogate (a lone one is not Unicode text)."""
     if isinstance(line, bytes):
+        if b"\xed" in line and _SURROGATE_UTF8.search(line):  # a one-byte search first
+            return True
         return _SURROGATE_BYTES.search(line) is not None
     return _SURROGATE_TEXT.search(line) is not None
 
