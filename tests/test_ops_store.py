@@ -229,3 +229,15 @@ def test_a_file_that_is_not_a_store_is_a_clear_error(tmp_path: Path) -> None:
     folder.mkdir()
     with pytest.raises(AlmError, match=r"folder\.db"):
         open_store(folder)
+
+
+def test_a_file_overlapping_stored_spans_adds_only_the_new_ones(tmp_path: Path) -> None:
+    recorder = recorded(spec(at=1), spec("billing", at=2))
+    first = write(tmp_path / "first.jsonl", recorder.spans())
+    recorder.record(spec(at=3, tools=2))
+    both = write(tmp_path / "both.jsonl", recorder.spans(), per_line=100)  # one mixed batch
+    with open_store(tmp_path / "t.db") as store:
+        ingest(store, first)
+        again = store.ingest(read_files([both]), AGENTS)
+        assert (again.added, again.duplicates, again.traces, again.tasks) == (6, 8, 1, 1)
+        assert store.counts() == (14, 3)

@@ -33,6 +33,7 @@ from reconciler.ops.store_schema import migrate
 BATCH_SPANS = 5_000  # spans per transaction: bounded memory, little lost to a crash
 BATCH_TRACES = 1_000  # traces re-assembled per transaction
 _RESOURCE_CACHE = 10_000
+CACHE_KIB = 128 * 1024  # SQLite's page cache (of the 500 MB an ingest of 1M spans may use)
 
 _INSERT_SPAN = "INSERT OR IGNORE INTO spans VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _CHUNK = "SELECT trace_id FROM pending ORDER BY trace_id LIMIT ?"
@@ -75,6 +76,7 @@ def open_store(path: Path) -> TraceStore:
     try:
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA synchronous=NORMAL")  # WAL: a process crash loses no commit
+        con.execute(f"PRAGMA cache_size=-{CACHE_KIB}")  # random trace ids: a wide working set
         migrate(con, label)
     except sqlite3.DatabaseError as error:
         con.close()
@@ -145,16 +147,11 @@ class TraceStore:
 
     def _write_spans(self, rows: list[SpanRow], report: IngestReport) -> None:
         """One transaction: the new spans, and their traces marked pending."""
+        rows.sort()  # key order: each B-tree page is touched once per batch, not per span
         cursor = self.con.cursor()
-        added: set[str] = set()
-        new = 0
         cursor.execute("BEGIN IMMEDIATE")
         try:
-            for row in rows:  # one by one: rowcount tells a new span from a duplicate
-                cursor.execute(_INSERT_SPAN, row)
-                if cursor.rowcount == 1:
-                    new += 1
-                    added.add(row[0])
+            new, added = self._insert_spans(cursor, rows)
             cursor.executemany("INSERT OR IGNORE INTO pending VALUES (?)", ((t,) for t in added))
             cursor.execute("COMMIT")
         except BaseException:
@@ -163,6 +160,27 @@ class TraceStore:
         report.spans_read += len(rows)
         report.added += new
         report.duplicates += len(rows) - new
+
+    def _insert_spans(self, cursor: sqlite3.Cursor, rows: list[SpanRow]) -> tuple[int, set[str]]:
+        """(spans added, their traces): the batch at once when it is all new or all
+        stored (a first or a repeated ingest), span by span when it is mixed."""
+        before = self.con.total_changes
+        cursor.execute("SAVEPOINT batch")
+        cursor.executemany(_INSERT_SPAN, rows)
+        new = self.con.total_changes - before
+        if new in (0, len(rows)):
+            cursor.execute("RELEASE batch")
+            return new, {row[0] for row in rows} if new else set()
+        cursor.execute("ROLLBACK TO batch")
+        cursor.execute("RELEASE batch")
+        added: set[str] = set()
+        new = 0
+        for row in rows:  # rowcount tells a new span from a duplicate
+            cursor.execute(_INSERT_SPAN, row)
+            if cursor.rowcount == 1:
+                new += 1
+                added.add(row[0])
+        return new, added
 
     def _resource_id(self, resource: object) -> int:
         """The row id of a resource; a reader shares one dict among a resource's spans,
