@@ -48,7 +48,7 @@ def version(con: sqlite3.Connection) -> int:
 
 
 def migrate(con: sqlite3.Connection, label: str, upto: int = SCHEMA_VERSION) -> int:
-    """Run the migrations `con` has not run (up to `upto`), each in its own transaction;
+    """Run the migrations `con` has not run (up to `upto`), all in one transaction;
     the version reached."""
     con.execute("BEGIN IMMEDIATE")  # one migrator at a time; the version read inside it
     try:
