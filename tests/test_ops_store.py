@@ -204,10 +204,14 @@ def test_an_older_schema_is_migrated_keeping_its_data(tmp_path: Path) -> None:
     con.execute("INSERT INTO tasks VALUES ('t', 's', 'a', NULL, NULL, 1, '{}')")
     con.close()
     with open_store(db) as store:
-        assert version(store.con) == SCHEMA_VERSION == 2
+        assert version(store.con) == SCHEMA_VERSION == 3
         indexes = {r[0] for r in store.con.execute("SELECT name FROM sqlite_master")}
         assert "tasks_by_agent" in indexes
         assert store.counts() == (0, 1)
+        # migration 3: the lean columns exist, and tasks stored before are re-assembled
+        columns = [r[1] for r in store.con.execute("PRAGMA table_info(tasks)")]
+        assert columns[-4:] == ["latency_ns", "usage", "grade_key", "grade"]
+        assert store.con.execute("SELECT trace_id FROM pending").fetchall() == [("t",)]
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -216,7 +220,10 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     con = sqlite3.connect(db, isolation_level=None)
     con.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION + 1,))
     con.close()
-    with pytest.raises(AlmError, match=r"schema version 3 is newer than this alm knows \(2\)"):
+    newer = (
+        rf"schema version {SCHEMA_VERSION + 1} is newer than this alm knows \({SCHEMA_VERSION}\)"
+    )
+    with pytest.raises(AlmError, match=newer):
         open_store(db)
 
 

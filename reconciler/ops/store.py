@@ -28,7 +28,7 @@ from typing import Any
 from reconciler.errors import AlmError
 from reconciler.ops.assemble import assemble
 from reconciler.ops.model import BadSpan, Span, Task, Window
-from reconciler.ops.store_codec import SpanRow, compact, span_of, span_row, task_json, task_of
+from reconciler.ops.store_codec import SpanRow, compact, span_of, span_row, task_of, task_row
 from reconciler.ops.store_schema import migrate
 
 BATCH_SPANS = 5_000  # spans per transaction: bounded memory, little lost to a crash
@@ -42,7 +42,7 @@ _CHUNK_SPANS = (
     "SELECT s.* FROM (" + _CHUNK + ") AS p JOIN spans AS s ON s.trace_id = p.trace_id"
     " ORDER BY s.trace_id"
 )
-_INSERT_TASK = "INSERT OR REPLACE INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?)"
+_INSERT_TASK = "INSERT OR REPLACE INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 @dataclass
@@ -216,7 +216,7 @@ class TraceStore:
                     report.note(item)
             limit = (BATCH_TRACES,)
             cursor.execute(f"DELETE FROM tasks WHERE trace_id IN ({_CHUNK})", limit)
-            cursor.executemany(_INSERT_TASK, (_task_row(task) for task in tasks))
+            cursor.executemany(_INSERT_TASK, (task_row(task) for task in tasks))
             cursor.execute(f"DELETE FROM pending WHERE trace_id IN ({_CHUNK})", limit)
             cursor.execute("COMMIT")
         except BaseException:
@@ -267,15 +267,3 @@ class TraceStore:
         spans = self.con.execute("SELECT count(*) FROM spans").fetchone()[0]
         tasks = self.con.execute("SELECT count(*) FROM tasks").fetchone()[0]
         return int(spans), int(tasks)
-
-
-def _task_row(task: Task) -> tuple[object, ...]:
-    return (
-        task.trace_id,
-        task.span_id,
-        task.agent,
-        task.revision,
-        task.environment,
-        task.start_ns,
-        task_json(task),
-    )

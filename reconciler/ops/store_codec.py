@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from dataclasses import fields
 from typing import Any
@@ -67,6 +68,49 @@ def task_json(task: Task) -> str:
     for key in _CALLS:
         data[key] = [call.__dict__ for call in data[key]]
     return _dumps(data)
+
+
+# the fields of a task its grade depends on (reconciler.ops.online): not its ids, times,
+# input or usage; each tool call as (tool, error, arguments)
+GRADE_FIELDS = ("output_text", "outcome", "success", "feedback", "escalation_expected", "error")
+TaskRow = tuple[str, str, str, str | None, str | None, int, str, int, str, str, str]
+
+
+def grade_json(task: Task) -> str:
+    """The part of a task grading reads, as compact JSON (keys in a fixed order)."""
+    data: dict[str, Any] = {name: getattr(task, name) for name in GRADE_FIELDS}
+    data["tools"] = [[c.tool, c.error, c.arguments] for c in task.tool_calls]
+    return _dumps(data)
+
+
+def usage_json(task: Task) -> str:
+    """[[provider, model, input, output, cached input], ...] of the task's model calls."""
+    calls = task.model_calls
+    return _dumps(
+        [
+            [c.provider, c.model, c.input_tokens, c.output_tokens, c.cached_input_tokens]
+            for c in calls
+        ]
+    )
+
+
+def task_row(task: Task) -> TaskRow:
+    """The tasks table's columns: ids, agent, revision, environment, start, the whole task
+    as JSON, then latency, usage, grade key and grade (migration 3)."""
+    grade = grade_json(task)
+    return (
+        task.trace_id,
+        task.span_id,
+        task.agent,
+        task.revision,
+        task.environment,
+        task.start_ns,
+        task_json(task),
+        max(task.end_ns - task.start_ns, 0),
+        usage_json(task),
+        hashlib.blake2b(grade.encode(), digest_size=16).hexdigest(),
+        grade,
+    )
 
 
 def task_of(body: str) -> Task:

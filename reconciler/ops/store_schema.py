@@ -32,6 +32,16 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # a check of one agent reads its tasks only
     "CREATE INDEX tasks_by_agent ON tasks (agent, start_ns);",
+    # what a check reads of a task without decoding it whole (store_codec.task_row):
+    # latency, the model calls' usage, and the part grading depends on with its hash, so
+    # a window grades each distinct grade once; tasks stored before are re-assembled
+    """
+    ALTER TABLE tasks ADD COLUMN latency_ns INTEGER;
+    ALTER TABLE tasks ADD COLUMN usage TEXT;
+    ALTER TABLE tasks ADD COLUMN grade_key TEXT;
+    ALTER TABLE tasks ADD COLUMN grade TEXT;
+    INSERT OR IGNORE INTO pending SELECT DISTINCT trace_id FROM tasks;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
