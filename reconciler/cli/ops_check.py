@@ -19,10 +19,12 @@ from reconciler.cli.ops_baseline import baselines
 from reconciler.cli.ops_options import source_options, window_of, window_options
 from reconciler.cli.output import printable
 from reconciler.errors import AlmError, ExitCode, UsageError
+from reconciler.evals.records import CaseResult
 from reconciler.ops.check import AgentCheck, Settings, breached, check_fleet, rows
 from reconciler.ops.check_render import Action, Report, text, to_json
-from reconciler.ops.model import Task, Window
-from reconciler.ops.online import window_results
+from reconciler.ops.model import Window
+from reconciler.ops.online import GroupKey
+from reconciler.ops.online_fast import source_results
 from reconciler.ops.rates import RatedPriceBook
 from reconciler.spec.agent import Agent
 
@@ -95,11 +97,16 @@ def fleet(ctx: EnvContext) -> dict[str, Agent]:
     return {s.name: s.agent for s in ctx.state.agents if ctx.name in s.agent.deploy.environments}
 
 
-def read_tasks(ctx: EnvContext, window: Window, db: Path | None, source: str | None) -> list[Task]:
+def read_results(
+    ctx: EnvContext, window: Window, agents: dict[str, Agent], db: Path | None, source: str | None
+) -> dict[GroupKey, list[CaseResult]]:
+    """The window's tasks graded, streamed from the source (lean rows from the store)."""
     from reconciler.ops.sources import open_source
 
-    tasks = open_source(ctx.app.root, db, source).tasks(window, ctx.name)
-    return list(tasks)
+    state = ctx.state
+    prices = RatedPriceBook(p for doc in state.pricing for p in doc.model.models)  # fast
+    opened = open_source(ctx.app.root, db, source)
+    return source_results(opened, window, ctx.name, agents, prices, state.tools)
 
 
 def run_check(
@@ -113,9 +120,7 @@ def run_check(
 ) -> Report:
     agents = fleet(ctx)
     live = {name: entry.bundle for name, entry in ctx.target().read_all().items()}
-    state = ctx.state
-    prices = RatedPriceBook(p for doc in state.pricing for p in doc.model.models)  # fast
-    groups = window_results(read_tasks(ctx, window, db, source), agents, prices, state.tools)
+    groups = read_results(ctx, window, agents, db, source)
     bases, notes = ({}, []) if no_baseline else baselines(ctx, live, agents, baseline)
     revisions = {name: bundle.revision for name, bundle in live.items()}
     checks = check_fleet(rows(groups, agents, revisions, bases), ctx.name, window, settings)

@@ -41,7 +41,7 @@ from reconciler.evals.types import (
     canonical_json,
 )
 from reconciler.ops.model import NS_PER_S, ModelUse, Task, ToolUse
-from reconciler.pricing import PriceBook
+from reconciler.pricing import PriceBook, TokenUsage
 from reconciler.spec.agent import Agent
 from reconciler.spec.catalog import Tool
 
@@ -141,14 +141,18 @@ class Grader:
             latency_s=_seconds(use.start_ns, use.end_ns),
         )
 
-    def model_call(self, use: ModelUse) -> ModelCall:
-        """A chat span as the evals record a model call; NaN cost when it is not priced."""
-        prices, key = self.prices, (use.provider, use.model)
+    def call_cost(self, provider: str, model: str, usage: TokenUsage) -> float:
+        """USD of one model call; NaN when alm cannot price the model."""
+        key = (provider, model)
         known = self._known.get(key)
         if known is None:
-            known = self._known[key] = prices.known(*key)
+            known = self._known[key] = self.prices.known(*key)
+        return self.prices.cost_usd(provider, model, usage) if known else math.nan
+
+    def model_call(self, use: ModelUse) -> ModelCall:
+        """A chat span as the evals record a model call; NaN cost when it is not priced."""
         usage = use.usage
-        cost = prices.cost_usd(use.provider, use.model, usage) if known else math.nan
+        cost = self.call_cost(use.provider, use.model, usage)
         latency = _seconds(use.start_ns, use.end_ns)
         return ModelCall(use.provider, use.model, usage, latency, cost)
 

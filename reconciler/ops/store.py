@@ -253,6 +253,15 @@ class TraceStore:
         for (body,) in self.con.execute(sql + " ORDER BY start_ns, trace_id, span_id", args):
             yield task_of(body)
 
+    def grade_rows(
+        self, window: Window, environment: str | None = None, agent: str | None = None
+    ) -> Iterator[Any]:
+        """The window's tasks as a check reads them: task_rows.GradeRow, in the order of
+        `tasks` (typed Any and imported here to leave the module's head to the ingest)."""
+        from reconciler.ops import task_rows as rows
+
+        return rows.grade_rows(self.con, window, environment, agent)
+
     def task(self, trace_id: str, agent: str | None = None) -> list[Task]:
         """The tasks of one trace (of one agent), in start order."""
         sql = "SELECT body FROM tasks WHERE trace_id = ?"

@@ -40,6 +40,11 @@ def compact(value: Any) -> str:
     return _dumps(value)
 
 
+def decode(text: str) -> Any:
+    """What compact encoded (bytes values back as bytes)."""
+    return _loads(text)
+
+
 def span_row(span: Span, resource_id: int) -> SpanRow:
     return (
         span.trace_id,

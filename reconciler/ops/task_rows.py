@@ -1,0 +1,75 @@
+"""The lean read of the trace store for `alm ops check`: per task, only what its metrics
+need (ids, agent, revision, start, latency, the model calls' usage, and the part its grade
+depends on with its key; store_codec.task_row, migration 3), never the whole task body.
+
+One query, streamed in start order. A task stored before migration 3 and not yet
+re-assembled has those columns NULL: its body is decoded and the same columns derived
+from it (store_codec.task_row), so a check never depends on when a task was stored.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from typing import NamedTuple
+
+from reconciler.ops.model import Window
+from reconciler.ops.store_codec import task_of, task_row
+
+ROWS_PER_FETCH = 2_000  # the cursor's batch: streamed, never the whole window at once
+
+
+class GradeRow(NamedTuple):
+    """One task as a check reads it (the columns of store_codec.task_row, lean)."""
+
+    trace_id: str
+    span_id: str
+    agent: str
+    revision: str | None
+    start_ns: int
+    latency_ns: int
+    usage: str  # [[provider, model, input, output, cached input], ...] as JSON
+    grade_key: str  # blake2b of `grade`: equal keys, equal grades
+    grade: str  # store_codec.grade_json
+
+
+# the body only where the lean columns are missing (a store not yet re-assembled)
+_SELECT = (
+    "SELECT trace_id, span_id, agent, revision, start_ns, latency_ns, usage, grade_key, grade,"
+    " CASE WHEN grade IS NULL OR usage IS NULL OR latency_ns IS NULL THEN body END"
+    " FROM tasks WHERE start_ns >= ? AND start_ns < ?"
+)
+
+
+def grade_rows(
+    con: sqlite3.Connection,
+    window: Window,
+    environment: str | None = None,
+    agent: str | None = None,
+) -> Iterator[GradeRow]:
+    """The tasks started in the window, oldest first (as TraceStore.tasks orders them); of
+    one environment (with the tasks that have none) and one agent when given."""
+    sql = _SELECT
+    args: list[object] = [window.start_ns, window.end_ns]
+    if environment is not None:
+        sql += " AND (environment = ? OR environment IS NULL)"
+        args.append(environment)
+    if agent is not None:
+        sql += " AND agent = ?"
+        args.append(agent)
+    cursor = con.execute(sql + " ORDER BY start_ns, trace_id, span_id", args)
+    cursor.arraysize = ROWS_PER_FETCH
+    while batch := cursor.fetchmany():
+        for row in batch:
+            body = row[9]
+            yield GradeRow._make(row[:9]) if body is None else _from_body(body)
+
+
+def _from_body(body: str) -> GradeRow:
+    """The lean columns of a task stored before migration 3, from its whole body."""
+    task = task_of(body)
+    _, _, _, _, _, _, _, latency, usage, key, grade = task_row(task)
+    return GradeRow(
+        task.trace_id, task.span_id, task.agent, task.revision, task.start_ns,
+        latency, usage, key, grade,
+    )  # fmt: skip
