@@ -204,7 +204,7 @@ def test_an_older_schema_is_migrated_keeping_its_data(tmp_path: Path) -> None:
     con.execute("INSERT INTO tasks VALUES ('t', 's', 'a', NULL, NULL, 1, '{}')")
     con.close()
     with open_store(db) as store:
-        assert version(store.con) == SCHEMA_VERSION == 3
+        assert version(store.con) == SCHEMA_VERSION == 4
         indexes = {r[0] for r in store.con.execute("SELECT name FROM sqlite_master")}
         assert "tasks_by_agent" in indexes
         assert store.counts() == (0, 1)
@@ -248,3 +248,49 @@ def test_a_file_overlapping_stored_spans_adds_only_the_new_ones(tmp_path: Path) 
         again = store.ingest(read_files([both]), AGENTS)
         assert (again.added, again.duplicates, again.traces, again.tasks) == (6, 8, 1, 1)
         assert store.counts() == (14, 3)
+
+
+def test_a_trace_split_across_batches_of_one_run_is_counted_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of 2 spans: the first holds the root (assembled from memory at once), the
+    later ones the rest (the trace is then re-assembled from the store): one trace, one
+    task with every call, and the bad span of its unknown agent reported once."""
+    monkeypatch.setattr("reconciler.ops.store_ingest.BATCH_SPANS", 2)
+    spans = sorted(
+        recorded(spec("nobody", tools=2), spec(at=5)).spans(), key=lambda s: s.start_time or 0
+    )
+    file = write(tmp_path / "a.jsonl", spans, per_line=1)
+    with open_store(tmp_path / "t.db") as store:
+        report = store.ingest(read_files([file]), AGENTS)
+        assert (report.added, report.traces, report.tasks) == (10, 2, 1)
+        assert report.bad == {"unknown-agent": 1}
+        (task,) = store.tasks(ALL)
+        assert task.agent == "support" and len(task.model_calls) == 2
+        assert store.con.execute("SELECT count(*) FROM pending").fetchone()[0] == 0
+
+
+def test_a_batch_assembles_complete_traces_from_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trace whole in one batch is assembled without being read back; one whose spans
+    have no root yet is left pending and assembled when the run ends."""
+    read_back: list[str] = []
+    from reconciler.ops import store_ingest
+
+    monkeypatch.setattr(store_ingest, "BATCH_SPANS", 7)  # a.jsonl's spans, then b.jsonl's
+    real = store_ingest.Ingest._span
+    monkeypatch.setattr(
+        store_ingest.Ingest, "_span", lambda self, row: read_back.append(row[0]) or real(self, row)
+    )
+    whole = recorded(spec(tools=1)).spans()
+    spans = recorded(spec("billing", at=3, tools=1)).spans()
+    root = [s for s in spans if s.name.startswith("invoke_agent")]
+    rest = [s for s in spans if not s.name.startswith("invoke_agent")]
+    file = write(tmp_path / "a.jsonl", [*whole, *rest], per_line=10)
+    later = write(tmp_path / "b.jsonl", root)
+    with open_store(tmp_path / "t.db") as store:
+        report = store.ingest(read_files([file, later]), AGENTS)
+        assert (report.traces, report.tasks, report.bad) == (2, 2, {})
+        assert set(read_back) == {spans[0].context.trace_id.to_bytes(16, "big").hex()}
+        assert sorted(t.agent for t in store.tasks(ALL)) == ["billing", "support"]

@@ -6,12 +6,10 @@ chose it): on 1,000,000 spans SQLite stored them ~4x faster in a third of the me
 (DuckDB alone went past 500 MB), and a trace's spans, what re-assembly reads, are a
 primary-key range (DuckDB: ~14 ms a trace). DuckDB's file was 4x smaller.
 
-Ingest streams: spans are inserted (INSERT OR IGNORE on trace_id + span_id, so
-re-ingesting adds nothing) in batches, each its own transaction, which also records the
-traces it added spans to as pending. Then every pending trace is re-assembled from all
-its stored spans (they may have come in several files, in any order) and its tasks
-replace the old ones, pending cleared in the same transaction. A crash loses at most the
-batch in flight; the next ingest finishes the assembly it left pending.
+Ingest (reconciler.ops.store_ingest) streams spans in batches, one transaction each,
+INSERT OR IGNORE on trace_id + span_id (re-ingesting adds nothing); a trace is assembled
+into tasks from memory when the batch holds all of it, else from all its stored spans once
+the reading is done. A crash loses at most the batch in flight.
 """
 
 from __future__ import annotations
@@ -19,51 +17,20 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator
-from dataclasses import dataclass, field
-from itertools import groupby
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from reconciler.errors import AlmError
-from reconciler.ops.assemble import assemble
 from reconciler.ops.model import BadSpan, Span, Task, Window
-from reconciler.ops.store_codec import SpanRow, compact, span_of, span_row, task_of, task_row
+from reconciler.ops.store_codec import compact, task_of
+from reconciler.ops.store_ingest import Ingest, IngestReport
 from reconciler.ops.store_schema import migrate
 
-BATCH_SPANS = 5_000  # spans per transaction: bounded memory, little lost to a crash
-BATCH_TRACES = 1_000  # traces re-assembled per transaction
+__all__ = ["IngestReport", "TraceStore", "open_store"]
+
 _RESOURCE_CACHE = 10_000
 CACHE_KIB = 128 * 1024  # SQLite's page cache (of the 500 MB an ingest of 1M spans may use)
-
-_INSERT_SPAN = "INSERT OR IGNORE INTO spans VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_CHUNK = "SELECT trace_id FROM pending ORDER BY trace_id LIMIT ?"
-_CHUNK_SPANS = (
-    "SELECT s.* FROM (" + _CHUNK + ") AS p JOIN spans AS s ON s.trace_id = p.trace_id"
-    " ORDER BY s.trace_id"
-)
-_INSERT_TASK = "INSERT OR REPLACE INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-
-
-@dataclass
-class IngestReport:
-    """What one ingest did."""
-
-    spans_read: int = 0
-    added: int = 0
-    duplicates: int = 0  # spans already stored (same trace_id and span_id)
-    traces: int = 0  # traces (re)assembled
-    tasks: int = 0  # tasks those traces hold now
-    bad: dict[str, int] = field(default_factory=dict)  # kind -> count
-    examples: dict[str, BadSpan] = field(default_factory=dict)  # kind -> the first seen
-
-    def note(self, bad: BadSpan) -> None:
-        self.bad[bad.kind] = self.bad.get(bad.kind, 0) + 1
-        self.examples.setdefault(bad.kind, bad)
-
-    @property
-    def bad_total(self) -> int:
-        return sum(self.bad.values())
 
 
 def open_store(path: Path) -> TraceStore:
@@ -119,69 +86,15 @@ class TraceStore:
     def ingest(
         self, items: Iterable[Span | BadSpan], known_agents: Collection[str] | None = None
     ) -> IngestReport:
-        """Store the spans, count the bad ones, (re)assemble every trace spans were added
-        to. When reading fails midway, what was read is stored and assembled, then the
-        error goes on."""
-        report = IngestReport()
+        """Store the spans, count the bad ones, assemble every trace spans were added to
+        (reconciler.ops.store_ingest). When reading fails midway, what was read is stored
+        and assembled, then the error goes on."""
+        run = Ingest(self.con, known_agents, self._resource_id, self._resource)
         try:
-            self._store_spans(items, report)
-        except Exception:
-            self._assemble_pending(known_agents, report)
-            raise
-        self._assemble_pending(known_agents, report)
-        return report
-
-    def _store_spans(self, items: Iterable[Span | BadSpan], report: IngestReport) -> None:
-        batch: list[SpanRow] = []
-        try:
-            for item in items:
-                if isinstance(item, BadSpan):
-                    report.note(item)
-                    continue
-                batch.append(span_row(item, self._resource_id(item.resource)))
-                if len(batch) >= BATCH_SPANS:
-                    rows, batch = batch, []
-                    self._write_spans(rows, report)
-        finally:  # the spans read before an error are kept too
-            if batch:
-                self._write_spans(batch, report)
-
-    def _write_spans(self, rows: list[SpanRow], report: IngestReport) -> None:
-        """One transaction: the new spans, and their traces marked pending."""
-        rows.sort()  # key order: each B-tree page is touched once per batch, not per span
-        cursor = self.con.cursor()
-        cursor.execute("BEGIN IMMEDIATE")
-        try:
-            new, added = self._insert_spans(cursor, rows)
-            cursor.executemany("INSERT OR IGNORE INTO pending VALUES (?)", ((t,) for t in added))
-            cursor.execute("COMMIT")
-        except BaseException:
-            cursor.execute("ROLLBACK")
-            raise
-        report.spans_read += len(rows)
-        report.added += new
-        report.duplicates += len(rows) - new
-
-    def _insert_spans(self, cursor: sqlite3.Cursor, rows: list[SpanRow]) -> tuple[int, set[str]]:
-        """(spans added, their traces): the batch at once when it is all new or all
-        stored (a first or a repeated ingest), span by span when it is mixed."""
-        before = self.con.total_changes
-        cursor.execute("SAVEPOINT batch")
-        cursor.executemany(_INSERT_SPAN, rows)
-        new = self.con.total_changes - before
-        if new in (0, len(rows)):
-            cursor.execute("RELEASE batch")
-            return new, {row[0] for row in rows} if new else set()
-        cursor.execute("ROLLBACK TO batch")
-        cursor.execute("RELEASE batch")
-        added: set[str] = set()
-        new = 0
-        for row in rows:  # rowcount tells a new span from a duplicate
-            cursor.execute(_INSERT_SPAN, row)
-            if cursor.rowcount == 1:
-                new += 1
-                added.add(row[0])
-        return new, added
+            run.spans(items)
+        finally:
+            run.pending()
+        return run.report
 
     def _resource_id(self, resource: object) -> int:
         """The row id of a resource; a reader shares one dict among a resource's spans,
@@ -196,37 +109,6 @@ class TraceStore:
             self._resources.clear()
         self._resources[id(resource)] = (resource, int(row[0]))
         return int(row[0])
-
-    def _assemble_pending(self, known: Collection[str] | None, report: IngestReport) -> None:
-        while self._assemble_chunk(known, report):
-            pass
-
-    def _assemble_chunk(self, known: Collection[str] | None, report: IngestReport) -> bool:
-        """Re-assemble the first BATCH_TRACES pending traces; False when none was left."""
-        cursor = self.con.cursor()
-        cursor.execute("BEGIN IMMEDIATE")
-        try:
-            rows = cursor.execute(_CHUNK_SPANS, (BATCH_TRACES,)).fetchall()
-            tasks: list[Task] = []
-            for _, spans in groupby(rows, key=lambda row: row[0]):
-                made, bad = assemble([self._span(row) for row in spans], known)
-                tasks += made
-                report.traces += 1
-                for item in bad:
-                    report.note(item)
-            limit = (BATCH_TRACES,)
-            cursor.execute(f"DELETE FROM tasks WHERE trace_id IN ({_CHUNK})", limit)
-            cursor.executemany(_INSERT_TASK, (task_row(task) for task in tasks))
-            cursor.execute(f"DELETE FROM pending WHERE trace_id IN ({_CHUNK})", limit)
-            cursor.execute("COMMIT")
-        except BaseException:
-            cursor.execute("ROLLBACK")
-            raise
-        report.tasks += len(tasks)
-        return bool(rows)
-
-    def _span(self, row: tuple[Any, ...]) -> Span:
-        return span_of(row, self._resource(int(row[9])))
 
     def _resource(self, row_id: int) -> dict[str, Any]:
         cached = self._decoded.get(row_id)
