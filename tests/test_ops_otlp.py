@@ -154,6 +154,19 @@ def test_every_any_value_kind_is_decoded() -> None:
     assert (span.status_code, span.status_message) == (2, "boom")
 
 
+def test_a_line_msgspec_refuses_is_read_as_json_loads_reads_it() -> None:
+    """msgspec parses lines; JSON it refuses (a bare NaN number, as json.dumps writes
+    one) is read by json.loads, with the same result as before."""
+
+    def nan(span: dict[str, Any]) -> None:
+        span["attributes"] = [{"key": "d", "value": {"doubleValue": float("nan")}}]
+
+    line = corrupt(next(recorder(1).lines()), nan)
+    assert "NaN" in line
+    (span, *rest) = spans_of(list(otlp.read_lines([line], "t")))
+    assert rest and span.attributes["d"] != span.attributes["d"]  # NaN
+
+
 def test_recorded_errors_and_label_events_are_read() -> None:
     rec = Recorder()
     rec.record(TaskSpec("support", "sha256:abc", START, tools=[ToolStep("t", error="Timeout")]))

@@ -1,8 +1,10 @@
 """Reading OTLP JSON trace files (docs/traces.md) into `Span`s and `BadSpan`s.
 
 Lines are streamed (plain, gzip or zstd by magic bytes; "-" is stdin) and each line is
-parsed once with json.loads; a resource's attributes are decoded once and shared by its
-spans. Every kind of bad input becomes a `BadSpan` at "file:line", never an exception.
+parsed once, by msgspec (the same values as json.loads, twice as fast: parsing was half of
+reading), or by json.loads when msgspec refuses the line (NaN, a lone surrogate, bad
+UTF-8), which then says what is wrong; a resource's attributes are decoded once and
+shared by its spans. Every kind of bad input becomes a `BadSpan` at "file:line", never an exception.
 
 Types checked here: the OTLP structure (ids, times, status, AnyValue) and the GenAI
 attributes whose type the conventions fix (otlp_values.GENAI_TYPES: token counts are
@@ -23,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import zstandard
 
 from reconciler.errors import AlmError
@@ -54,6 +57,7 @@ _HEX = frozenset("0123456789abcdef")
 _ZEROS = {16: "0" * 16, 32: "0" * 32}
 _INT64 = 2**63
 _STATUS = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
+_decode = msgspec.json.Decoder().decode  # untyped: dicts, lists, str, int, float, bool
 # one pass over the line (a regex beats two substring searches over ~1 MB lines); json.loads
 # decodes bytes with surrogatepass, so UTF-8-encoded surrogates (ED A0-BF) count too
 _SURROGATE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -152,9 +156,16 @@ def read_lines(
             yield from _read_line(line, at)
 
 
+def _parse(line: bytes | str) -> Any:
+    try:
+        return _decode(line)
+    except msgspec.DecodeError:
+        return json.loads(line)
+
+
 def _read_line(line: bytes | str, at: str) -> Iterator[Span | BadSpan]:
     try:
-        export = json.loads(line)
+        export = _parse(line)
     except (ValueError, RecursionError) as error:
         yield BadSpan("bad-json", at, f"not JSON: {clip(str(error))}")
         return
