@@ -15,7 +15,7 @@ from typing import Any
 
 from reconciler.ops.genai_text import json_or_raw, last_text
 from reconciler.ops.model import BadSpan, ModelUse, Span, Task, ToolUse
-from reconciler.ops.otlp_values import GENAI_TYPES, quoted, text
+from reconciler.ops.otlp_values import GENAI_TYPES, count, quoted, text
 
 AGENT_OPERATION = "invoke_agent"
 MODEL_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
@@ -76,7 +76,7 @@ def _coerced(attributes: Mapping[str, Any]) -> dict[str, Any] | None:
     changed: dict[str, Any] = {}
     for key, value in attributes.items():
         typed = GENAI_TYPES.get(key)
-        if typed is None or value is None or (typed is text and type(value) is str):
+        if typed is None or value is None or _already(typed, value):
             continue
         try:
             new = typed(value)
@@ -85,6 +85,14 @@ def _coerced(attributes: Mapping[str, Any]) -> dict[str, Any] | None:
         if new is not value:
             changed[key] = new
     return {**attributes, **changed} if changed else None
+
+
+def _already(typed: object, value: Any) -> bool:
+    """Whether the type check would return the value unchanged (the reader's spans, nearly
+    always): a string for text, a non-negative int for a count."""
+    if typed is text:
+        return type(value) is str
+    return typed is count and type(value) is int and value >= 0
 
 
 def _is_agent(span: Span) -> bool:

@@ -9,7 +9,11 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+import msgspec
+
 from reconciler.ops.otlp_values import MAX_ATTRIBUTE
+
+_decode = msgspec.json.Decoder().decode  # json.loads' values, faster; json.loads for the rest
 
 
 def json_or_raw(value: Any) -> Any:
@@ -17,6 +21,12 @@ def json_or_raw(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     value = value[:MAX_ATTRIBUTE]
+    try:
+        return _decode(value)
+    except RecursionError:
+        return value
+    except msgspec.DecodeError:
+        pass
     try:
         return json.loads(value)
     except (ValueError, RecursionError):
