@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.errors import AlmError
 from reconciler.evals.records import CaseResult
 from reconciler.ops import online_fast
 from reconciler.ops.check import Settings, check_fleet, rows
@@ -183,5 +184,5 @@ def test_the_store_is_read_by_rows_and_other_sources_by_tasks(tmp_path: Path) ->
         store.con.execute("UPDATE tasks SET body = '{}'")
         store.con.commit()
         assert repr(source_results(store, WINDOW, "prod", agents, prices)) == expected
-        with pytest.raises(TypeError):
+        with pytest.raises(AlmError, match="cannot read"):
             list(TasksOnly(store).tasks(WINDOW, "prod"))

@@ -32,6 +32,8 @@ from reconciler.pricing import PriceBook, TokenUsage
 from reconciler.spec.agent import Agent
 from reconciler.spec.catalog import Tool
 
+Usage = tuple[int, float, TokenUsage]  # a task's model calls, cost and summed usage
+
 
 @runtime_checkable
 class GradeRowSource(Protocol):
@@ -90,6 +92,7 @@ class RowGrader:
     def __init__(self, grader: Grader) -> None:
         self.grader = grader
         self._graded: dict[str, Graded] = {}
+        self._usage: dict[str, Usage] = {}
         self.graded_count = 0  # grades actually graded (misses), for tests and profiles
 
     def graded(self, row: GradeRow) -> Graded:
@@ -100,6 +103,17 @@ class RowGrader:
             found = graded_of(self.grader.result(task_of_grade(row)))
             self._graded[row.grade_key] = found
             self.graded_count += 1
+        return found
+
+    def usage(self, text: str) -> Usage:
+        """(model calls, cost, usage) of a task's stored usage; remembered per text, since
+        tasks repeat the same calls (bounded as the grades are)."""
+        found = self._usage.get(text)
+        if found is None:
+            if len(self._usage) >= MEMO:
+                self._usage.clear()
+            calls = json.loads(text)
+            found = self._usage[text] = (len(calls), *self.cost(calls))
         return found
 
     def cost(self, calls: list[list[Any]]) -> tuple[float, TokenUsage]:
@@ -118,11 +132,10 @@ class RowGrader:
     def result(self, row: GradeRow) -> CaseResult:
         """The CaseResult Grader.result gives for the row's task."""
         graded = self.graded(row)
-        calls = json.loads(row.usage)
-        cost, usage = self.cost(calls)
+        steps, cost, usage = self.usage(row.usage)
         summary = TrajectorySummary(
-            len(calls), graded.stop_reason, graded.tool_calls, graded.final_output,
-            graded.final_output_chars, usage, len(calls), cost, row.latency_ns / NS_PER_S,
+            steps, graded.stop_reason, graded.tool_calls, graded.final_output,
+            graded.final_output_chars, usage, steps, cost, row.latency_ns / NS_PER_S,
             graded.error,
         )  # fmt: skip
         return CaseResult(
