@@ -139,26 +139,39 @@ def pass_hat(passes: int, trials: int, k: int) -> float | None:
 
 def _by_case(results: Iterable[CaseResult]) -> dict[CaseKey, list[CaseResult]]:
     grouped: dict[CaseKey, list[CaseResult]] = defaultdict(list)
-    for result in results:
-        grouped[result.case_key].append(result)
+    for result in results:  # case_key spelled out: a production window has ~10^5 trials
+        grouped[(result.agent, result.suite, result.case_id)].append(result)
     return grouped
 
 
-def _pass_hat_rate(cases: Sequence[Sequence[CaseResult]]) -> Rate:
-    estimates = []
+Tally = tuple[int, int, int]  # of a case: passed trials, graded trials, declared repeats
+
+
+def _tallies(cases: Sequence[Sequence[CaseResult]]) -> list[Tally]:
+    found: list[Tally] = []
     for trials in cases:
+        if len(trials) == 1:  # one trial a case (every production task): no lists
+            one = trials[0]
+            found.append((int(one.passed), int(one.graded), one.repeats))
+            continue
         graded = [t for t in trials if t.graded]
-        estimate = pass_hat(sum(t.passed for t in graded), len(graded), trials[0].repeats)
+        found.append((sum(t.passed for t in graded), len(graded), trials[0].repeats))
+    return found
+
+
+def _pass_hat_rate(tallies: Sequence[Tally]) -> Rate:
+    estimates = []
+    for passes, graded, repeats in tallies:
+        estimate = pass_hat(passes, graded, repeats)
         if estimate is not None:
             estimates.append(estimate)
     return rate(math.fsum(estimates), len(estimates))
 
 
-def _pass_hat_curve(cases: Sequence[Sequence[CaseResult]]) -> dict[int, float]:
-    counts = [(sum(t.passed for t in ts if t.graded), sum(t.graded for t in ts)) for ts in cases]
+def _pass_hat_curve(tallies: Sequence[Tally]) -> dict[int, float]:
     curve: dict[int, float] = {}
-    for k in range(1, max((n for _, n in counts), default=0) + 1):
-        estimates = [pass_hat(c, n, k) for c, n in counts if n >= k]
+    for k in range(1, max((n for _, n, _ in tallies), default=0) + 1):
+        estimates = [pass_hat(c, n, k) for c, n, _ in tallies if n >= k]
         curve[k] = math.fsum(e for e in estimates if e is not None) / len(estimates)
     return curve
 
@@ -178,6 +191,7 @@ def compute(results: Iterable[CaseResult]) -> Metrics:
     summaries = [t.trajectory for t in graded if t.trajectory is not None]
     calls = [c for s in summaries for c in s.tool_calls]
     precision, recall = _escalations(graded)
+    tallies = _tallies(cases)
     costs = [s.cost_usd for s in summaries]
     latencies = [s.latency_s for s in summaries]
     return Metrics(
@@ -190,8 +204,8 @@ def compute(results: Iterable[CaseResult]) -> Metrics:
         escalation_precision=precision,
         escalation_recall=recall,
         policy_compliance=rate(sum(not t.must_never_violated for t in graded), len(graded)),
-        pass_hat_k=_pass_hat_rate(cases),
-        pass_hat_by_k=_pass_hat_curve(cases),
+        pass_hat_k=_pass_hat_rate(tallies),
+        pass_hat_by_k=_pass_hat_curve(tallies),
         cost_per_task_usd=math.fsum(costs) / len(costs) if costs else None,
         latency_p50_s=percentile(latencies, 50),
         latency_p95_s=percentile(latencies, 95),

@@ -18,7 +18,7 @@ So that a quiet hour never pages anyone:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -99,12 +99,12 @@ def drop_p_value(base: Rate, window: Rate) -> float | None:
 # --- samples and failing examples ------------------------------------------------------
 
 
-def samples(metric: str, metrics: Metrics, results: Sequence[CaseResult]) -> int:
+def samples(metric: str, metrics: Metrics, priced_tasks: int) -> int:
     rate_of = RATE_METRICS.get(metric)
     if rate_of is not None:
         return rate_of(metrics).total
     if metric == "cost_per_task_usd":
-        return sum(priced(r) for r in results)
+        return priced_tasks
     return metrics.trials
 
 
@@ -148,11 +148,17 @@ WORST_FIRST: dict[str, Callable[[CaseResult], float]] = {
 def examples(metric: str, threshold: float, results: Sequence[CaseResult]) -> tuple[str, ...]:
     """Up to EXAMPLES trace ids of tasks that count against the metric (the worst first
     for cost and latency)."""
-    failing = [r for r in results if FAILING[metric](r, threshold)]
+    fails = FAILING[metric]
+    failing: Iterable[CaseResult] = (r for r in results if fails(r, threshold))
     order = WORST_FIRST.get(metric)
     if order is not None:
-        failing.sort(key=order, reverse=True)
-    return tuple(dict.fromkeys(trace_id(r) for r in failing))[:EXAMPLES]
+        failing = sorted(failing, key=order, reverse=True)
+    found: dict[str, None] = {}
+    for result in failing:  # the first few only: a window may hold ~10^5 failing tasks
+        found[trace_id(result)] = None
+        if len(found) == EXAMPLES:
+            break
+    return tuple(found)
 
 
 # --- checks ----------------------------------------------------------------------------
@@ -186,11 +192,11 @@ def contract_check(
 
 
 def contract_checks(
-    bounds: Mapping[str, Bound], metrics: Metrics, results: Sequence[CaseResult], s: Settings
+    bounds: Mapping[str, Bound], metrics: Metrics, priced_tasks: int, s: Settings
 ) -> list[MetricCheck]:
     found = []
     for metric, bound in bounds.items():
-        n = samples(metric, metrics, results)
+        n = samples(metric, metrics, priced_tasks)
         sides: tuple[tuple[Side, float | None], ...] = (("min", bound.min), ("max", bound.max))
         for side, threshold in sides:
             if threshold is not None:
@@ -242,8 +248,9 @@ def check_agent(row: Row, environment: str, window: Window, settings: Settings) 
     """One agent's revision in the window against its contract and its baseline."""
     results = row.results
     metrics = metrics_of(results)
+    unpriced = sum(not priced(r) for r in results)
     bounds = row.agent.contract.success_metrics.declared()
-    checks = contract_checks(bounds, metrics, results, settings)
+    checks = contract_checks(bounds, metrics, len(results) - unpriced, settings)
     if row.baseline is not None:
         checks += baseline_checks(row.baseline, metrics, settings)
     if len(results) < settings.min_samples:  # a quiet window never breaches
@@ -262,7 +269,6 @@ def check_agent(row: Row, environment: str, window: Window, settings: Settings) 
     status: AgentStatus = "breach" if breaches else "ok"
     if not breaches and len(results) < settings.min_samples:
         status = "insufficient"
-    unpriced = sum(not priced(r) for r in results)
     return AgentCheck(
         name, environment, row.revision, row.current, status, len(results), unpriced,
         _escalation_rate(results), metrics, tuple(checks), breaches,
