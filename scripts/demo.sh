@@ -3,7 +3,9 @@
 # request report (alm plan) of a real change; then the deploy: the fleet as it runs today
 # applied to dev, staging and prod (a directory, a git branch, the reference http
 # registry), the change merged and applied again, status, a rollback that sticks, the
-# audit log verified.
+# audit log verified; then production (scripts/demo_ops.sh): a canary, a day of traces
+# through the OpenTelemetry SDK, ingest, the breach and the issue it would open, the
+# automatic rollback, the unit-economics report with charts, a failure promoted to a case.
 # Run through `make demo`, which puts the project's .venv/bin first on PATH.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -112,3 +114,6 @@ run alm apply --env prod
 
 say "10. The audit trail: every write in every environment, hash-chained"
 run alm audit verify
+
+# 11-17: production, on the same clone while the registry still runs (scripts/demo_ops.sh)
+"$here/scripts/demo_ops.sh" "$work/repo" "$here/.alm/demo/ops"

@@ -72,6 +72,7 @@ def test_demo_runs_to_the_end_without_a_traceback(demo: Demo) -> None:
     assert demo.returncode == 0, demo.err
     assert "Traceback" not in demo.out + demo.err
     assert "== 10. The audit trail" in demo.out
+    assert "== 17. " in demo.out
 
 
 def test_demo_script_shows_validation_diff_policy_and_the_pr_report(demo: Demo) -> None:
@@ -186,6 +187,56 @@ def test_demo_verifies_the_audit_log_of_every_environment(demo: Demo) -> None:
     for env in ("dev", "staging", "prod"):
         assert re.search(rf"^ok: .*{env}\.jsonl.*: \d+ records, the chain holds$", out, re.M)
     assert "FAILED" not in out and "(exit" not in out
+
+
+def test_demo_runs_production_to_the_last_step(demo: Demo) -> None:
+    """Steps 11-17 (scripts/demo_ops.sh): each command's expected exit code is checked by
+    the script itself; here, what a reader of the demo is shown."""
+    assert "== 17. A production failure becomes an eval case" in demo.out
+    traffic = demo.step(12)
+    assert re.search(
+        r"email-drafting +sha256:[0-9a-f]{12} +[\d,]+ tasks .* canary  breaching: \d+", traffic
+    )
+    again = demo.step(13).split("$ alm ops ingest", 2)[2]
+    assert " 0 spans added, " in again and "0 bad spans" in again
+
+
+def test_demo_shows_the_breach_and_the_issue_it_would_open(demo: Demo) -> None:
+    out = demo.step(14)
+    assert re.search(r"^BREACH email-drafting sha256:[0-9a-f]{12}: \d+ tasks", out, re.M)
+    assert "<!-- alm:breach env=prod agent=email-drafting -->" in out
+    assert "| policy\\_compliance | min 1 |" in out
+    assert "alm ops promote " in out and "not rolled back (--dry-run)" in out
+    assert "(exit 3, as expected)" in out
+
+
+def test_demo_rolls_the_breaching_canary_back_and_audits_it(demo: Demo) -> None:
+    out = demo.step(15)
+    assert re.search(
+        r"email-drafting: rolled back in prod from sha256:[0-9a-f]{12} to sha256:[0-9a-f]{12} "
+        r"and pinned \(audited",
+        out,
+    )
+    assert re.search(r"^  Pinned    email-drafting  live ", out, re.M)
+    assert re.search(r"^ok: .*prod\.jsonl: \d+ records, the chain holds$", out, re.M)
+
+
+def test_demo_writes_the_unit_economics_report_with_its_charts(demo: Demo) -> None:
+    out = demo.step(16)
+    assert re.search(r"^Spent \$[\d.,]+ on \d+ tasks in ", out, re.M)
+    folder = PROJECT / ".alm" / "demo" / "ops" / "report"
+    page = (folder / "report.html").read_text("utf-8")
+    assert page.count('src="data:image/png;base64,') == 4
+    charts = sorted(folder.glob("*.png"))
+    assert len(charts) == 4 and all(c.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for c in charts)
+    assert all(f"]({c.name})" in (folder / "report.md").read_text("utf-8") for c in charts)
+
+
+def test_demo_promotes_a_failure_to_a_case_validate_flags_for_review(demo: Demo) -> None:
+    out = demo.step(17)
+    assert re.search(r"^prod-[0-9a-f]{12}-[0-9a-f]{6} \(email-drafting: violated ", out, re.M)
+    assert "added to evals/email-drafting/production.yaml" in out
+    assert "[case-needs-review]" in out and "(exit 1, as expected)" in out
 
 
 def test_demo_leaves_no_registry_and_no_branch_behind(demo: Demo) -> None:
