@@ -5,6 +5,7 @@ pinned)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.cli.ops_check import gc_paused
 from reconciler.ops.model import NS_PER_S
 from reconciler.ops.tracegen import Recorder, TaskSpec, ToolStep
 from tests.cli import run
@@ -222,3 +224,20 @@ def test_open_issues_opens_the_breach_issue_then_closes_it(
                          "--open-issues")  # fmt: skip
     assert code == 0, err + out
     assert [i["state"] for i in server.issues(REPO)] == ["closed"]
+
+
+def test_the_cyclic_gc_is_paused_for_the_check_and_restored_after() -> None:
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), gc_paused():
+        raise RuntimeError("a failing check")
+    assert gc.isenabled()
+    gc.disable()  # a caller that had it off keeps it off
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

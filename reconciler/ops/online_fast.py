@@ -16,6 +16,7 @@ any other source (ClickHouse) goes through its Tasks.
 from __future__ import annotations
 
 import json
+import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -139,7 +140,7 @@ class RowGrader:
             graded.error,
         )  # fmt: skip
         return CaseResult(
-            row.agent, SUITE, f"{row.trace_id}:{row.span_id}", 0, 1, (), graded.status,
+            sys.intern(row.agent), SUITE, f"{row.trace_id}:{row.span_id}", 0, 1, (), graded.status,
             graded.reason, graded.outcome, graded.expected_outcome, (), graded.violations,
             summary,
         )  # fmt: skip
