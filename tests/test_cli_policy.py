@@ -63,7 +63,7 @@ def test_text_names_rule_severity_and_place(
         f"{TRIAGE}:{line}:13: error: support-triage in prod: uses a model that is not on the "
         "allow-list of this environment (policies/models.yaml) [models/model-allowed]"
     )
-    assert "policy check failed: 1 errors, 0 warnings" in last
+    assert "policy check failed: 1 error, 0 warnings" in last
     assert "required approvals" not in out  # no change without a base
 
 

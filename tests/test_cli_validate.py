@@ -27,7 +27,7 @@ def test_valid_state_exits_0_with_a_summary(
     assert code == 0
     assert err == ""
     assert out == (
-        f"{mini.path}: valid: 1 agents, 4 tools, 2 environments, 1 eval suites; "
+        f"{mini.path}: valid: 1 agent, 4 tools, 2 environments, 1 eval suite; "
         "0 errors, 0 warnings\n"
     )
 
@@ -41,7 +41,7 @@ def test_text_format_names_file_line_column(
     first, summary = out.splitlines()
     assert first == f"{AGENT}:4:9: error: {MISMATCH_MESSAGE} [name-mismatch]"
     assert summary.endswith(
-        "invalid: 1 agents, 4 tools, 2 environments, 1 eval suites; 1 errors, 0 warnings"
+        "invalid: 1 agent, 4 tools, 2 environments, 1 eval suite; 1 error, 0 warnings"
     )
 
 
@@ -86,7 +86,7 @@ def test_github_format_is_workflow_annotations(
     assert lines[1].startswith(
         "::warning file=evals/ghost/s.yaml,line=3,col=18,title=alm orphan-suite::"
     )
-    assert "1 errors, 1 warnings" in lines[2]
+    assert "1 error, 1 warning" in lines[2]
 
 
 def test_warnings_alone_do_not_fail(mini: GitRepo, capsys: pytest.CaptureFixture[str]) -> None:
@@ -94,7 +94,7 @@ def test_warnings_alone_do_not_fail(mini: GitRepo, capsys: pytest.CaptureFixture
     code, out, _ = run(capsys, "-C", str(mini.path), "validate")
     assert code == 0
     assert "evals/ghost/s.yaml:3:18: warning: " in out
-    assert "0 errors, 1 warnings" in out
+    assert "0 errors, 1 warning" in out
 
 
 def test_github_escaping() -> None:
@@ -159,7 +159,7 @@ def test_validate_from_a_subfolder_of_the_repository(
 ) -> None:
     code, out, _ = run(capsys, "-C", str(mini.path / "agents" / "helper"), "validate")
     assert code == 0
-    assert out.startswith(f"{mini.path}: valid: 1 agents")
+    assert out.startswith(f"{mini.path}: valid: 1 agent")
 
 
 def test_not_an_alm_repository(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -567,4 +567,4 @@ def test_alm_validate_reports_the_new_checks_at_file_line_col(
         f"{SUITE}:{line}:{col}: error: forbidden call to 'desk.refnd', which is not in the "
         "tool catalog (did you mean 'desk.refund'?)" in out
     )
-    assert lines[-1].endswith("2 errors, 1 warnings")
+    assert lines[-1].endswith("2 errors, 1 warning")

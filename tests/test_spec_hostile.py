@@ -269,7 +269,7 @@ def test_hostile_input_is_a_located_finding_without_traceback(
         assert lines, out
         assert any(case.says in line and line.endswith(f"[{case.code}]") for line in lines), out
         assert "the secret" not in out
-        assert out.splitlines()[-1].endswith("errors, 0 warnings")
+        assert out.splitlines()[-1].endswith(", 0 warnings")
         assert ": invalid: " in out.splitlines()[-1]
 
 

@@ -16,6 +16,7 @@ from reconciler.evals.gate import GateCheck
 from reconciler.evals.metrics import Metrics, Rate
 from reconciler.evals.providers.openai_provider import BASE_URL_VARIABLES, KEY_VARIABLE
 from reconciler.evals.results import AgentResult, Results
+from reconciler.wording import plural
 
 WIDTH = 100  # the table's width when not on a terminal (CI logs, pipes)
 SHOWN = 5  # failing trials named in full before "… and N more"
@@ -24,10 +25,6 @@ NOT_RECORDED = "not recorded"
 RECORD_NEEDS: dict[str, str] = {
     "openai": f"{KEY_VARIABLE}, and {BASE_URL_VARIABLES[0]} for another compatible endpoint",
 }
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def number(value: float | None, fmt: str) -> str:

@@ -16,6 +16,7 @@ from reconciler.policy import codeowners as owners
 from reconciler.policy import report as render
 from reconciler.policy.check import check
 from reconciler.spec.checks import validate
+from reconciler.wording import plural
 
 FORMATS = ("text", "json", "github")
 
@@ -82,7 +83,7 @@ def codeowners(app: App, write: bool, check_only: bool) -> int:
         for finding in errors:
             click.echo(finding_line(finding), err=True)
         raise AlmError(
-            f"the desired state has {len(errors)} errors; expected a valid state "
+            f"the desired state has {plural(len(errors), 'error')}; expected a valid state "
             "to take owners from (run alm validate)"
         )
     text = owners.generate(state)

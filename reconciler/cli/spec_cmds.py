@@ -11,16 +11,21 @@ from reconciler.fsutil import write_atomic
 from reconciler.spec.checks import validate as run_checks
 from reconciler.spec.schema import SCHEMA_FOLDER, schema_files
 from reconciler.spec.state import DesiredState
+from reconciler.wording import plural
 
 
 def _summary(state: DesiredState, errors: int, warnings: int) -> str:
-    counts = (
-        f"{len(state.agents)} agents, {len(state.tools)} tools, "
-        f"{len(state.environment_order)} environments, "
-        f"{sum(len(s) for s in state.suites.values())} eval suites"
+    counts = ", ".join(
+        [
+            plural(len(state.agents), "agent"),
+            plural(len(state.tools), "tool"),
+            plural(len(state.environment_order), "environment"),
+            plural(sum(len(s) for s in state.suites.values()), "eval suite"),
+        ]
     )
     verdict = "valid" if errors == 0 else "invalid"
-    return f"{state.label}: {verdict}: {counts}; {errors} errors, {warnings} warnings"
+    found = f"{plural(errors, 'error')}, {plural(warnings, 'warning')}"
+    return f"{state.label}: {verdict}: {counts}; {found}"
 
 
 @click.command()

@@ -23,6 +23,7 @@ from reconciler.plan.model import (
     Links,
     PlanReport,
 )
+from reconciler.wording import plural as plural  # re-exported for the renderers
 
 VERDICT_WORDS = {
     "ready": ("✅", "Ready to merge"),
@@ -157,10 +158,6 @@ def finding_place(finding: FindingEntry) -> str:
 
 def newness(finding: FindingEntry) -> str:
     return {True: "new", None: "", False: "already on base"}[finding.new]
-
-
-def plural(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
 
 
 def short_sha(sha: str | None) -> str:

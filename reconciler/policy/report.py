@@ -32,6 +32,7 @@ from typing import Any
 from reconciler.policy.approvals import Requirement
 from reconciler.policy.check import Report
 from reconciler.policy.engine import Violation
+from reconciler.wording import plural
 
 SCHEMA_VERSION = 1
 
@@ -88,8 +89,8 @@ def to_text(report: Report, head: str, base: str | None) -> str:
     verdict = "passed" if report.ok else "failed"
     against = f" against {base}" if base else ""
     lines.append(
-        f"{head}{against}: policy check {verdict}: {report.errors} errors, "
-        f"{report.warnings} warnings; {report.agents} agents, {report.policies} policies "
-        f"({report.rules} rules)"
+        f"{head}{against}: policy check {verdict}: {plural(report.errors, 'error')}, "
+        f"{plural(report.warnings, 'warning')}; {plural(report.agents, 'agent')}, "
+        f"{plural(report.policies, 'policy', 'policies')} ({plural(report.rules, 'rule')})"
     )
     return "\n".join(lines)
