@@ -12,7 +12,7 @@ from reconciler.ops.model import NS_PER_S, Window
 from reconciler.ops.otlp import read_lines
 from reconciler.ops.store import TraceStore, open_store
 from reconciler.ops.store_codec import grade_json
-from reconciler.ops.task_rows import ROWS_PER_FETCH, GradeRow, grade_rows
+from reconciler.ops.task_rows import READ_CACHE_KIB, ROWS_PER_FETCH, GradeRow, grade_rows
 from reconciler.ops.tracegen import ModelStep, Recorder, TaskSpec, ToolStep
 
 T0 = 1_767_225_600 * NS_PER_S
@@ -105,3 +105,18 @@ def test_a_window_longer_than_one_fetch_is_streamed_whole(tmp_path: Path) -> Non
         rest = list(rows)
     assert len(rest) == ROWS_PER_FETCH + 6
     assert len({r.grade_key for r in [first, *rest]}) == 6  # 3 tool counts x 2 outputs
+
+
+def test_a_read_uses_a_small_page_cache_and_restores_the_stores(tmp_path: Path) -> None:
+    with stored(tmp_path / "t.db", SPECS) as store:
+        before = store.con.execute("PRAGMA cache_size").fetchone()[0]
+        assert before != -READ_CACHE_KIB
+        rows = store.grade_rows(ALL, "prod")
+        next(rows)
+        assert store.con.execute("PRAGMA cache_size").fetchone() == (-READ_CACHE_KIB,)
+        assert len(list(rows)) == 3
+        assert store.con.execute("PRAGMA cache_size").fetchone() == (before,)
+        early = grade_rows(store.con, ALL, "prod")
+        next(early)
+        early.close()  # a reader that stops early restores it too
+        assert store.con.execute("PRAGMA cache_size").fetchone() == (before,)
