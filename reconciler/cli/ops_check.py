@@ -86,8 +86,7 @@ def check(
         hours = operate.window_hours
     window = window_of(since, until, hours)
     settings = Settings(min_samples=min_samples or operate.min_samples)
-    with gc_paused():
-        report = run_check(ctx, window, settings, db, source, baseline, no_baseline)
+    report = run_check(ctx, window, settings, db, source, baseline, no_baseline)
     actions = act(ctx, report.checks, Options(dry_run, open_issues, fmt))
     report = Report(report.environment, window, settings.min_samples, report.checks,
                     actions, report.notes)  # fmt: skip
@@ -137,10 +136,11 @@ def run_check(
 ) -> Report:
     agents = fleet(ctx)
     live = {name: entry.bundle for name, entry in ctx.target().read_all().items()}
-    groups = read_results(ctx, window, agents, db, source)
     bases, notes = ({}, []) if no_baseline else baselines(ctx, live, agents, baseline)
     revisions = {name: bundle.revision for name, bundle in live.items()}
-    checks = check_fleet(rows(groups, agents, revisions, bases), ctx.name, window, settings)
+    with gc_paused():  # not over a baseline's eval replay: that may make cyclic garbage
+        groups = read_results(ctx, window, agents, db, source)
+        checks = check_fleet(rows(groups, agents, revisions, bases), ctx.name, window, settings)
     return Report(ctx.name, window, settings.min_samples, checks, (), notes)
 
 
