@@ -98,7 +98,7 @@ def _under_actions_loading_raises(monkeypatch: pytest.MonkeyPatch, error: Except
         raise error
 
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    monkeypatch.setattr("reconciler.cli.app.load_worktree", load)
+    monkeypatch.setattr("reconciler.spec.loader.load_worktree", load)
 
 
 def test_main_restores_the_streams_and_resumes_after_an_unexpected_error(

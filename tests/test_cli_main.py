@@ -65,7 +65,7 @@ def test_a_usage_error_raised_by_a_command_exits_2(
     def refuse(_root: Path, _cache: Any = None) -> Any:
         raise UsageError("--thing expects a number")
 
-    monkeypatch.setattr("reconciler.cli.app.load_worktree", refuse)
+    monkeypatch.setattr("reconciler.spec.loader.load_worktree", refuse)
     code, out, err = run(capsys, "-C", str(mini.path), "validate")
     assert (code, out, err) == (2, "", "alm: --thing expects a number\n")
 
@@ -76,7 +76,7 @@ def test_an_alm_error_exits_with_its_code_and_one_line(
     def refuse(_root: Path, _cache: Any = None) -> Any:
         raise AlmError("the state cannot be read; expected something")
 
-    monkeypatch.setattr("reconciler.cli.app.load_worktree", refuse)
+    monkeypatch.setattr("reconciler.spec.loader.load_worktree", refuse)
     code, out, err = run(capsys, "-C", str(mini.path), "validate")
     assert (code, out, err) == (1, "", "alm: the state cannot be read; expected something\n")
 
@@ -88,7 +88,7 @@ def _boom(_root: Path, _cache: Any = None) -> Any:
 def test_unexpected_error_is_one_line_and_exit_4(
     mini: GitRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("reconciler.cli.app.load_worktree", _boom)
+    monkeypatch.setattr("reconciler.spec.loader.load_worktree", _boom)
     code, out, err = run(capsys, "-C", str(mini.path), "validate")
     assert code == 4
     assert out == ""
@@ -101,7 +101,7 @@ def test_unexpected_error_is_one_line_and_exit_4(
 def test_unexpected_error_with_verbose_prints_the_traceback(
     mini: GitRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, flag: str
 ) -> None:
-    monkeypatch.setattr("reconciler.cli.app.load_worktree", _boom)
+    monkeypatch.setattr("reconciler.spec.loader.load_worktree", _boom)
     code, _, err = run(capsys, flag, "-C", str(mini.path), "validate")
     assert code == 4
     assert err.startswith("Traceback (most recent call last):")
@@ -127,7 +127,7 @@ def test_interrupt_exits_130(
     def interrupted(_root: Path, _cache: Any = None) -> Any:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("reconciler.cli.app.load_worktree", interrupted)
+    monkeypatch.setattr("reconciler.spec.loader.load_worktree", interrupted)
     code, _, err = run(capsys, "-C", str(mini.path), "validate")
     assert (code, err.strip()) == (130, "alm: interrupted")
 
