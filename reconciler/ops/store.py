@@ -26,6 +26,7 @@ from reconciler.ops.model import BadSpan, Span, Task, Window
 from reconciler.ops.store_codec import compact, task_of
 from reconciler.ops.store_ingest import Ingest, IngestReport
 from reconciler.ops.store_schema import migrate
+from reconciler.ops.task_rows import GradeRow, grade_rows, window_query
 
 __all__ = ["IngestReport", "TraceStore", "open_store"]
 
@@ -130,25 +131,15 @@ class TraceStore:
     ) -> Iterator[Task]:
         """Tasks started in the window, oldest first; of one environment (with the tasks
         that have none) and one agent when given."""
-        sql = "SELECT body FROM tasks WHERE start_ns >= ? AND start_ns < ?"
-        args: list[object] = [window.start_ns, window.end_ns]
-        if environment is not None:
-            sql += " AND (environment = ? OR environment IS NULL)"
-            args.append(environment)
-        if agent is not None:
-            sql += " AND agent = ?"
-            args.append(agent)
-        for (body,) in self.con.execute(sql + " ORDER BY start_ns, trace_id, span_id", args):
+        sql, args = window_query("body", window, environment, agent)
+        for (body,) in self.con.execute(sql, args):
             yield task_of(body)
 
     def grade_rows(
         self, window: Window, environment: str | None = None, agent: str | None = None
-    ) -> Iterator[Any]:
-        """The window's tasks as a check reads them: task_rows.GradeRow, in the order of
-        `tasks` (typed Any and imported here to leave the module's head to the ingest)."""
-        from reconciler.ops import task_rows as rows
-
-        return rows.grade_rows(self.con, window, environment, agent)
+    ) -> Iterator[GradeRow]:
+        """The window's tasks as a check reads them (lean rows), in the order of `tasks`."""
+        return grade_rows(self.con, window, environment, agent)
 
     def task(self, trace_id: str, agent: str | None = None) -> list[Task]:
         """The tasks of one trace (of one agent), in start order."""

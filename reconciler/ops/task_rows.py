@@ -34,11 +34,24 @@ class GradeRow(NamedTuple):
     grade: str  # store_codec.grade_json
 
 
-_SELECT = (
-    "SELECT trace_id, span_id, agent, revision, start_ns, latency_ns, usage, grade_key, grade"
-    " FROM tasks WHERE start_ns >= ? AND start_ns < ?"
-)
+_LEAN = "trace_id, span_id, agent, revision, start_ns, latency_ns, usage, grade_key, grade"
 _BODY = "SELECT body FROM tasks WHERE trace_id = ? AND span_id = ?"
+
+
+def window_query(
+    columns: str, window: Window, environment: str | None, agent: str | None
+) -> tuple[str, list[object]]:
+    """The query of a window's tasks, oldest first; of one environment (with the tasks that
+    have none) and one agent when given: the one definition every reader of tasks uses."""
+    sql = f"SELECT {columns} FROM tasks WHERE start_ns >= ? AND start_ns < ?"
+    args: list[object] = [window.start_ns, window.end_ns]
+    if environment is not None:
+        sql += " AND (environment = ? OR environment IS NULL)"
+        args.append(environment)
+    if agent is not None:
+        sql += " AND agent = ?"
+        args.append(agent)
+    return sql + " ORDER BY start_ns, trace_id, span_id", args
 
 
 def grade_rows(
@@ -49,20 +62,13 @@ def grade_rows(
 ) -> Generator[GradeRow, None, None]:
     """The tasks started in the window, oldest first (as TraceStore.tasks orders them); of
     one environment (with the tasks that have none) and one agent when given."""
-    sql = _SELECT
-    args: list[object] = [window.start_ns, window.end_ns]
-    if environment is not None:
-        sql += " AND (environment = ? OR environment IS NULL)"
-        args.append(environment)
-    if agent is not None:
-        sql += " AND agent = ?"
-        args.append(agent)
+    sql, args = window_query(_LEAN, window, environment, agent)
     # a window is read once, in index order: a small page cache reads it as fast as the
     # store's large one (sized for ingest) and keeps ~130 MB out of the check's memory
     cache = con.execute("PRAGMA cache_size").fetchone()[0]
     con.execute(f"PRAGMA cache_size=-{READ_CACHE_KIB}")
     try:
-        cursor = con.execute(sql + " ORDER BY start_ns, trace_id, span_id", args)
+        cursor = con.execute(sql, args)
         cursor.arraysize = ROWS_PER_FETCH
         yield from _rows(con, cursor)
     finally:
