@@ -7,7 +7,6 @@ import gzip
 import json
 import random
 from collections import defaultdict
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -312,7 +311,7 @@ def test_fallbacks_provider_model_error_environment_and_older_messages() -> None
     tool.end(end_time=START + 4)
     root.set_status(Status(StatusCode.ERROR))
     root.end(end_time=START + 5)
-    spans = [replace(s, resource={"deployment.environment": "qa"}) for s in read(rec)]
+    spans = [s._replace(resource={"deployment.environment": "qa"}) for s in read(rec)]
     task = one_task(spans)
     assert [(m.provider, m.model, m.cached_input_tokens) for m in task.model_calls] == [
         ("anthropic", "claude-x", 40)
@@ -331,7 +330,7 @@ def test_spans_from_other_sources_have_their_genai_types_checked() -> None:
     as_text = {k: str(v) for k, v in chats[0].attributes.items()}
     broken = {**chats[1].attributes, "gen_ai.usage.input_tokens": "lots"}
     spans = [s for s in spans if s not in chats]
-    spans += [replace(chats[0], attributes=as_text), replace(chats[1], attributes=broken)]
+    spans += [chats[0]._replace(attributes=as_text), chats[1]._replace(attributes=broken)]
     tasks, bad = assemble(spans, KNOWN)
     assert [m.input_tokens for t in tasks for m in t.model_calls] == [800]
     assert [(b.kind, b.where) for b in bad] == [("wrong-type", f"trace {trace_id}")]
@@ -351,7 +350,7 @@ def test_a_parent_cycle_does_not_hang_and_belongs_to_no_task() -> None:
     rec.record(TaskSpec("support", "sha256:r", START, tools=[ToolStep("t")]))
     spans = read(rec)
     tool = next(s for s in spans if s.operation == "execute_tool")
-    looped = [replace(s, parent_span_id=s.span_id) if s is tool else s for s in spans]
+    looped = [s._replace(parent_span_id=s.span_id) if s is tool else s for s in spans]
     assert one_task(looped).tool_calls == ()
 
 
@@ -372,7 +371,7 @@ def test_any_attribute_value_assembles_or_is_reported_never_raises() -> None:
             attributes = dict(span.attributes)
             for key in rng.sample(sorted(attributes), k=min(2, len(attributes))):
                 attributes[key] = rng.choice(JUNK)
-            changed.append(replace(span, attributes=attributes))
+            changed.append(span._replace(attributes=attributes))
         tasks, bad = assemble(changed, KNOWN)
         kinds |= {b.kind for b in bad}
         assert all(task.agent in KNOWN for task in tasks)

@@ -10,7 +10,7 @@ alm.* labels are checked only here: a bad label is reported and ignored, its tas
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.ops.genai_text import json_or_raw, last_text
@@ -66,7 +66,7 @@ def _checked(spans: Sequence[Span], where: str, bad: list[BadSpan]) -> list[Span
         except ValueError as error:
             bad.append(BadSpan("wrong-type", where, f"span {span.span_id}: {error}"))
             continue
-        kept.append(span if coerced is None else replace(span, attributes=coerced))
+        kept.append(span if coerced is None else span._replace(attributes=coerced))
     return kept
 
 
