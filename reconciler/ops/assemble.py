@@ -9,13 +9,13 @@ alm.* labels are checked only here: a bad label is reported and ignored, its tas
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.ops.genai_text import json_or_raw, last_text
 from reconciler.ops.model import BadSpan, ModelUse, Span, Task, ToolUse
-from reconciler.ops.otlp_values import GENAI_TYPES, count, quoted, text
+from reconciler.ops.otlp_values import coerced_genai, quoted
 
 AGENT_OPERATION = "invoke_agent"
 MODEL_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
@@ -62,37 +62,12 @@ def _checked(spans: Sequence[Span], where: str, bad: list[BadSpan]) -> list[Span
     kept = []
     for span in sorted(spans, key=_start_order):  # reports in an order the input cannot change
         try:
-            coerced = _coerced(span.attributes)
+            coerced = coerced_genai(span.attributes)
         except ValueError as error:
             bad.append(BadSpan("wrong-type", where, f"span {span.span_id}: {error}"))
             continue
         kept.append(span if coerced is None else span._replace(attributes=coerced))
     return kept
-
-
-def _coerced(attributes: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The attributes with GenAI values coerced to their types; None when none changed
-    (the reader's spans: no copy)."""
-    changed: dict[str, Any] = {}
-    for key, value in attributes.items():
-        typed = GENAI_TYPES.get(key)
-        if typed is None or value is None or _already(typed, value):
-            continue
-        try:
-            new = typed(value)
-        except ValueError as error:
-            raise ValueError(f"{key} {quoted(value)}: expected {error}") from None
-        if new is not value:
-            changed[key] = new
-    return {**attributes, **changed} if changed else None
-
-
-def _already(typed: object, value: Any) -> bool:
-    """Whether the type check would return the value unchanged (the reader's spans, nearly
-    always): a string for text, a non-negative int for a count."""
-    if typed is text:
-        return type(value) is str
-    return typed is count and type(value) is int and value >= 0
 
 
 def _is_agent(span: Span) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 MAX_ATTRIBUTE = 1024 * 1024  # characters of one string (or bytes) attribute
@@ -181,6 +181,31 @@ GENAI_TYPES: dict[str, Callable[[Any], Any]] = {
     **{f"gen_ai.{name}": text for name in _TEXTS.split()},
     "error.type": text,
 }
+
+
+def coerced_genai(attributes: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The attributes with GenAI values coerced to their types; None when none changed
+    (the reader's spans: no copy)."""
+    changed: dict[str, Any] = {}
+    for key, value in attributes.items():
+        typed = GENAI_TYPES.get(key)
+        if typed is None or value is None or _already(typed, value):
+            continue
+        try:
+            new = typed(value)
+        except ValueError as error:
+            raise ValueError(f"{key} {quoted(value)}: expected {error}") from None
+        if new is not value:
+            changed[key] = new
+    return {**attributes, **changed} if changed else None
+
+
+def _already(typed: object, value: Any) -> bool:
+    """Whether the type check would return the value unchanged (the reader's spans, nearly
+    always): a string for text, a non-negative int for a count."""
+    if typed is text:
+        return type(value) is str
+    return typed is count and type(value) is int and value >= 0
 
 
 # --- details ---------------------------------------------------------------------------
