@@ -17,7 +17,7 @@ from tests.cli import run
 from tests.gitrepo import GitRepo, init_repo
 
 CHART_FILES = {"cost-per-task.png", "cost-trend.png", "run-rate.png", "cost-drivers.png"}
-HOSTILE_MODEL = "<img src=x onerror=alert(1)>"
+HOSTILE_MODEL = "<img src=x onerror=alert(1)>\x1b[2J"  # markup, and a terminal escape
 
 
 @pytest.fixture
@@ -90,6 +90,7 @@ def test_default_folder_stdout_and_json(capsys, repo, db) -> None:
     code, stdout, _ = alm(capsys, repo, "ops", "report", "--db", str(db), "--hours", "3",
                           "--out", "-")  # fmt: skip
     assert code == 0 and stdout.startswith("# alm ops report") and "](" not in stdout
+    assert "\x1b" not in stdout  # a terminal escape from a trace is never printed raw
     code, stdout, _ = alm(capsys, repo, "ops", "report", "--db", str(db), "--hours", "3",
                           "--format", "json", "--out", "-")  # fmt: skip
     data = json.loads(stdout)

@@ -127,7 +127,7 @@ def report(
     tasks = open_source(app.root, db, source)
     econ = economics(tasks.tasks(window, environment), plans, prices, window, tasks.label)
     if out == STDOUT:
-        click.echo(print_report(econ, fmt), nl=False)
+        click.echo(printable(print_report(econ, fmt)), nl=False)  # trace text: no escapes
         return 0
     folder = Path(out) if out is not None else app.root / DEFAULT_OUT
     path, charts = write_report(econ, fmt, folder)
