@@ -19,6 +19,7 @@ REGISTRY: dict[str, str] = {
     "load": "bench.bench_load",
     "evals": "bench.bench_evals",
     "eval_cache": "bench.bench_eval_cache",
+    "eval_side_by_side": "bench.eval_side_by_side",
     "policy": "bench.bench_policy",
     "gate": "bench.bench_gate",
     "results": "bench.bench_results",
