@@ -15,7 +15,10 @@ CPU (user + sys) and peak RSS from the child's rusage (os.wait4), start-up inclu
 - bench/plain_client.py: AsyncOpenAI and a semaphore, nothing else (the floor).
 
 Scale: alm at 200 and 2,000 calls; set ALM_BENCH_EVAL_20K=1 to add 20,000 (about a minute
-or more of wall on 2 cores, and a large synthetic suite).
+of wall on 2 cores, 10,000 synthetic cases, ~300 MB peak RSS today).
+
+Best of ``--runs`` per contender (by wall). The no-case run exits 2 (a usage error: no
+case matches), so it measures imports and loading, not the provider client's set-up.
 """
 
 from __future__ import annotations
