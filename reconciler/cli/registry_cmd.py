@@ -17,8 +17,10 @@ def registry_group() -> None:
     """The reference HTTP registry of deployed bundles."""
 
 
-class _Stop(Exception):
-    pass
+class _Stop(BaseException):
+    """SIGTERM, raised in the main thread. A BaseException, as KeyboardInterrupt is: one
+    arriving while the server dispatches a request must not be caught by the `except
+    Exception` around that dispatch (socketserver reports it and serves on)."""
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
