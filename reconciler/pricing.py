@@ -9,9 +9,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from genai_prices import Usage, calc_price
-from genai_prices.data_snapshot import get_snapshot
-
 from reconciler.spec.catalog import ModelPrice
 
 
@@ -51,6 +48,8 @@ class PriceBook:
                 + usage.cached_input_tokens * cached_rate
                 + usage.output_tokens * override.output_usd_per_mtok
             ) / 1_000_000
+        from genai_prices import Usage, calc_price
+
         price = calc_price(
             Usage(
                 input_tokens=usage.input_tokens,
@@ -63,8 +62,14 @@ class PriceBook:
         return float(price.total_price)
 
 
+# genai-prices is imported when a price is first asked for, not with this module: its
+# package imports its network updater's HTTP client, ~0.1-0.2 s of every command's start-up
+
+
 @lru_cache(maxsize=512)
 def _bundled_known(provider: str, model: str) -> bool:
+    from genai_prices import Usage, calc_price
+
     try:
         calc_price(Usage(input_tokens=0, output_tokens=0), model_ref=model, provider_id=provider)
     except LookupError:
@@ -74,10 +79,14 @@ def _bundled_known(provider: str, model: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _bundled_providers() -> tuple[str, ...]:
+    from genai_prices.data_snapshot import get_snapshot
+
     return tuple(p.id for p in get_snapshot().providers)
 
 
 @lru_cache(maxsize=64)
 def _bundled_names(provider: str) -> tuple[str, ...]:
+    from genai_prices.data_snapshot import get_snapshot
+
     found = next((p for p in get_snapshot().providers if p.id == provider), None)
     return tuple(m.id for m in found.models) if found else ()
