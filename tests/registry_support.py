@@ -29,17 +29,19 @@ def running_registry(folder: Path, token: str | None = None) -> Iterator[str]:
     args = [sys.executable, "-m", "reconciler", "registry", "serve", "--dir", str(folder)]
     args += ["--port", "0"] + (["--token-env", "ALM_TEST_REGISTRY_TOKEN"] if token else [])
     env = {**os.environ, "ALM_TEST_REGISTRY_TOKEN": token or ""}
-    proc = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=PROJECT
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        found = re.search(r"on (http://\S+) ", line)
-        assert found, (
-            f"the registry did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}"
+    folder.mkdir(parents=True, exist_ok=True)
+    # stderr to a file, not a pipe nobody reads: a full pipe would block the server
+    with (folder.parent / f"{folder.name}.stderr").open("w+") as errors:
+        proc = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=errors, text=True, env=env, cwd=PROJECT
         )
-        yield found.group(1)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            found = re.search(r"on (http://\S+) ", line)
+            errors.seek(0)
+            assert found, f"the registry did not start: {line!r} {errors.read()}"
+            yield found.group(1)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import sys
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -72,6 +73,13 @@ class RegistryServer(ThreadingHTTPServer):
         super().__init__(address, Handler)
         self.registry = registry
         self.token = token
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-request (reset, broken pipe, timed out) is not a
+        server error: no traceback. Anything else is reported as socketserver does."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:
