@@ -69,6 +69,18 @@ def init_repo(path: Path, with_fleet: bool = True) -> GitRepo:
     return repo
 
 
+def deploy_repo(path: Path, environments: str, message: str, who: str = "Dev One") -> GitRepo:
+    """The example fleet with `environments` as policies/environments.yaml, deploy state
+    (.alm/) kept out of git as a checkout keeps it, and a git user who deploys."""
+    repo = init_repo(path)
+    repo.write("policies/environments.yaml", environments)
+    repo.write(".gitignore", ".alm/\n")
+    repo.git("config", "user.name", who)
+    repo.git("config", "user.email", f"{who.split()[0].lower()}@example.com")
+    repo.commit(message)
+    return repo
+
+
 def drop_cassettes(repo: GitRepo) -> None:
     """Remove the example fleet's shipped cassettes (for tests of recording or of misses)."""
     for cassette in (repo.path / "evals").glob("*/cassettes/*.json"):

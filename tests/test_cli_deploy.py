@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.cli import run
-from tests.gitrepo import GitRepo, init_repo
+from tests.gitrepo import GitRepo, deploy_repo
 
 # evals_pass: false: these tests change the model's temperature, which the shipped
 # cassettes do not cover; the evals gate is tests/test_cli_deploy_gates.py's
@@ -38,13 +38,7 @@ AGENT_FILE = f"agents/{AGENT}/agent.yaml"
 
 @pytest.fixture
 def repo(tmp_path: Path) -> GitRepo:
-    made = init_repo(tmp_path / "repo")
-    made.write("policies/environments.yaml", ENVIRONMENTS)
-    made.write(".gitignore", ".alm/\n")  # as a checkout keeps deploy state out of git
-    made.git("config", "user.name", "Dev One")
-    made.git("config", "user.email", "dev@example.com")
-    made.commit("two directory environments")
-    return made
+    return deploy_repo(tmp_path / "repo", ENVIRONMENTS, "two directory environments", "Dev One")
 
 
 def alm(capsys: pytest.CaptureFixture[str], repo: GitRepo, *args: str) -> tuple[int, str, str]:

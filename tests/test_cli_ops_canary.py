@@ -17,7 +17,7 @@ from reconciler.deploy.model import Bundle
 from reconciler.ops.model import NS_PER_S
 from reconciler.ops.tracegen import Recorder, TaskSpec, ToolStep
 from tests.cli import run
-from tests.gitrepo import GitRepo, init_repo
+from tests.gitrepo import GitRepo, deploy_repo
 
 AGENT = "support-triage"
 AGENT_FILE = f"agents/{AGENT}/agent.yaml"
@@ -38,13 +38,7 @@ environments:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> GitRepo:
-    made = init_repo(tmp_path / "repo")
-    made.write("policies/environments.yaml", ENVIRONMENTS)
-    made.write(".gitignore", ".alm/\n")
-    made.git("config", "user.name", "Ops One")
-    made.git("config", "user.email", "ops@example.com")
-    made.commit("directory targets")
-    return made
+    return deploy_repo(tmp_path / "repo", ENVIRONMENTS, "directory targets", "Ops One")
 
 
 def alm(capsys: pytest.CaptureFixture[str], repo: GitRepo, *args: str) -> tuple[int, str, str]:

@@ -19,7 +19,7 @@ from reconciler.ops.tracegen import Recorder, TaskSpec, ToolStep
 from tests.cli import run
 from tests.github_server import GitHubServer
 from tests.github_support import REPO, env_for, server
-from tests.gitrepo import GitRepo, init_repo
+from tests.gitrepo import GitRepo, deploy_repo
 
 _ = server  # the fixture: a local GitHub server (real HTTP, PyGithub)
 
@@ -41,13 +41,9 @@ environments:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> GitRepo:
-    made = init_repo(tmp_path / "repo")
-    made.write("policies/environments.yaml", ENVIRONMENTS)
-    made.write(".gitignore", ".alm/\n")
-    made.git("config", "user.name", "Ops One")
-    made.git("config", "user.email", "ops@example.com")
-    made.commit("a directory prod that rolls back on a breach")
-    return made
+    return deploy_repo(
+        tmp_path / "repo", ENVIRONMENTS, "a directory prod that rolls back on a breach", "Ops One"
+    )
 
 
 def alm(capsys: pytest.CaptureFixture[str], repo: GitRepo, *args: str) -> tuple[int, str, str]:

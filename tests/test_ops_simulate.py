@@ -24,7 +24,7 @@ from reconciler.pricing import PriceBook
 from reconciler.spec.loader import load_worktree
 from reconciler.spec.state import DesiredState
 from tests.cli import run
-from tests.gitrepo import GitRepo, init_repo
+from tests.gitrepo import GitRepo, deploy_repo, init_repo
 
 END = 1_796_040_000 * NS_PER_S  # a fixed "now": 2026-11-30T12:00:00Z
 PROD = ("email-drafting", "invoice-processing", "support-triage")
@@ -211,13 +211,7 @@ environments:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> GitRepo:
-    made = init_repo(tmp_path / "repo")
-    made.write("policies/environments.yaml", ENVIRONMENTS)
-    made.write(".gitignore", ".alm/\n")
-    made.git("config", "user.name", "Dev One")
-    made.git("config", "user.email", "dev@example.com")
-    made.commit("prod on a directory")
-    return made
+    return deploy_repo(tmp_path / "repo", ENVIRONMENTS, "prod on a directory", "Dev One")
 
 
 def test_the_command_splits_a_canary_after_an_apply_and_refuses_an_unknown_breach(
