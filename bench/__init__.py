@@ -29,6 +29,7 @@ REGISTRY: dict[str, str] = {
     "deploy": "bench.deploy",
     "ops": "bench.ops",
     "ops_engines": "bench.ops_engines",
+    "validate_fleet": "bench.validate_fleet",
 }
 
 
