@@ -30,6 +30,7 @@ REGISTRY: dict[str, str] = {
     "ops": "bench.ops",
     "ops_engines": "bench.ops_engines",
     "validate_fleet": "bench.validate_fleet",
+    "scale": "bench.scale",
 }
 
 
