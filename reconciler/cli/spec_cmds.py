@@ -34,7 +34,16 @@ def _summary(state: DesiredState, errors: int, warnings: int) -> str:
 @pass_app
 def validate(app: App, ref: str | None, fmt: str) -> int:
     """Load and check the whole desired state."""
-    state = app.load(ref)
+    from reconciler.spec.loader import load_ref, load_worktree
+    from reconciler.spec.parsecache import ParseStore
+
+    store = ParseStore.open(app.root)  # parses of unchanged files, from the last run
+    if ref is None:
+        state = load_worktree(app.root, app.parse_cache, store)
+    else:
+        state = load_ref(app.root, ref, app.parse_cache, store)
+    if store is not None:
+        store.save()
     findings = run_checks(state)
     errors = sum(f.severity == "error" for f in findings)
     click.echo(render(findings, _summary(state, errors, len(findings) - errors), fmt))

@@ -224,13 +224,13 @@ def escalation_tool_available(ctx: Context) -> Iterator[Finding]:
         escalation = spec.agent.contract.escalation
         if escalation is None:
             continue
-        where = spec.loaded.at("contract", "escalation", "tool")
+        where = partial(spec.loaded.at, "contract", "escalation", "tool")  # only if found
         if escalation.tool not in ctx.tools:
             yield Finding(
                 "missing-escalation-tool",
                 f"escalation tool {escalation.tool!r} is not in the tool catalog; "
                 "expected a catalog tool",
-                where,
+                where(),
             )
         elif not any(  # a wildcard grant (human.*) grants it too
             escalation.tool in ctx.matching_tools(g.name) for g in spec.agent.grants
@@ -238,7 +238,7 @@ def escalation_tool_available(ctx: Context) -> Iterator[Finding]:
             yield Finding(
                 "missing-escalation-tool",
                 f"escalation tool {escalation.tool!r} is not granted; expected it under tools:",
-                where,
+                where(),
             )
 
 

@@ -10,6 +10,7 @@ import posixpath
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -19,6 +20,7 @@ from reconciler.gcpause import gc_paused
 from reconciler.spec import source
 from reconciler.spec.agent import Agent
 from reconciler.spec.catalog import Environments, Policy, Pricing, ToolCatalog
+from reconciler.spec.parsecache import ParseStore
 from reconciler.spec.paths import refused_paths
 from reconciler.spec.state import AgentSpec, DesiredState, Loaded, PromptFile
 from reconciler.spec.validation import parse
@@ -53,17 +55,24 @@ KINDS_BY_PLACE: list[tuple[re.Pattern[str], Callable[[], Kinds]]] = [
 ]
 
 
-def load_worktree(root: Path, cache: ParseCache | None = None) -> DesiredState:
-    return load_snapshot(source.from_worktree(root), cache)
+def load_worktree(
+    root: Path, cache: ParseCache | None = None, store: ParseStore | None = None
+) -> DesiredState:
+    return load_snapshot(source.from_worktree(root), cache, store)
 
 
-def load_ref(root: Path, ref: str, cache: ParseCache | None = None) -> DesiredState:
+def load_ref(
+    root: Path, ref: str, cache: ParseCache | None = None, store: ParseStore | None = None
+) -> DesiredState:
     """The desired state at a git ref. Pass one cache to several calls (base and head of
-    a pull request) and files that did not change are parsed once."""
-    return load_snapshot(source.from_git(root, ref), cache)
+    a pull request) and files that did not change are parsed once; a store keeps parses
+    on disk between runs (reconciler.spec.parsecache)."""
+    return load_snapshot(source.from_git(root, ref), cache, store)
 
 
-def load_snapshot(snapshot: source.Snapshot, cache: ParseCache | None = None) -> DesiredState:
+def load_snapshot(
+    snapshot: source.Snapshot, cache: ParseCache | None = None, store: ParseStore | None = None
+) -> DesiredState:
     state = DesiredState(snapshot.label)
     state.agent_folders = {m.group(1) for p in snapshot.files if (m := _AGENT_FILE.match(p))}
     state.eval_folders = {m.group(1) for p in snapshot.files if (m := _SUITE_FILE.match(p))}
@@ -80,7 +89,7 @@ def load_snapshot(snapshot: source.Snapshot, cache: ParseCache | None = None) ->
         for path in sorted(snapshot.files):
             kinds = _kinds_for(path)
             if kinds is not None and path not in refused:
-                _load_file(state, snapshot, path, kinds, {} if cache is None else cache)
+                _load_file(state, snapshot, path, kinds, {} if cache is None else cache, store)
     return state
 
 
@@ -139,9 +148,11 @@ class _ParsedFile:
 ParseCache = dict[tuple[str, bytes], _ParsedFile]
 
 
-def _parse_file(path: str, raw: bytes, kinds: dict[str, type[BaseModel]]) -> _ParsedFile:
+def _parse_file(
+    path: str, raw: bytes, kinds: dict[str, type[BaseModel]], store: ParseStore | None = None
+) -> _ParsedFile:
     try:
-        documents = load_documents(path, raw)
+        documents = load_documents(path, raw) if store is None else store.documents(path, raw)
     except SpecError as err:
         return _ParsedFile(list(err.findings), [])
     findings: list[Finding] = []
@@ -168,6 +179,7 @@ def _load_file(
     path: str,
     kinds: dict[str, type[BaseModel]],
     cache: ParseCache,
+    store: ParseStore | None = None,
 ) -> None:
     try:
         raw = _read(snapshot, path)
@@ -176,7 +188,7 @@ def _load_file(
         return
     parsed = cache.get((path, raw))
     if parsed is None:
-        parsed = cache[(path, raw)] = _parse_file(path, raw, kinds)
+        parsed = cache[(path, raw)] = _parse_file(path, raw, kinds, store)
     state.findings.extend(parsed.findings)
     for doc, model in parsed.documents:
         if model is not None:
@@ -197,7 +209,7 @@ def _read_prompt(
     state: DesiredState, snapshot: source.Snapshot, loaded: Loaded[Agent], folder: str
 ) -> PromptFile | None:
     declared = loaded.model.prompt.system
-    where = loaded.at("prompt", "system")
+    where = partial(loaded.at, "prompt", "system")  # only a finding needs the place
     joined = posixpath.normpath(posixpath.join(f"agents/{folder}", declared))
     resolved = None if declared.startswith("/") else snapshot.resolve(joined)
     if resolved is None:
@@ -206,7 +218,7 @@ def _read_prompt(
                 "path-escape",
                 f"prompt path {declared!r} leaves the repository; expected a "
                 f"file inside agents/{folder}/",
-                where,
+                where(),
             )
         )
         return None
@@ -217,7 +229,7 @@ def _read_prompt(
                 "missing-file",
                 f"prompt file {joined} does not exist; expected a file "
                 f"relative to agents/{folder}/",
-                where,
+                where(),
             )
         )
         return None

@@ -9,8 +9,8 @@ line and column for findings.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -66,12 +66,45 @@ Path = tuple[str | int, ...]
 Mark = tuple[int, int]
 
 
-@dataclass
 class Positions:
-    """1-based (line, column) of each value and each mapping key, by path."""
+    """1-based (line, column) of each value and each mapping key, by path.
 
-    values: dict[Path, Mark] = field(default_factory=dict)
-    keys: dict[Path, Mark] = field(default_factory=dict)
+    `unpack` gives both tables on first use instead (a parse cache keeps them packed:
+    most documents never report a finding, so never need them)."""
+
+    __slots__ = ("_keys", "_unpack", "_values")
+
+    def __init__(
+        self,
+        values: dict[Path, Mark] | None = None,
+        keys: dict[Path, Mark] | None = None,
+        unpack: Callable[[], tuple[dict[Path, Mark], dict[Path, Mark]]] | None = None,
+    ) -> None:
+        self._values = {} if values is None else values
+        self._keys = {} if keys is None else keys
+        self._unpack = unpack
+
+    def _unpacked(self) -> None:
+        if self._unpack is not None:
+            self._values, self._keys = self._unpack()
+            self._unpack = None
+
+    @property
+    def values(self) -> dict[Path, Mark]:
+        self._unpacked()
+        return self._values
+
+    @property
+    def keys(self) -> dict[Path, Mark]:
+        self._unpacked()
+        return self._keys
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Positions):
+            return NotImplemented
+        return (self.values, self.keys) == (other.values, other.keys)
+
+    __hash__ = None  # type: ignore[assignment]
 
     def locate(self, loc: tuple[Any, ...], prefer_key: bool = False) -> Mark:
         """The closest known position for a path that may hold extra parts.
@@ -79,14 +112,15 @@ class Positions:
         Validation errors carry parts that are not in the data (union member
         names, for instance); those are skipped.
         """
+        values = self.values
         path: Path = ()
         for part in loc:
             candidate = (*path, part)
-            if candidate in self.values:
+            if candidate in values:
                 path = candidate
         if prefer_key and path in self.keys:
             return self.keys[path]
-        return self.values.get(path, (1, 1))
+        return values.get(path, (1, 1))
 
 
 @dataclass
@@ -135,7 +169,8 @@ class _Builder:
     def __init__(self, file: str, max_nodes: int) -> None:
         self.file = file
         self.budget = max_nodes
-        self.positions = Positions()
+        self.values: dict[Path, Mark] = {}  # the positions, filled as the graph is walked
+        self.keys: dict[Path, Mark] = {}
         self.merge_depth = 0
 
     def charge(self, node: yaml.Node) -> None:
@@ -164,7 +199,7 @@ class _Builder:
                 "too-deep",
             )
         mark = node.start_mark
-        self.positions.values[path] = (mark.line + 1, mark.column + 1)
+        self.values[path] = (mark.line + 1, mark.column + 1)
         if isinstance(node, _MAPPING):
             self._plain_collection(node, _MAP_TAG)
             return self._mapping(node, path)
@@ -217,7 +252,7 @@ class _Builder:
                     "duplicate-key",
                 )
             seen[key] = mark
-            self.positions.keys[(*path, key)] = mark
+            self.keys[(*path, key)] = mark
             result[key] = self.build(value_node, (*path, key))
         for key, value in merged.items():
             result.setdefault(key, value)
@@ -335,7 +370,7 @@ def load_documents(file: str, raw: bytes, max_bytes: int = MAX_FILE_BYTES) -> li
     for node in _compose(file, text):
         builder = _Builder(file, MAX_NODES_PER_DOCUMENT)
         data = builder.build(node, ())
-        documents.append(Document(file, data, builder.positions))
+        documents.append(Document(file, data, Positions(builder.values, builder.keys)))
     if not documents:
         raise _fail(
             file, 1, 1, "file is empty; expected a YAML mapping with apiVersion and kind", "empty"

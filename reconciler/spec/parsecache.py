@@ -1,0 +1,167 @@
+"""A parse cache on disk, so that `alm validate` re-reads an unchanged fleet fast.
+
+What parsing a YAML file gave (each document's values and positions) is kept by the
+SHA-256 of the file's bytes, in one pack under the repository's .alm/cache/. Positions
+are not kept: a document with a finding is parsed again for them, which gives them
+exactly as a first parse does. The
+repository is untrusted, and so is anything in it, this pack too: a pull request could
+commit one that maps a bad file's bytes to good values. So the pack is signed with an
+HMAC whose key lives outside the repository (in the user's cache folder, made on first
+use, mode 0600), and a pack whose signature, format or version does not match is
+ignored as a whole and parsed afresh. The pack is JSON (msgspec), never pickle, and
+holds only documents that JSON gives back exactly (plain strings, numbers, booleans,
+nulls, lists and mappings with string keys); a file with dates or other values, or one
+that failed to parse, is parsed each time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from reconciler import __version__
+from reconciler.errors import AlmError
+from reconciler.fsutil import read_limited, write_atomic
+from reconciler.spec import yamlsafe
+from reconciler.spec.yamlsafe import Document, Mark, Positions
+
+CACHE_FOLDER = Path(".alm") / "cache"
+PACK_NAME = "parse.json"
+KEY_NAME = "parse-cache.key"
+MAX_PACK_BYTES = 512 * 1024 * 1024
+_FORMAT = 1
+_MAC_BYTES = 32
+_KEY_BYTES = 32
+
+
+class _Pack(msgspec.Struct, forbid_unknown_fields=True):
+    version: str
+    entries: dict[str, list[Any]]  # the values of each document of a file
+
+
+_encode = msgspec.json.Encoder().encode
+_decode_pack = msgspec.json.Decoder(_Pack).decode
+_decode_any = msgspec.json.Decoder().decode
+
+
+def _version() -> str:
+    """alm's version and the YAML reader's own source: what a cached parse depends on."""
+    reader = hashlib.sha256(Path(yamlsafe.__file__).read_bytes()).hexdigest()[:16]
+    return f"{_FORMAT}/{__version__}/{reader}"
+
+
+def key_folder() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "alm"
+
+
+def signing_key(folder: Path) -> bytes | None:
+    """This user's key, made on first use; None when there is none to be had."""
+    path = folder / KEY_NAME
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        try:
+            key = read_limited(path, _KEY_BYTES, "a cache key")
+        except AlmError:
+            return None
+        return key if len(key) == _KEY_BYTES else None
+    except OSError:
+        return None
+    key = secrets.token_bytes(_KEY_BYTES)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key)
+    return key
+
+
+def _sign(key: bytes, body: bytes) -> bytes:
+    return hmac.new(key, body, hashlib.sha256).digest()
+
+
+def _plain(data: Any) -> bool:
+    """JSON gives exactly these values back: no dates, bytes, non-string keys, NaN."""
+    try:
+        return bool(_decode_any(_encode(data)) == data)
+    except (msgspec.MsgspecError, TypeError, ValueError, OverflowError):
+        return False
+
+
+def _reparser(file: str, raw: bytes, index: int) -> Any:
+    """Positions, found by parsing the file again: only a document with a finding asks."""
+
+    def unpack() -> tuple[dict[yamlsafe.Path, Mark], dict[yamlsafe.Path, Mark]]:
+        positions = yamlsafe.load_documents(file, raw)[index].positions
+        return positions.values, positions.keys
+
+    return unpack
+
+
+@dataclass
+class ParseStore:
+    """The pack of one repository: looked up while loading, saved after."""
+
+    path: Path
+    key: bytes
+    version: str
+    entries: dict[str, list[Any]] = field(default_factory=dict)
+    used: dict[str, list[Any]] = field(default_factory=dict)
+    hits: int = 0
+
+    @classmethod
+    def open(cls, root: Path, keys: Path | None = None) -> ParseStore | None:
+        key = signing_key(key_folder() if keys is None else keys)
+        if key is None:
+            return None
+        store = cls(root / CACHE_FOLDER / PACK_NAME, key, _version())
+        store.entries = store._read()
+        return store
+
+    def _read(self) -> dict[str, list[Any]]:
+        """The pack's entries; none when it is missing, unsigned, corrupt or stale."""
+        try:
+            raw = read_limited(self.path, MAX_PACK_BYTES, "a parse cache")
+        except AlmError:
+            return {}
+        mac, body = raw[:_MAC_BYTES], raw[_MAC_BYTES:]
+        if not hmac.compare_digest(mac, _sign(self.key, body)):
+            return {}
+        try:
+            pack = _decode_pack(body)
+        except msgspec.MsgspecError:
+            return {}
+        return pack.entries if pack.version == self.version else {}
+
+    def documents(self, file: str, raw: bytes) -> list[Document]:
+        """The documents of a file: from the pack when its bytes are there, else parsed."""
+        digest = hashlib.sha256(raw).hexdigest()
+        cached = self.entries.get(digest)
+        if cached is not None:
+            self.hits += 1
+            self.used[digest] = cached
+            return [
+                Document(file, data, Positions(unpack=_reparser(file, raw, i)))
+                for i, data in enumerate(cached)
+            ]
+        documents = yamlsafe.load_documents(file, raw)
+        if all(_plain(d.data) for d in documents):
+            self.used[digest] = [d.data for d in documents]
+        return documents
+
+    def save(self) -> None:
+        """Write the pack of what this load used, when that differs from what was read.
+        A cache is a convenience: when it cannot be written, alm goes on without it."""
+        if self.used.keys() == self.entries.keys():
+            return
+        body = _encode(_Pack(self.version, self.used))
+        try:
+            write_atomic(self.path, _sign(self.key, body) + body)
+        except OSError:
+            return
