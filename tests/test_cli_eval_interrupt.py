@@ -9,20 +9,24 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.cli import PYTHON_M_ALM
 from tests.gitrepo import GitRepo
 from tests.openai_server import OpenAIServer
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
 def test_ctrl_c_keeps_finished_trials_and_reports_the_rest_as_not_run(
-    fleet_repo: GitRepo, tmp_path: Path
+    fleet_repo: GitRepo, tmp_path: Path, workers: str
 ) -> None:
     out = tmp_path / "results.json"
     with OpenAIServer([{"content": "Done."}], latency_s=0.2) as live:
         env = {**os.environ, "ALM_OPENAI_BASE_URL": live.base_url, "OPENAI_API_KEY": "sk-x"}
         process = subprocess.Popen(
             [*PYTHON_M_ALM, "-C", str(fleet_repo.path), "eval",
-             "--mode", "live", "--no-cache", "--concurrency", "1", "--out", str(out)],
+             "--mode", "live", "--no-cache", "--concurrency", "2", "--workers", workers,
+             "--out", str(out)],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         deadline = time.monotonic() + 120  # a guard: it waits for requests, not for time
@@ -38,3 +42,4 @@ def test_ctrl_c_keeps_finished_trials_and_reports_the_rest_as_not_run(
     assert any(s != "not_run" for s in statuses)  # what finished was kept
     assert "not_run" in statuses  # the rest is reported, never passed
     assert "eval results" in stdout
+    assert f"{len(cases)} trials:" in stderr and " 0 run," not in stderr

@@ -93,6 +93,12 @@ def _select(app: App, state: DesiredState, agents: tuple[str, ...], since: str |
     callback=parse_rate_limits,
     help="Live calls per provider, e.g. openai=500/min (repeatable).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Processes to spread the trials over; the concurrency is shared among them. "
+    "[default: one per core, for runs of 100 trials or more]",
+)
 @click.option("--no-cache", is_flag=True, help="Run every trial, ignoring the result cache.")
 @click.pass_context
 def eval_group(
@@ -107,6 +113,7 @@ def eval_group(
     mode: Mode,
     concurrency: int,
     rate_limits: dict[str, RateLimit],
+    workers: int | None,
     no_cache: bool,
 ) -> int:
     """Run eval suites, print metrics, write results JSON; merge shards; compare runs."""
@@ -127,6 +134,7 @@ def eval_group(
         run = run_evals(
             files, state, jobs, mode, EngineConfig(concurrency, rate_limits), cache_path, advance,
             ref=ref, commit=commit, shard=shard, selection=selection, agents=names,
+            workers=workers,
         )  # fmt: skip
     click.echo(trial_counts(len(jobs), run), err=True)
     missing = tuple(NotEvaluated(u.agent, u.reason) for u in chosen.unevaluated)

@@ -4,6 +4,7 @@ the files a run reads at a ref, the progress bar, and the line counting the tria
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,17 +19,28 @@ from reconciler.evals.run import EvalRun, RunProgress
 from reconciler.spec import source
 
 CACHE_FILE = Path(".alm") / "cache" / "evals.sqlite"
+REDRAW_S = 0.1
 
 
 @contextmanager
 def progress_bar(label: str = "eval") -> Iterator[RunProgress]:
+    """Redrawn from the caller's updates, at most 10 times a second: no refresh thread,
+    so trials can be forked into workers (a fork beside a thread can hang the child)."""
     console = Console(stderr=True)
     columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
+    with Progress(
+        *columns, console=console, disable=not console.is_terminal, auto_refresh=False
+    ) as bar:
         task = bar.add_task(label, total=None)
+        last = 0.0
 
         def advance(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+            nonlocal last
+            now = time.monotonic()
+            redraw = done == total or now - last >= REDRAW_S
+            bar.update(task, completed=done, total=total, refresh=redraw)
+            if redraw:
+                last = now
 
         yield advance
 

@@ -86,6 +86,7 @@ class RunReport:
 
 
 Progress = Callable[[JobResult, int, int], None]  # (result, done, total)
+OnResult = Callable[[int, JobResult, int, int], None]  # (job index, result, done, total)
 RunnerFor = Callable[[CaseJob], Runner]
 
 
@@ -159,15 +160,31 @@ class Engine:
     async def run(
         self, jobs: Sequence[CaseJob], runner_for: RunnerFor, progress: Progress | None = None
     ) -> RunReport:
+        """Every job's result, in job order (``stream`` keeps none of them)."""
         finished: dict[int, JobResult] = {}
+
+        def keep(index: int, result: JobResult, done: int, total: int) -> None:
+            finished[index] = result
+            if progress is not None:
+                progress(result, done, total)
+
+        cancelled, not_run = await self.stream(jobs, runner_for, keep)
+        return RunReport([finished[i] for i in sorted(finished)], not_run, cancelled)
+
+    async def stream(
+        self, jobs: Sequence[CaseJob], runner_for: RunnerFor, on_result: OnResult
+    ) -> tuple[bool, list[CaseJob]]:
+        """Runs the jobs, handing each result to ``on_result(index, result, done, total)``
+        as it finishes and keeping none: a caller that keeps less than a trajectory (a
+        graded record) runs in flat memory. Returns (cancelled, the jobs not run)."""
+        done: set[int] = set()
         pending: Iterator[tuple[int, CaseJob]] = iter(enumerate(jobs))
 
         async def worker() -> None:
             for index, job in pending:
                 result = JobResult(job, await self.run_one(job, runner_for))
-                finished[index] = result
-                if progress is not None:
-                    progress(result, len(finished), len(jobs))
+                done.add(index)
+                on_result(index, result, len(done), len(jobs))
 
         count = max(1, min(self.config.concurrency, len(jobs)))
         workers = [asyncio.create_task(worker()) for _ in range(count)]
@@ -176,15 +193,11 @@ class Engine:
             await asyncio.gather(*workers)
         except asyncio.CancelledError:
             cancelled = True
-        finally:  # cancelled, or a progress callback raised: stop every worker
+        finally:  # cancelled, or a callback raised: stop every worker
             for task in workers:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
-        return RunReport(
-            results=[finished[i] for i in sorted(finished)],
-            not_run=[job for i, job in enumerate(jobs) if i not in finished],
-            cancelled=cancelled,
-        )
+        return cancelled, [job for i, job in enumerate(jobs) if i not in done]
 
     async def run_one(self, job: CaseJob, runner_for: RunnerFor) -> Trajectory:
         """One trial that always returns: a crash or a hang becomes an error trajectory."""

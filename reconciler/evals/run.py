@@ -12,9 +12,8 @@ trials that ran (never a not-run one) and builds the Results.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -24,11 +23,10 @@ from pydantic import TypeAdapter
 from reconciler.errors import UsageError
 from reconciler.evals.bundle import case_hash, run_hash
 from reconciler.evals.cache import ResultCache, TrialKey, open_cache
-from reconciler.evals.engine import Engine, EngineConfig, JobResult, RunReport
-from reconciler.evals.grading import Grade, grade
+from reconciler.evals.engine import EngineConfig
 from reconciler.evals.inputs import run_inputs
-from reconciler.evals.providers import Mode, Providers
-from reconciler.evals.records import CaseResult, effective_repeats, effective_tags, record
+from reconciler.evals.providers import Mode
+from reconciler.evals.records import CaseResult, effective_repeats, effective_tags
 from reconciler.evals.results import (
     AgentResult,
     Results,
@@ -38,30 +36,14 @@ from reconciler.evals.results import (
     agent_result,
     build,
 )
-from reconciler.evals.runners import RunnerContext, make_runner
 from reconciler.evals.scope import admits
-from reconciler.evals.types import CaseJob, Provider, ProviderError, Runner, Trajectory
+from reconciler.evals.trials import PlannedJob, RunProgress, run_trials
+from reconciler.evals.types import CaseJob
 from reconciler.pricing import PriceBook
 from reconciler.spec.catalog import Tool
 from reconciler.spec.state import AgentSpec, DesiredState
 
-CASSETTES = "cassettes"
-CANCELLED = "not run: the run was interrupted first"
-
-RunProgress = Callable[[int, int], None]  # (trials done, trials to run)
-
-
-@dataclass(frozen=True)
-class PlannedJob:
-    """One trial to run, with what its record and its cache key need."""
-
-    spec: AgentSpec
-    suite: str
-    job: CaseJob
-    repeats: int
-    tags: tuple[str, ...]
-    case_hash: str
-    run_hash: str
+__all__ = ["EvalRun", "PlannedJob", "RunProgress", "cache_key", "plan_jobs", "run_evals"]
 
 
 @dataclass(frozen=True)
@@ -149,20 +131,6 @@ def cache_key(planned: PlannedJob, mode: str, recordings: str = "") -> TrialKey:
     )
 
 
-def to_record(planned: PlannedJob, result: Grade, trajectory: Trajectory | None) -> CaseResult:
-    return record(
-        agent=planned.spec.name,
-        suite=planned.suite,
-        case=planned.job.case,
-        trial=planned.job.trial,
-        repeats=planned.repeats,
-        tags=planned.tags,
-        grade=result,
-        trajectory=trajectory,
-        case_hash=planned.case_hash,
-    )
-
-
 def _from_cache(
     store: ResultCache | None, planned: PlannedJob, mode: str, inputs: str | None
 ) -> CaseResult | None:
@@ -170,62 +138,6 @@ def _from_cache(
         return None
     text = store.get(cache_key(planned, mode, inputs))
     return None if text is None else _record_adapter().validate_json(text)
-
-
-class _Runners:
-    """One runner per agent for the run, each with its agent's provider."""
-
-    def __init__(self, root: Path, providers: Providers) -> None:
-        self.root = root
-        self.providers = providers
-        self._runners: dict[str, Runner] = {}
-
-    def __call__(self, job: CaseJob) -> Runner:
-        agent = job.agent
-        runner = self._runners.get(agent.name)
-        if runner is None:
-            provider: Provider | None = None
-            if agent.runtime.type == "builtin":
-                folder = self.root / "evals" / agent.name / CASSETTES
-                provider = self.providers.for_agent(agent.model.provider, folder)
-            workdir = self.root / "agents" / agent.name
-            runner = make_runner(RunnerContext(agent, provider, workdir))
-            self._runners[agent.name] = runner
-        return runner
-
-
-async def _execute(
-    root: Path,
-    jobs: Sequence[CaseJob],
-    mode: Mode,
-    config: EngineConfig,
-    progress: RunProgress | None,
-) -> RunReport:
-    engine = Engine(config)
-    providers = Providers(mode, wrap=engine.wrap)
-
-    def report(_: JobResult, done: int, total: int) -> None:
-        if progress is not None:
-            progress(done, total)
-
-    try:
-        _start_live_providers(providers, jobs)
-        return await engine.run(jobs, _Runners(root, providers), report)
-    finally:
-        await providers.aclose()
-
-
-def _start_live_providers(providers: Providers, jobs: Sequence[CaseJob]) -> None:
-    """A live run that cannot call its model (no key, say) fails once, up front, rather
-    than in every trial."""
-    if providers.mode == "replay":
-        return
-    builtin = {j.agent.model.provider for j in jobs if j.agent.runtime.type == "builtin"}
-    for name in sorted(builtin):
-        try:
-            providers.live(name)
-        except ProviderError as exc:
-            raise UsageError(f"--mode {providers.mode}: {exc.message}") from None
 
 
 def run_evals(
@@ -242,11 +154,13 @@ def run_evals(
     shard: Shard | None = None,
     selection: Selection | None = None,
     agents: Sequence[str] | None = None,
+    workers: int | None = None,
 ) -> EvalRun:
     """Run (or fetch from the cache) every planned trial; grade, record and score them.
     ``agents`` are the agents to report, with or without trials (an agent with no suite,
     or none of its cases in this shard, is still in the results; default: those with a
-    trial)."""
+    trial). ``workers``: processes to run the trials in (None: one per core, for a run
+    big enough to gain from it)."""
     with open_cache(cache_path) as store:
         recordings = run_inputs(root, [p.spec.agent for p in jobs], mode)
         cached = {
@@ -254,11 +168,9 @@ def run_evals(
             for i, p in enumerate(jobs)
             if (r := _from_cache(store, p, mode, recordings[p.spec.agent.name]))
         }
-        todo = [i for i in range(len(jobs)) if i not in cached]
-        report = asyncio.run(
-            _execute(root, [jobs[i].job for i in todo], mode, config or EngineConfig(), progress)
-        )
-        fresh, calls = _grade_report(report, [jobs[i] for i in todo])
+        todo = [jobs[i] for i in range(len(jobs)) if i not in cached]
+        ran = run_trials(root, todo, mode, config or EngineConfig(), progress, workers)
+        fresh = list(zip(todo, ran.records, strict=True))
         if store is not None:
             recordings = run_inputs(
                 root, [p.spec.agent for p in jobs], mode
@@ -274,8 +186,8 @@ def run_evals(
         _agent_results(state, jobs, records, agents),
         records,
     )
-    ran = sum(r.graded for _, r in fresh)
-    return EvalRun(results, calls, len(cached), ran, len(fresh) - ran)
+    graded = sum(r.graded for _, r in fresh)
+    return EvalRun(results, ran.model_calls, len(cached), graded, len(fresh) - graded)
 
 
 def _agent_results(
@@ -292,23 +204,3 @@ def _agent_results(
         )
         for spec in specs
     ]
-
-
-def _grade_report(
-    report: RunReport, planned: Sequence[PlannedJob]
-) -> tuple[list[tuple[PlannedJob, CaseResult]], int]:
-    """Records for every planned trial: graded when it ran, not run when cancelled."""
-    by_job = {id(p.job): p for p in planned}
-    out: list[tuple[PlannedJob, CaseResult]] = []
-    calls = 0
-    for result in report.results:
-        p = by_job[id(result.job)]
-        contract = p.spec.agent.contract
-        out.append(
-            (p, to_record(p, grade(p.job.case, contract, result.trajectory), result.trajectory))
-        )
-        calls += len(result.trajectory.model_calls)
-    for job in report.not_run:
-        p = by_job[id(job)]
-        out.append((p, to_record(p, Grade("not_run", CANCELLED, None), None)))
-    return out, calls
