@@ -368,3 +368,15 @@ def test_kind_must_fit_the_folder() -> None:
 def test_an_eval_folder_counts_only_with_a_suite_file() -> None:
     state = load_snapshot(mini_snapshot({"evals/other/notes.md": b"todo\n"}))
     assert state.eval_folders == {"helper"}
+
+
+def test_worktree_snapshot_is_the_same_from_a_relative_root(
+    mini: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mini.write("evals/x/cassettes/k.json", "{}")
+    monkeypatch.chdir(mini.path)
+    for cassettes in (False, True):
+        near = source.from_worktree(Path("."), cassettes)
+        far = source.from_worktree(mini.path, cassettes)
+        assert near.files == far.files and "agents/helper/agent.yaml" in near.files
+        assert ("evals/x/cassettes/k.json" in near.files) is cassettes

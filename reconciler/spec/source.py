@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import posixpath
+import stat
 import subprocess
 import tarfile
 from dataclasses import dataclass
@@ -78,11 +79,15 @@ def _limit(path: str) -> int:
     return MAX_CASSETTE_BYTES if "/cassettes/" in path else MAX_FILE_BYTES
 
 
-def _read_file(full: Path, size: int, limit: int) -> bytes | None:
+def _read_file(full: str, size: int, limit: int) -> bytes | None:
     if size > limit:
         return None
     with open(full, "rb") as handle:
         return handle.read(limit + 1)
+
+
+def _relative(top: str, base: str, full: str) -> str:
+    return top + full[len(base) :].replace(os.sep, "/")
 
 
 def from_worktree(root: Path, cassettes: bool = False) -> Snapshot:
@@ -91,22 +96,21 @@ def from_worktree(root: Path, cassettes: bool = False) -> Snapshot:
         if (root / top).is_symlink():  # os.walk would follow it, out of the repository maybe
             files[top] = Blob(0, None, os.readlink(root / top))
             continue
-        for folder, dirs, names in os.walk(root / top):
+        base = str(root / top)  # plain strings and one lstat a file: thousands of files
+        for folder, dirs, names in os.walk(base):
             for name in dirs:
-                full = Path(folder) / name
-                if full.is_symlink():  # os.walk does not descend into these; record the link
-                    files[full.relative_to(root).as_posix()] = Blob(0, None, os.readlink(full))
+                full = os.path.join(folder, name)
+                if os.path.islink(full):  # os.walk does not descend into these; record it
+                    files[_relative(top, base, full)] = Blob(0, None, os.readlink(full))
             dirs[:] = [d for d in dirs if cassettes or d != "cassettes"]
             for name in names:
-                full = Path(folder) / name
-                rel = full.relative_to(root).as_posix()
-                if full.is_symlink():
+                full = os.path.join(folder, name)
+                rel = _relative(top, base, full)
+                info = os.lstat(full)
+                if stat.S_ISLNK(info.st_mode):
                     files[rel] = Blob(0, None, os.readlink(full))
-                    continue
-                if not full.is_file():  # a FIFO or device would block or mislead the reader
-                    continue
-                size = full.stat().st_size
-                files[rel] = Blob(size, _read_file(full, size, _limit(rel)))
+                elif stat.S_ISREG(info.st_mode):  # a FIFO or device would block or mislead
+                    files[rel] = Blob(info.st_size, _read_file(full, info.st_size, _limit(rel)))
     return Snapshot(str(root), files)
 
 
