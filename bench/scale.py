@@ -11,9 +11,10 @@
     cache (.alm/) is removed before each plan run, so every run does the same work.
 
 Each figure is one process measured from outside (eval_side_by_side.spawn: wall, CPU
-user + sys of it and the children it waited for, peak RSS, from os.wait4); best of
-``--runs`` by wall, except the largest size of each family, run once (20,000 calls is a
-minute or two). An unexpected exit code or output raises with the output, so a broken
+user + sys of it and the children it waited for, peak RSS, from os.wait4); of ``--runs``
+runs the one with the least CPU (the verdicts are on CPU; the least is the least
+disturbed), except the largest size of each family, run once (20,000 calls is a minute or
+two). An unexpected exit code or output raises with the output, so a broken
 command cannot look fast.
 
 Marginal cost between consecutive sizes: (cpu2 - cpu1) / (n2 - n1), the same for wall and
@@ -46,7 +47,6 @@ from bench.eval_side_by_side import (
     Run,
     alm_calls,
     alm_eval,
-    best,
     eval_repo,
     spawn,
 )
@@ -66,6 +66,10 @@ Series = list[tuple[int, Run]]  # (size, run), sizes ascending
 def runs_for(config: Config, size: int, sizes: tuple[int, ...]) -> int:
     """Best of --runs, but the largest size once: it is the long one, and the least noisy."""
     return 1 if size == sizes[-1] else config.runs
+
+
+def cheapest(runs: int, make: Callable[[], Run]) -> Run:
+    return min((make() for _ in range(runs)), key=lambda run: run.cpu_s)
 
 
 def marginals(series: Series) -> list[tuple[int, int, float, float, float]]:
@@ -108,7 +112,7 @@ def call_series(config: Config, folder: Path, env: dict[str, str]) -> Series:
         repo = eval_repo(folder, calls // 2)  # two calls per case
         if not series:
             alm_eval(repo, env)  # warm-up: bytecode, page cache, the server
-        run = best(runs_for(config, calls, CALL_SIZES), partial(alm_eval, repo, env))
+        run = cheapest(runs_for(config, calls, CALL_SIZES), partial(alm_eval, repo, env))
         if alm_calls(run) != calls:
             raise RuntimeError(f"alm eval made {alm_calls(run)} calls, not {calls}")
         series.append((calls, run))
@@ -262,7 +266,7 @@ def agent_series(config: Config, folder: Path) -> dict[str, tuple[Series, list[s
             alm(root, "validate", out)  # warm-up: bytecode, page cache
         for name, (series, said) in found.items():
             runs = [alm(root, name, out) for _ in range(runs_for(config, agents, AGENT_SIZES))]
-            run, outcome = min(runs, key=lambda pair: pair[0].wall_s)
+            run, outcome = min(runs, key=lambda pair: pair[0].cpu_s)
             series.append((agents, run))
             said.append(outcome)
     return found
