@@ -9,11 +9,12 @@ retry (``max_retries=0``): the engine retries, with a rate limit shared by all c
 from __future__ import annotations
 
 import email.utils
-import json
 import os
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 if TYPE_CHECKING:  # the client is imported on the first live call: ~0.7 s every command saves
     import openai
@@ -65,7 +66,7 @@ class OpenAIProvider:
             raw = await self._client.post(
                 "/chat/completions",
                 cast_to=bytes,
-                content=json.dumps(_arguments(request)).encode(),
+                content=msgspec.json.encode(_arguments(request)),
                 options={"headers": {"Content-Type": "application/json"}},
             )
         except openai.APIStatusError as exc:
@@ -76,7 +77,7 @@ class OpenAIProvider:
 
     def _response(self, raw: bytes, latency_s: float) -> ChatResponse:
         try:
-            body = json.loads(raw)
+            body = msgspec.json.decode(raw)
             choice = body["choices"][0]
             message = assistant_message(choice["message"])
             usage = body.get("usage") or {}
@@ -86,7 +87,7 @@ class OpenAIProvider:
                 output_tokens=int(usage.get("completion_tokens") or 0),
                 cached_input_tokens=int(details.get("cached_tokens") or 0),
             )
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        except (ValueError, RecursionError, LookupError, TypeError, AttributeError) as exc:
             raise ProviderError(
                 f"{self.name}: unexpected response: {exc!r}", retryable=True
             ) from None
