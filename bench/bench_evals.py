@@ -49,11 +49,13 @@ Measured = tuple[RunReport, float, float]  # report, wall s, CPU s
 
 
 def start_server(
-    latency_s: float = LATENCY_S, steps: list[dict[str, Any]] = STEPS
+    latency_s: float = LATENCY_S, steps: list[dict[str, Any]] = STEPS, stamp: Path | None = None
 ) -> tuple[subprocess.Popen[str], str]:
-    """The local OpenAI-compatible server in its own process, and its base URL."""
+    """The local OpenAI-compatible server in its own process, and its base URL; with
+    ``stamp``, it writes the time of a request there whenever that file is missing."""
+    extra = ["--stamp", str(stamp)] if stamp is not None else []
     process = subprocess.Popen(
-        [*SERVER, "--latency", str(latency_s), "--steps", json.dumps(steps)],
+        [*SERVER, "--latency", str(latency_s), "--steps", json.dumps(steps), *extra],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         text=True,

@@ -17,8 +17,10 @@ import asyncio
 import json
 import sys
 import threading
+import time
 from collections.abc import Callable
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 Step = dict[str, Any]
@@ -72,8 +74,10 @@ class OpenAIServer:
         steps: list[Step] | Responder | None = None,
         latency_s: float = 0.0,
         keep_requests: bool = True,  # off for benchmarks: a growing heap slows the server
+        stamp: Path | None = None,
     ):
         self.keep_requests = keep_requests
+        self.stamp = stamp  # when it is missing, a request writes its wall time there
         self.respond: Responder = steps if callable(steps) else scripted(steps or [])
         self.latency_s = latency_s
         self.requests: list[dict[str, Any]] = []
@@ -135,6 +139,8 @@ class OpenAIServer:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 arrived = asyncio.get_running_loop().time()
+                if self.stamp is not None and not self.stamp.exists():
+                    self.stamp.write_text(repr(time.time()), "utf-8")
                 lines = head.decode("latin-1").split("\r\n")
                 path = lines[0].split(" ")[1]
                 headers = dict(_header(line) for line in lines[1:] if ":" in line)
@@ -192,8 +198,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--steps", default="[]", help="JSON list of scripted steps")
+    parser.add_argument("--stamp", type=Path, help="the first request's time.time() goes here")
     args = parser.parse_args()
-    server = OpenAIServer(json.loads(args.steps), latency_s=args.latency, keep_requests=False)
+    steps = json.loads(args.steps)
+    server = OpenAIServer(steps, latency_s=args.latency, keep_requests=False, stamp=args.stamp)
     sys.stdout.write(f"PORT {server.port}\n")
     sys.stdout.flush()
     server.serve_forever()
