@@ -17,6 +17,7 @@ event loop cancels its trials and sends what finished, as a single process would
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -79,6 +80,7 @@ def run_forked(
     context = multiprocessing.get_context("fork")
     channels: dict[Connection, int] = {}
     processes = []
+    gc.freeze()  # the heap so far is shared: a worker's collections never touch (copy) it
     for k, part in enumerate(parts):
         receive, send = context.Pipe(duplex=False)
         process = context.Process(
@@ -88,6 +90,7 @@ def run_forked(
         send.close()  # the parent's copy: EOF on `receive` once the worker has gone
         channels[receive] = k
         processes.append(process)
+    gc.unfreeze()
     with _forward_interrupts(processes):
         payloads = _collect(channels, len(parts), tick)
     for k, process in enumerate(processes):
