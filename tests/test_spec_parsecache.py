@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.gcpause import gc_paused
-from reconciler.spec.loader import load_worktree
+from reconciler.spec.loader import StoredParseCache, load_worktree
 from reconciler.spec.parsecache import CACHE_FOLDER, KEY_NAME, PACK_NAME, ParseStore
 from reconciler.spec.yamlsafe import load_documents
 from tests.cli import run
@@ -119,10 +119,10 @@ def test_a_valid_file_from_the_cache_is_never_parsed_again(fleet_repo: GitRepo) 
     """Places are looked up only for findings: a clean fleet keeps every position packed."""
     keys = fleet_repo.path / "keys"
     first = store(fleet_repo.path, keys)
-    load_worktree(fleet_repo.path, None, first)
+    load_worktree(fleet_repo.path, StoredParseCache(first))
     first.save()
     again = store(fleet_repo.path, keys)
-    state = load_worktree(fleet_repo.path, None, again)
+    state = load_worktree(fleet_repo.path, StoredParseCache(again))
     assert again.hits > 0 and state.findings == []
     from reconciler.spec.checks import validate
 

@@ -34,14 +34,13 @@ def _summary(state: DesiredState, errors: int, warnings: int) -> str:
 @pass_app
 def validate(app: App, ref: str | None, fmt: str) -> int:
     """Load and check the whole desired state."""
-    from reconciler.spec.loader import load_ref, load_worktree
+    from reconciler.spec.loader import StoredParseCache
     from reconciler.spec.parsecache import ParseStore
 
     store = ParseStore.open(app.root)  # parses of unchanged files, from the last run
-    if ref is None:
-        state = load_worktree(app.root, app.parse_cache, store)
-    else:
-        state = load_ref(app.root, ref, app.parse_cache, store)
+    if store is not None:
+        app.parse_cache = StoredParseCache(store)
+    state = app.load(ref)
     if store is not None:
         store.save()
     findings = run_checks(state)

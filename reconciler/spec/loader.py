@@ -55,24 +55,19 @@ KINDS_BY_PLACE: list[tuple[re.Pattern[str], Callable[[], Kinds]]] = [
 ]
 
 
-def load_worktree(
-    root: Path, cache: ParseCache | None = None, store: ParseStore | None = None
-) -> DesiredState:
-    return load_snapshot(source.from_worktree(root), cache, store)
+def load_worktree(root: Path, cache: ParseCache | None = None) -> DesiredState:
+    return load_snapshot(source.from_worktree(root), cache)
 
 
-def load_ref(
-    root: Path, ref: str, cache: ParseCache | None = None, store: ParseStore | None = None
-) -> DesiredState:
+def load_ref(root: Path, ref: str, cache: ParseCache | None = None) -> DesiredState:
     """The desired state at a git ref. Pass one cache to several calls (base and head of
-    a pull request) and files that did not change are parsed once; a store keeps parses
-    on disk between runs (reconciler.spec.parsecache)."""
-    return load_snapshot(source.from_git(root, ref), cache, store)
+    a pull request) and files that did not change are parsed once; a StoredParseCache
+    also keeps parses on disk between runs (reconciler.spec.parsecache)."""
+    return load_snapshot(source.from_git(root, ref), cache)
 
 
-def load_snapshot(
-    snapshot: source.Snapshot, cache: ParseCache | None = None, store: ParseStore | None = None
-) -> DesiredState:
+def load_snapshot(snapshot: source.Snapshot, cache: ParseCache | None = None) -> DesiredState:
+    store = cache.store if isinstance(cache, StoredParseCache) else None
     state = DesiredState(snapshot.label)
     state.agent_folders = {m.group(1) for p in snapshot.files if (m := _AGENT_FILE.match(p))}
     state.eval_folders = {m.group(1) for p in snapshot.files if (m := _SUITE_FILE.match(p))}
@@ -146,6 +141,14 @@ class _ParsedFile:
 
 # (path, content) -> what parsing it gave; shared between the refs of one comparison
 ParseCache = dict[tuple[str, bytes], _ParsedFile]
+
+
+class StoredParseCache(ParseCache):
+    """A ParseCache that also looks in, and adds to, a parse store on disk."""
+
+    def __init__(self, store: ParseStore) -> None:
+        super().__init__()
+        self.store = store
 
 
 def _parse_file(

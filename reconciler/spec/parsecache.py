@@ -86,12 +86,14 @@ def _sign(key: bytes, body: bytes) -> bytes:
     return hmac.new(key, body, hashlib.sha256).digest()
 
 
-def _plain(data: Any) -> bool:
-    """JSON gives exactly these values back: no dates, bytes, non-string keys, NaN."""
+def _as_json(data: Any) -> msgspec.Raw | None:
+    """The values as JSON when JSON gives exactly them back (no dates, bytes, non-string
+    keys, NaN), kept encoded for the pack; else None."""
     try:
-        return bool(_decode_any(_encode(data)) == data)
+        encoded = _encode(data)
+        return msgspec.Raw(encoded) if _decode_any(encoded) == data else None
     except (msgspec.MsgspecError, TypeError, ValueError, OverflowError):
-        return False
+        return None
 
 
 def _reparser(file: str, raw: bytes, index: int) -> Any:
@@ -151,8 +153,9 @@ class ParseStore:
                 for i, data in enumerate(cached)
             ]
         documents = yamlsafe.load_documents(file, raw)
-        if all(_plain(d.data) for d in documents):
-            self.used[digest] = [d.data for d in documents]
+        encoded = [_as_json(d.data) for d in documents]
+        if all(e is not None for e in encoded):
+            self.used[digest] = encoded
         return documents
 
     def save(self) -> None:
