@@ -8,7 +8,7 @@ git repository under bench/results/validate-fleet-<N>-v<version>/, and reused wh
 example's files are unchanged.
 
 Each run is ``python -m reconciler -C REPO validate`` as a whole process, measured from
-outside (bench/eval_side_by_side.py `spawn`: wall, CPU from rusage, peak RSS):
+outside (bench/process_measure.py `spawn`: wall, CPU from rusage, peak RSS):
 
 - cold: the first run with no cache of alm's present (the repo's .alm/cache/ removed);
 - warm: best of ``config.runs`` right after it (a parse cache, if alm keeps one, is warm);
@@ -31,7 +31,7 @@ import tempfile
 from pathlib import Path
 
 from bench import PROJECT_ROOT, Config, Result, below
-from bench.eval_side_by_side import Run, spawn
+from bench.process_measure import Run, spawn
 from tests.gitrepo import FLEET_FOLDERS, init_repo
 
 FLEET_VERSION = 1  # bump when the copies change, so a cached fleet is rebuilt
