@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Sequence
 
@@ -57,6 +58,7 @@ def test_each_part_runs_in_its_own_process_with_its_share() -> None:
     assert [d[1] for d in decoded] == ["3", "2"]
     pids = {int(d[0]) for d in decoded}
     assert len(pids) == 2 and os.getpid() not in pids
+    assert gc.get_freeze_count() == 0  # frozen for the fork only: this process collects again
 
 
 def _dies_or_fails(part: Sequence[int], _config: EngineConfig, tick: Tick) -> bytes:
