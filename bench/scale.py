@@ -1,7 +1,8 @@
 """Issue 13's scale figures: how wall, CPU and memory grow with the run, each a whole process.
 
 (a) Calls: ``alm eval --mode live`` at 200, 2,000 and 20,000 model calls (concurrency 50,
-    a local server answering after 100 ms), on eval_side_by_side's synthetic repos.
+    a local server answering after 100 ms), on eval_side_by_side's synthetic repos, with
+    alm's default workers (one per core from 100 trials on).
 (b) Agents: ``alm validate``, ``alm policy check --base --head`` and ``alm plan --base
     --head --json`` on fleets of 4 (the example fleet, one agent's description edited in
     head), 50, 200 and 1,000 agents (bench.fleet's cached fleets, cloned, with this
@@ -10,15 +11,17 @@
     the changed agents are "not run" and its verdict is blocked (exit 1); the plan's result
     cache (.alm/) is removed before each plan run, so every run does the same work.
 
-Each figure is one process measured from outside (eval_side_by_side.spawn: wall, CPU
-user + sys of it and the children it waited for, peak RSS, from os.wait4); of ``--runs``
+Each figure is one process measured from outside (bench.process_measure.spawn: wall; CPU,
+user + sys of it and the children it waited for such as eval's workers and git, from
+os.wait4; peak memory, the larger of the largest process's peak RSS and the sampled PSS of
+the whole process tree, as eval_side_by_side reports it); of ``--runs``
 runs the one with the least CPU (the verdicts are on CPU; the least is the least
 disturbed), except the largest size of each family, run once (20,000 calls is a minute or
 two). An unexpected exit code or output raises with the output, so a broken
 command cannot look fast.
 
 Marginal cost between consecutive sizes: (cpu2 - cpu1) / (n2 - n1), the same for wall and
-RSS. Linearity targets, on CPU (steadier than wall on a shared 2-core machine; eval's wall is
+memory. Linearity targets, on CPU (steadier than wall on a shared 2-core machine; eval's wall is
 bound by the server's latency by design): the marginal CPU per call from 2,000 to 20,000 at
 most 1.25x the one from 200 to 2,000, and for each command the marginal CPU per agent from
 200 to 1,000 at most 1.25x the one from 50 to 200. A per-item cost that grows with the run
@@ -39,19 +42,12 @@ from itertools import pairwise
 from pathlib import Path
 
 from bench import PROJECT_ROOT, Config, Result
-from bench.bench_evals import start_server
-from bench.eval_side_by_side import (
-    CONCURRENCY,
-    LATENCY_S,
-    STEPS,
-    Run,
-    alm_calls,
-    alm_eval,
-    eval_repo,
-    spawn,
-)
 from bench.fleet import BASE_TAG, HEAD_TAG, cached_fleet, git
+from bench.process_measure import Run, peak_mb, spawn
 from tests.gitrepo import init_repo
+
+# bench.eval_side_by_side and bench.bench_evals import the eval engine (~0.5 s): they are
+# imported in the functions that use them, so that importing this module stays cheap
 
 CALL_SIZES = (200, 2000, 20000)
 AGENT_SIZES = (4, 50, 200, 1000)
@@ -73,7 +69,7 @@ def cheapest(runs: int, make: Callable[[], Run]) -> Run:
 
 
 def marginals(series: Series) -> list[tuple[int, int, float, float, float]]:
-    """(n1, n2, wall, CPU seconds, RSS MB) per added item, between consecutive sizes."""
+    """(n1, n2, wall, CPU seconds, memory MB) per added item, between consecutive sizes."""
     out = []
     for (n1, r1), (n2, r2) in pairwise(series):
         step = n2 - n1
@@ -83,7 +79,7 @@ def marginals(series: Series) -> list[tuple[int, int, float, float, float]]:
                 n2,
                 (r2.wall_s - r1.wall_s) / step,
                 (r2.cpu_s - r1.cpu_s) / step,
-                (r2.rss_mb - r1.rss_mb) / step,
+                (peak_mb(r2) - peak_mb(r1)) / step,
             )
         )
     return out
@@ -107,6 +103,8 @@ def linearity(name: str, series: Series, unit: str, note: str) -> Result:
 
 
 def call_series(config: Config, folder: Path, env: dict[str, str]) -> Series:
+    from bench.eval_side_by_side import alm_calls, alm_eval, eval_repo
+
     series: Series = []
     for calls in CALL_SIZES:
         repo = eval_repo(folder, calls // 2)  # two calls per case
@@ -119,21 +117,27 @@ def call_series(config: Config, folder: Path, env: dict[str, str]) -> Series:
     return series
 
 
+def ideal_s(calls: int) -> float:
+    from bench.eval_side_by_side import CONCURRENCY, LATENCY_S
+
+    return calls / CONCURRENCY * LATENCY_S
+
+
 def call_table(series: Series) -> list[str]:
     rows = [
-        "| calls | wall | of the ideal | CPU | CPU per call | peak RSS "
-        "| marginal CPU per call | marginal RSS per 1,000 calls |",
+        "| calls | wall | of the ideal | CPU | CPU per call | peak memory "
+        "| marginal CPU per call | marginal memory per 1,000 calls |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    steps = {n2: (cpu, rss) for _, n2, _, cpu, rss in marginals(series)}
+    steps = {n2: (cpu, mem) for _, n2, _, cpu, mem in marginals(series)}
     for calls, run in series:
-        ideal = calls / CONCURRENCY * LATENCY_S
-        cpu, rss = steps.get(calls, (None, None))
+        ideal = ideal_s(calls)
+        cpu, mem = steps.get(calls, (None, None))
         rows.append(
             f"| {calls:,} | {run.wall_s:.1f} s | {ideal / run.wall_s:.2f} | {run.cpu_s:.1f} s "
-            f"| {run.cpu_s / calls * 1000:.2f} ms | {run.rss_mb:.0f} MB "
+            f"| {run.cpu_s / calls * 1000:.2f} ms | {peak_mb(run):.0f} MB "
             f"| {'-' if cpu is None else f'{cpu * 1000:.2f} ms'} "
-            f"| {'-' if rss is None else f'{rss * 1000:.1f} MB'} |"
+            f"| {'-' if mem is None else f'{mem * 1000:.1f} MB'} |"
         )
     return rows
 
@@ -141,21 +145,21 @@ def call_table(series: Series) -> list[str]:
 def call_results(series: Series) -> list[Result]:
     results = []
     for calls, run in series:
-        ideal = calls / CONCURRENCY * LATENCY_S
+        ideal = ideal_s(calls)
         note = (
             f"ideal {ideal:g} s, of the ideal {ideal / run.wall_s:.2f}; CPU {run.cpu_s:.2f} s "
-            f"= {run.cpu_s / calls * 1000:.2f} ms/call; peak RSS {run.rss_mb:.0f} MB"
+            f"= {run.cpu_s / calls * 1000:.2f} ms/call; peak memory {peak_mb(run):.0f} MB"
         )
-        extra = {"calls": calls, "cpu_s": run.cpu_s, "rss_mb": run.rss_mb}
+        extra = {"calls": calls, "cpu_s": run.cpu_s, "peak_mb": peak_mb(run)}
         results.append(Result(f"scale.calls.{calls}.wall", run.wall_s, "s", note=note, extra=extra))
-    for n1, n2, _, cpu, rss in marginals(series):
+    for n1, n2, _, cpu, mem in marginals(series):
         results.append(
             Result(
                 f"scale.calls.{n1}_{n2}.marginal_cpu_per_call",
                 round(cpu * 1000, 3),
                 "ms",
-                note=f"RSS {rss * 1000:.1f} MB per 1,000 calls",
-                extra={"rss_mb_per_1000": rss * 1000},
+                note=f"memory {mem * 1000:.1f} MB per 1,000 calls",
+                extra={"peak_mb_per_1000": mem * 1000},
             )
         )
     results.append(linearity("scale.calls.linear", series, "call", "alm eval --mode live"))
@@ -163,6 +167,9 @@ def call_results(series: Series) -> list[Result]:
 
 
 def calls_family(config: Config) -> tuple[list[Result], list[str]]:
+    from bench.bench_evals import start_server
+    from bench.eval_side_by_side import LATENCY_S, STEPS
+
     server, base_url = start_server(LATENCY_S, STEPS)
     env = os.environ | {
         "OPENAI_API_KEY": "sk-bench",
@@ -274,18 +281,18 @@ def agent_series(config: Config, folder: Path) -> dict[str, tuple[Series, list[s
 
 def agent_table(found: dict[str, tuple[Series, list[str]]]) -> list[str]:
     rows = [
-        "| command | agents | wall | CPU | peak RSS | marginal wall per agent "
-        "| marginal CPU per agent | marginal RSS per agent | outcome |",
+        "| command | agents | wall | CPU | peak memory | marginal wall per agent "
+        "| marginal CPU per agent | marginal memory per agent | outcome |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, (series, said) in found.items():
         steps = {n2: step for _, n2, *step in marginals(series)}
         for (agents, run), outcome in zip(series, said, strict=True):
-            wall, cpu, rss = steps.get(agents, (None, None, None))
+            wall, cpu, mem = steps.get(agents, (None, None, None))
             rows.append(
                 f"| alm {name} | {agents:,} | {run.wall_s:.2f} s | {run.cpu_s:.2f} s "
-                f"| {run.rss_mb:.0f} MB | {_ms(wall)} | {_ms(cpu)} "
-                f"| {'-' if rss is None else f'{rss * 1000:.0f} kB'} | {outcome} |"
+                f"| {peak_mb(run):.0f} MB | {_ms(wall)} | {_ms(cpu)} "
+                f"| {'-' if mem is None else f'{mem * 1000:.0f} kB'} | {outcome} |"
             )
     return rows
 
@@ -299,18 +306,18 @@ def agent_results(found: dict[str, tuple[Series, list[str]]]) -> list[Result]:
     for name, (series, said) in found.items():
         key = name.replace(" ", "_")
         for (agents, run), outcome in zip(series, said, strict=True):
-            note = f"CPU {run.cpu_s:.2f} s, peak RSS {run.rss_mb:.0f} MB; {outcome}"
-            extra = {"agents": agents, "cpu_s": run.cpu_s, "rss_mb": run.rss_mb}
+            note = f"CPU {run.cpu_s:.2f} s, peak memory {peak_mb(run):.0f} MB; {outcome}"
+            extra = {"agents": agents, "cpu_s": run.cpu_s, "peak_mb": peak_mb(run)}
             results.append(
                 Result(f"scale.{key}.{agents}.wall", run.wall_s, "s", note=note, extra=extra)
             )
-        for n1, n2, wall, cpu, rss in marginals(series):
+        for n1, n2, wall, cpu, mem in marginals(series):
             results.append(
                 Result(
                     f"scale.{key}.{n1}_{n2}.marginal_cpu_per_agent",
                     round(cpu * 1000, 3),
                     "ms",
-                    note=f"wall {wall * 1000:.2f} ms, RSS {rss * 1000:.0f} kB per agent",
+                    note=f"wall {wall * 1000:.2f} ms, memory {mem * 1000:.0f} kB per agent",
                 )
             )
         results.append(linearity(f"scale.{key}.linear", series, "agent", f"alm {name}"))
