@@ -6,15 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.policy import celparse
-from reconciler.policy.cost import (
-    BUDGET,
-    MAX_NESTED,
-    Sizes,
-    _measure_iteratively,
-    bound,
-    measure,
-    nesting,
-)
+from reconciler.policy.cost import BUDGET, MAX_NESTED, bound, nesting
+from reconciler.policy.sizes import Sizes, _measure_iteratively, measure
 
 
 def cost(expression: str, **variables: object) -> int:

@@ -19,8 +19,9 @@ import cel
 from reconciler.errors import Finding, Location, Severity
 from reconciler.policy import celparse
 from reconciler.policy.celparse import Node
-from reconciler.policy.cost import BUDGET, MAX_NESTED, Sizes, bound, nesting
+from reconciler.policy.cost import BUDGET, MAX_NESTED, bound, nesting
 from reconciler.policy.needs import Need, settle
+from reconciler.policy.sizes import Sizes
 from reconciler.policy.typecheck import analyse
 from reconciler.policy.views import variable_types
 from reconciler.spec.base import OWNER_RE

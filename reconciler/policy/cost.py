@@ -4,7 +4,7 @@ The `cel` package has no cost budget, and `Program.execute` holds the GIL in
 Rust: no signal handler, thread or timer can stop it. So alm never starts an
 evaluation it cannot bound. The bound is computed on the parsed expression
 (celparse, itself bounded in length and depth) and the sizes of the values it
-runs over, measured before each evaluation:
+runs over, measured before each evaluation (policy.sizes):
 
 - a data value (object, oldObject, catalog, changes, environment, and the parts
   of them reached by a field, an index or a comprehension) at depth k is at most
@@ -33,51 +33,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from reconciler.policy.celparse import Node
+from reconciler.policy.sizes import CHARS, LEVELS, Sizes
+from reconciler.policy.sizes import measure as measure  # bench/bench_hostile.py imports it here
 
 BUDGET = 1_000_000  # units of one evaluation
 MAX_NESTED = 3  # comprehensions inside comprehensions
 _MACROS = {"all", "exists", "exists_one", "filter", "map"}
 _COMPARES = {"==", "!=", "<", "<=", ">", ">=", "in"}
 _CONSTANT = {"size", "has", "type"}  # constant time whatever their operand
-
-
-_LEVELS = 8  # depths measured apart; deeper ones count with the last
-_CHARS = 8  # characters of a string that count as one unit (copied and compared in bulk)
-
-
-@dataclass(frozen=True)
-class Sizes:
-    """Of one variable, per depth k (0: the variable itself; the last level stands for
-    every depth from there on): the longest list or map, and the most values and string
-    characters one value there holds. A field, an index or a comprehension goes exactly
-    one level down, so the figures of a level bound every value reached there."""
-
-    levels: tuple[tuple[int, int], ...] = ((0, 0),) * _LEVELS
-
-    def merge(self, other: Sizes) -> Sizes:
-        return Sizes(tuple(_max(a, b) for a, b in zip(self.levels, other.levels, strict=True)))
-
-    def rounded(self) -> Sizes:
-        """Each figure rounded up to a power of two: a bound that serves similar data."""
-        return Sizes(tuple((_up(a), _up(b)) for a, b in self.levels))
-
-    def at(self, depth: int) -> tuple[int, int]:
-        return self.levels[min(depth, _LEVELS - 1)]
-
-    def below(self, depth: int) -> Sizes:
-        """The levels from `depth` on, as the sizes of a variable of their own."""
-        return Sizes(tuple(self.at(k) for k in range(depth, depth + _LEVELS)))
-
-
-def _max(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
-    return (max(a[0], b[0]), max(a[1], b[1]))
-
-
-def _up(n: int) -> int:
-    return 1 << n.bit_length()
 
 
 @dataclass(frozen=True)
@@ -100,7 +65,7 @@ SCALAR = Shape(1, 1)
 
 
 def data_shape(sizes: Sizes, depth: int) -> Shape:
-    depth = min(depth, _LEVELS - 1)  # the last level stands for every depth below
+    depth = min(depth, LEVELS - 1)  # the last level stands for every depth below
     longest, total = sizes.at(depth)
     return Shape(longest, total, sizes=sizes, depth=depth)
 
@@ -114,97 +79,6 @@ def join(a: Shape, b: Shape) -> Shape:
     items = [s.element() for s in (a, b) if s.sizes is not None or s.item is not None]
     item = join(*items) if len(items) == 2 else items[0] if items else None
     return Shape(max(a.length, b.length), max(a.total, b.total), item)
-
-
-def measure(values: Iterable[Any]) -> Sizes:
-    """The sizes of plain values (dicts, lists, strings, scalars) as variables, per depth.
-
-    Recursive while the data is shallow, as policy data is (YAML stops at 50 levels):
-    that is several times faster, and this runs for every agent. Deeper data is
-    walked again without recursion."""
-    values = list(values)
-    longest, totals = [0] * _LEVELS, [0] * _LEVELS
-    try:
-        for value in values:
-            _walk(value, 0, longest, totals)
-    except _Deep:
-        return _measure_iteratively(values)
-    return Sizes(tuple(zip(longest, totals, strict=True)))
-
-
-class _Deep(Exception):
-    pass
-
-
-_RECURSION = 100
-
-
-def _walk(value: Any, depth: int, longest: list[int], totals: list[int]) -> int:
-    """The total of a value, noting the largest figures per level; strings and scalars
-    inside a container are counted in place. It runs for every agent before its policies,
-    so the common cases are tested first and comparisons replace calls to max()."""
-    if depth > _RECURSION:
-        raise _Deep
-    level = depth if depth < _LEVELS else _LEVELS - 1
-    if isinstance(value, dict):
-        items: Iterable[Any] = (*value, *value.values())
-    elif isinstance(value, list | tuple):
-        items = value
-    else:
-        total = 1 + len(value) // _CHARS if isinstance(value, str | bytes) else 1
-        if total > totals[level]:
-            totals[level] = total
-        return total
-    below = depth + 1 if depth + 1 < _LEVELS else _LEVELS - 1
-    total, largest = 1, 0
-    for item in items:
-        if isinstance(item, str):
-            size = 1 + len(item) // _CHARS
-        elif isinstance(item, dict | list | tuple | bytes):
-            size = _walk(item, depth + 1, longest, totals)
-        else:
-            size = 1
-        total += size
-        if size > largest:
-            largest = size
-    if largest > totals[below]:
-        totals[below] = largest
-    if len(value) > longest[level]:
-        longest[level] = len(value)
-    if total > totals[level]:
-        totals[level] = total
-    return total
-
-
-def _measure_iteratively(values: list[Any]) -> Sizes:
-    """As measure, children before parents: a value's total is the sum of its
-    children's when it is reached the second time."""
-    rows = [[0, 0] for _ in range(_LEVELS)]
-    stack: list[tuple[Any, int, bool]] = [(v, 0, False) for v in values]
-    totals: list[int] = []
-    while stack:
-        value, depth, done = stack.pop()
-        level = rows[min(depth, _LEVELS - 1)]
-        children = _children(value)
-        if done or not children:
-            kids = [totals.pop() for _ in children] if done else []
-            chars = len(value) // _CHARS if isinstance(value, str | bytes) else 0
-            total = 1 + sum(kids) + chars
-            level[0] = max(level[0], len(value) if isinstance(value, dict | list | tuple) else 0)
-            level[1] = max(level[1], total)
-            totals.append(total)
-            continue
-        stack.append((value, depth, True))
-        stack.extend((child, depth + 1, False) for child in children)
-    return Sizes(tuple((a, b) for a, b in rows))
-
-
-def _children(value: Any) -> list[Any]:
-    if isinstance(value, dict):
-        return [*value, *value.values()]
-    if isinstance(value, list | tuple):
-        return list(value)
-    return []
 
 
 def nesting(tree: Node) -> tuple[int, int]:
@@ -247,7 +121,7 @@ class _Walk:
 
 def _lit(w: _Walk, node: Node, scope: Scope) -> tuple[int, Shape]:
     if isinstance(node.value, str | bytes):
-        return 1, Shape(len(node.value), len(node.value) // _CHARS + 1)
+        return 1, Shape(len(node.value), len(node.value) // CHARS + 1)
     return 1, SCALAR
 
 
@@ -259,7 +133,7 @@ def _ident(w: _Walk, node: Node, scope: Scope) -> tuple[int, Shape]:
         return 1, SCALAR
     shape = data_shape(sizes, 0)
     # the `cel` package copies a variable where it is read, a few values a unit (measured)
-    return 1 + shape.total // _CHARS, shape
+    return 1 + shape.total // CHARS, shape
 
 
 def _member(w: _Walk, node: Node, scope: Scope) -> tuple[int, Shape]:

@@ -18,8 +18,9 @@ import cel
 
 from reconciler.errors import Finding, Location
 from reconciler.policy.compiler import Compiled, Rule
-from reconciler.policy.cost import BUDGET, Sizes, measure
+from reconciler.policy.cost import BUDGET
 from reconciler.policy.needs import project
+from reconciler.policy.sizes import Sizes, measure
 from reconciler.policy.views import Catalog
 from reconciler.spec.agent import Agent
 from reconciler.spec.catalog import Policy
