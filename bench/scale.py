@@ -14,17 +14,17 @@
 Each figure is one process measured from outside (bench.process_measure.spawn: wall; CPU,
 user + sys of it and the children it waited for such as eval's workers and git, from
 os.wait4; peak memory, the larger of the largest process's peak RSS and the sampled PSS of
-the whole process tree, as eval_side_by_side reports it); of ``--runs``
-runs the one with the least CPU (the verdicts are on CPU; the least is the least
-disturbed), except the largest size of each family, run once (20,000 calls is a minute or
-two). An unexpected exit code or output raises with the output, so a broken
-command cannot look fast.
+the whole process tree, as eval_side_by_side reports it, for eval; the largest process's
+peak RSS for the other commands). Of ``--runs`` runs the one with the least CPU is kept
+(the verdicts are on CPU; the least is the least disturbed); 20,000 calls runs once (a
+minute or two), 1,000 agents at most twice. An unexpected exit code or output raises with
+the output, so a broken command cannot look fast.
 
 Marginal cost between consecutive sizes: (cpu2 - cpu1) / (n2 - n1), the same for wall and
-memory. Linearity targets, on CPU (steadier than wall on a shared 2-core machine; eval's wall is
-bound by the server's latency by design): the marginal CPU per call from 2,000 to 20,000 at
-most 1.25x the one from 200 to 2,000, and for each command the marginal CPU per agent from
-200 to 1,000 at most 1.25x the one from 50 to 200. A per-item cost that grows with the run
+memory. Linearity targets, on CPU (steadier than wall on a shared 2-core machine): the
+marginal CPU per call from 2,000 to 20,000 at most 1.25x the one from 200 to 2,000, and for
+each command the marginal CPU per agent from 200 to 1,000 at most 1.25x the one from 50 to
+200. A per-item cost that grows with the run
 shows as a larger marginal at the larger sizes.
 """
 
@@ -59,16 +59,24 @@ FLEET_OWN = ("tools.yaml", "environments.yaml")  # the synthetic fleet's own, no
 Series = list[tuple[int, Run]]  # (size, run), sizes ascending
 
 
-def runs_for(config: Config, size: int, sizes: tuple[int, ...]) -> int:
-    """Best of --runs, but the largest size once: it is the long one, and the least noisy."""
-    return 1 if size == sizes[-1] else config.runs
+def runs_for(config: Config, size: int, sizes: tuple[int, ...], largest: int) -> int:
+    """--runs, but only `largest` at the largest size: the long one, and the least noisy."""
+    return min(largest, config.runs) if size == sizes[-1] else config.runs
+
+
+def rss_mb(run: Run) -> float:
+    """The largest process's peak RSS: for the commands without workers, whose sampled
+    tree PSS would count whichever short git child happened to be alive at a sample."""
+    return run.rss_mb
 
 
 def cheapest(runs: int, make: Callable[[], Run]) -> Run:
     return min((make() for _ in range(runs)), key=lambda run: run.cpu_s)
 
 
-def marginals(series: Series) -> list[tuple[int, int, float, float, float]]:
+def marginals(
+    series: Series, memory: Callable[[Run], float] = peak_mb
+) -> list[tuple[int, int, float, float, float]]:
     """(n1, n2, wall, CPU seconds, memory MB) per added item, between consecutive sizes."""
     out = []
     for (n1, r1), (n2, r2) in pairwise(series):
@@ -79,7 +87,7 @@ def marginals(series: Series) -> list[tuple[int, int, float, float, float]]:
                 n2,
                 (r2.wall_s - r1.wall_s) / step,
                 (r2.cpu_s - r1.cpu_s) / step,
-                (peak_mb(r2) - peak_mb(r1)) / step,
+                (memory(r2) - memory(r1)) / step,
             )
         )
     return out
@@ -110,7 +118,7 @@ def call_series(config: Config, folder: Path, env: dict[str, str]) -> Series:
         repo = eval_repo(folder, calls // 2)  # two calls per case
         if not series:
             alm_eval(repo, env)  # warm-up: bytecode, page cache, the server
-        run = cheapest(runs_for(config, calls, CALL_SIZES), partial(alm_eval, repo, env))
+        run = cheapest(runs_for(config, calls, CALL_SIZES, 1), partial(alm_eval, repo, env))
         if alm_calls(run) != calls:
             raise RuntimeError(f"alm eval made {alm_calls(run)} calls, not {calls}")
         series.append((calls, run))
@@ -272,7 +280,7 @@ def agent_series(config: Config, folder: Path) -> dict[str, tuple[Series, list[s
         if agents == AGENT_SIZES[0]:
             alm(root, "validate", out)  # warm-up: bytecode, page cache
         for name, (series, said) in found.items():
-            runs = [alm(root, name, out) for _ in range(runs_for(config, agents, AGENT_SIZES))]
+            runs = [alm(root, name, out) for _ in range(runs_for(config, agents, AGENT_SIZES, 2))]
             run, outcome = min(runs, key=lambda pair: pair[0].cpu_s)
             series.append((agents, run))
             said.append(outcome)
@@ -281,17 +289,17 @@ def agent_series(config: Config, folder: Path) -> dict[str, tuple[Series, list[s
 
 def agent_table(found: dict[str, tuple[Series, list[str]]]) -> list[str]:
     rows = [
-        "| command | agents | wall | CPU | peak memory | marginal wall per agent "
-        "| marginal CPU per agent | marginal memory per agent | outcome |",
+        "| command | agents | wall | CPU | peak RSS | marginal wall per agent "
+        "| marginal CPU per agent | marginal RSS per agent | outcome |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, (series, said) in found.items():
-        steps = {n2: step for _, n2, *step in marginals(series)}
+        steps = {n2: step for _, n2, *step in marginals(series, rss_mb)}
         for (agents, run), outcome in zip(series, said, strict=True):
             wall, cpu, mem = steps.get(agents, (None, None, None))
             rows.append(
                 f"| alm {name} | {agents:,} | {run.wall_s:.2f} s | {run.cpu_s:.2f} s "
-                f"| {peak_mb(run):.0f} MB | {_ms(wall)} | {_ms(cpu)} "
+                f"| {rss_mb(run):.0f} MB | {_ms(wall)} | {_ms(cpu)} "
                 f"| {'-' if mem is None else f'{mem * 1000:.0f} kB'} | {outcome} |"
             )
     return rows
@@ -306,18 +314,18 @@ def agent_results(found: dict[str, tuple[Series, list[str]]]) -> list[Result]:
     for name, (series, said) in found.items():
         key = name.replace(" ", "_")
         for (agents, run), outcome in zip(series, said, strict=True):
-            note = f"CPU {run.cpu_s:.2f} s, peak memory {peak_mb(run):.0f} MB; {outcome}"
-            extra = {"agents": agents, "cpu_s": run.cpu_s, "peak_mb": peak_mb(run)}
+            note = f"CPU {run.cpu_s:.2f} s, peak RSS {rss_mb(run):.0f} MB; {outcome}"
+            extra = {"agents": agents, "cpu_s": run.cpu_s, "rss_mb": rss_mb(run)}
             results.append(
                 Result(f"scale.{key}.{agents}.wall", run.wall_s, "s", note=note, extra=extra)
             )
-        for n1, n2, wall, cpu, mem in marginals(series):
+        for n1, n2, wall, cpu, mem in marginals(series, rss_mb):
             results.append(
                 Result(
                     f"scale.{key}.{n1}_{n2}.marginal_cpu_per_agent",
                     round(cpu * 1000, 3),
                     "ms",
-                    note=f"wall {wall * 1000:.2f} ms, memory {mem * 1000:.0f} kB per agent",
+                    note=f"wall {wall * 1000:.2f} ms, RSS {mem * 1000:.0f} kB per agent",
                 )
             )
         results.append(linearity(f"scale.{key}.linear", series, "agent", f"alm {name}"))
