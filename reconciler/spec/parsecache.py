@@ -29,8 +29,8 @@ import msgspec
 from reconciler import __version__
 from reconciler.errors import AlmError
 from reconciler.fsutil import read_limited, write_atomic
-from reconciler.spec import yamlsafe
-from reconciler.spec.yamlsafe import Document, Mark, Positions
+from reconciler.spec import yamlevents, yamlsafe
+from reconciler.spec.yamlsafe import Document, Positions
 
 CACHE_FOLDER = Path(".alm") / "cache"
 PACK_NAME = "parse.json"
@@ -52,9 +52,11 @@ _decode_any = msgspec.json.Decoder().decode
 
 
 def _version() -> str:
-    """alm's version and the YAML reader's own source: what a cached parse depends on."""
-    reader = hashlib.sha256(Path(yamlsafe.__file__).read_bytes()).hexdigest()[:16]
-    return f"{_FORMAT}/{__version__}/{reader}"
+    """alm's version and the YAML readers' own source: what a cached parse depends on."""
+    reader = hashlib.sha256()
+    for module in (yamlsafe, yamlevents):
+        reader.update(Path(str(module.__file__)).read_bytes())
+    return f"{_FORMAT}/{__version__}/{reader.hexdigest()[:16]}"
 
 
 def key_folder() -> Path:
@@ -86,24 +88,14 @@ def _sign(key: bytes, body: bytes) -> bytes:
     return hmac.new(key, body, hashlib.sha256).digest()
 
 
-def _as_json(data: Any) -> msgspec.Raw | None:
+def _as_json(data: Any, exact: bool) -> msgspec.Raw | None:
     """The values as JSON when JSON gives exactly them back (no dates, bytes, non-string
-    keys, NaN), kept encoded for the pack; else None."""
+    keys, NaN), kept encoded for the pack; else None. `exact`: the reader knows it does."""
     try:
         encoded = _encode(data)
-        return msgspec.Raw(encoded) if _decode_any(encoded) == data else None
+        return msgspec.Raw(encoded) if exact or _decode_any(encoded) == data else None
     except (msgspec.MsgspecError, TypeError, ValueError, OverflowError):
         return None
-
-
-def _reparser(file: str, raw: bytes, index: int) -> Any:
-    """Positions, found by parsing the file again: only a document with a finding asks."""
-
-    def unpack() -> tuple[dict[yamlsafe.Path, Mark], dict[yamlsafe.Path, Mark]]:
-        positions = yamlsafe.load_documents(file, raw)[index].positions
-        return positions.values, positions.keys
-
-    return unpack
 
 
 @dataclass
@@ -148,12 +140,13 @@ class ParseStore:
         if cached is not None:
             self.hits += 1
             self.used[digest] = cached
+            text = yamlsafe.decode(file, raw)  # only a document with a finding asks
             return [
-                Document(file, data, Positions(unpack=_reparser(file, raw, i)))
+                Document(file, data, Positions(unpack=yamlsafe.positions_of(file, text, i)))
                 for i, data in enumerate(cached)
             ]
-        documents = yamlsafe.load_documents(file, raw)
-        encoded = [_as_json(d.data) for d in documents]
+        documents, exact = yamlsafe.read_documents(file, raw)
+        encoded = [_as_json(d.data, exact) for d in documents]
         if all(e is not None for e in encoded):
             self.used[digest] = encoded
         return documents

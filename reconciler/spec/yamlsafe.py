@@ -16,15 +16,13 @@ from typing import Any
 import yaml
 
 from reconciler.errors import Finding, Location, SpecError
+from reconciler.spec.yamlevents import plain_values, resolve_scalar
 
 MAX_FILE_BYTES = 512 * 1024
 MAX_NODES_PER_DOCUMENT = 100_000
 MAX_DEPTH = 50
 
 _SafeLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_RESOLVED_MAX_LENGTH = 64
-_RESOLVED_MAX_ENTRIES = 65536
-_resolved: dict[tuple[str, Any], str] = {}
 
 
 class _Loader(_SafeLoader):  # type: ignore[misc]
@@ -33,23 +31,14 @@ class _Loader(_SafeLoader):  # type: ignore[misc]
     Resolving a scalar's tag tries the resolvers' regular expressions in Python, once
     per scalar; a spec repeats the same keys and values thousands of times. The answer
     depends only on the value and the implicit flags while no path resolvers are
-    registered (the safe loader registers none), so it is kept in a bounded table.
+    registered (the safe loader registers none), so it is kept in a bounded table
+    (shared with the event reader, yamlevents).
     """
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if (
-            kind is not yaml.ScalarNode
-            or self.yaml_path_resolvers
-            or len(value) > _RESOLVED_MAX_LENGTH
-        ):
+        if kind is not yaml.ScalarNode or self.yaml_path_resolvers:
             return super().resolve(kind, value, implicit)
-        key = (value, implicit)
-        tag = _resolved.get(key)
-        if tag is None:
-            tag = super().resolve(kind, value, implicit)
-            if len(_resolved) < _RESOLVED_MAX_ENTRIES:
-                _resolved[key] = tag
-        return tag
+        return resolve_scalar(value, implicit)
 
 
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
@@ -365,7 +354,44 @@ def _compose(file: str, text: str) -> Iterator[yaml.Node]:
 
 def load_documents(file: str, raw: bytes, max_bytes: int = MAX_FILE_BYTES) -> list[Document]:
     """Every document of a YAML file; raises SpecError with file:line:col."""
+    return read_documents(file, raw, max_bytes)[0]
+
+
+def read_documents(
+    file: str, raw: bytes, max_bytes: int = MAX_FILE_BYTES
+) -> tuple[list[Document], bool]:
+    """The documents, and True when their values are known to come back from JSON exactly
+    (plain strings, numbers, booleans, nulls, lists and string-keyed mappings).
+
+    A plain file is read from parser events, its positions found by the full builder only
+    when a finding asks for them; anything else goes through the full builder, which gives
+    the same values (tests/test_spec_yamlevents.py) and words every error."""
     text = decode(file, raw, max_bytes)
+    plain = plain_values(text, MAX_DEPTH, MAX_NODES_PER_DOCUMENT)
+    if plain is None:
+        return _built_documents(file, text), False
+    values, exact = plain
+    documents = [
+        Document(file, data, Positions(unpack=positions_of(file, text, index)))
+        for index, data in enumerate(values)
+    ]
+    return documents, exact
+
+
+Unpack = Callable[[], tuple[dict[Path, Mark], dict[Path, Mark]]]
+
+
+def positions_of(file: str, text: str, index: int) -> Unpack:
+    """The positions of one document of a file, found by the full builder when called."""
+
+    def unpack() -> tuple[dict[Path, Mark], dict[Path, Mark]]:
+        positions = _built_documents(file, text)[index].positions
+        return positions.values, positions.keys
+
+    return unpack
+
+
+def _built_documents(file: str, text: str) -> list[Document]:
     documents: list[Document] = []
     for node in _compose(file, text):
         builder = _Builder(file, MAX_NODES_PER_DOCUMENT)

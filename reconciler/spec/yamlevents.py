@@ -1,0 +1,157 @@
+"""Plain values straight from the C parser's events: the fast way to read a plain document.
+
+Composing a node graph first (what yamlsafe's builder walks) costs about as much again as
+parsing, and most spec files use none of what needs a graph: no anchors, aliases, merge
+keys or explicit tags. `plain_values` builds such files' values from the events alone and
+answers None for anything else, and for anything wrong (a syntax error, a duplicate key,
+nesting past the bound, too many values, a scalar that will not construct), so that the
+full builder decides those with its own positions and messages: its findings stay the
+only ones, word for word. Scalars resolve and construct exactly as the safe loader's do
+(PyYAML's resolver and SafeConstructor, YAML 1.1), remembered by text in bounded tables.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import yaml
+
+CParser: type[Any] | None = getattr(getattr(yaml, "_yaml", None), "CParser", None)
+
+STR_TAG = "tag:yaml.org,2002:str"
+MERGE_TAG = "tag:yaml.org,2002:merge"
+_JSON_TYPES = (bool, int, type(None))
+_MAX_TEXT = 64  # only short scalars are remembered: a spec repeats its keys and values
+_MAX_ENTRIES = 65536
+_resolved: dict[tuple[str, Any], str] = {}
+_built: dict[tuple[str, str], Any] = {}
+_RESOLVER: Any = yaml.resolver.Resolver()
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_FAILED = object()
+_INT_RANGE = (-(2**63), 2**64)  # what JSON readers give back as the same integer
+
+
+def resolve_scalar(value: str, implicit: tuple[bool, bool]) -> str:
+    """The tag the safe loader gives an untagged scalar. It depends only on the text and
+    the implicit flags while no path resolvers are registered (the safe loader has none)."""
+    if len(value) > _MAX_TEXT:
+        return str(_RESOLVER.resolve(yaml.ScalarNode, value, implicit))
+    key = (value, implicit)
+    tag = _resolved.get(key)
+    if tag is None:
+        tag = str(_RESOLVER.resolve(yaml.ScalarNode, value, implicit))
+        if len(_resolved) < _MAX_ENTRIES:
+            _resolved[key] = tag
+    return tag
+
+
+def _construct(tag: str, value: str) -> Any:
+    """The safe loader's value for an implicitly tagged scalar; _FAILED when it has none
+    (the full builder words that error). Results are immutable, so they are shared."""
+    key = (tag, value)
+    built = _built.get(key, _FAILED)
+    if built is not _FAILED:
+        return built
+    make = _CONSTRUCTOR.yaml_constructors.get(tag)
+    if make is None:
+        return _FAILED
+    try:
+        built = make(_CONSTRUCTOR, yaml.ScalarNode(tag, value))
+    except Exception:  # whatever it is, the full builder reports it
+        return _FAILED
+    if len(value) <= _MAX_TEXT and len(_built) < _MAX_ENTRIES:
+        _built[key] = built
+    return built
+
+
+def _json_exact(value: Any) -> bool:
+    """Whether JSON gives this constructed scalar back as itself (no date, NaN, huge int)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _INT_RANGE[0] <= value < _INT_RANGE[1]
+    return isinstance(value, _JSON_TYPES)
+
+
+_NO_KEY = object()
+_ROOT = object()  # stands for "no collection open": values go to the list of documents
+
+
+def _scalar_value(event: Any) -> Any:
+    """The value of a scalar event, or _FAILED when the full builder must see it."""
+    if event.tag is not None or event.anchor is not None:
+        return _FAILED
+    value = event.value
+    tag = _resolved.get((value, event.implicit)) or resolve_scalar(value, event.implicit)
+    if tag == STR_TAG:
+        return value
+    return _FAILED if tag == MERGE_TAG else _construct(tag, value)
+
+
+def _read(get_event: Any, max_depth: int, max_nodes: int) -> tuple[list[Any], bool] | None:
+    """One loop over the events, the innermost collection kept in locals: this runs once
+    per event of every spec file, so it avoids a call per value where it can."""
+    roots: list[Any] = []
+    into: Any = roots  # the innermost open collection (roots stands in at the top)
+    key: Any = _ROOT  # the key awaiting its value in a mapping; _NO_KEY when none is
+    stack: list[tuple[Any, Any]] = []
+    exact, nodes = True, 0
+    scalar, mapping, sequence = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent
+    ends, document = (yaml.MappingEndEvent, yaml.SequenceEndEvent), yaml.DocumentStartEvent
+    while True:
+        event = get_event()
+        kind = event.__class__
+        if kind is scalar:
+            value = _scalar_value(event)
+            if value is _FAILED:
+                return None
+            if exact and value.__class__ is not str:
+                exact = _json_exact(value) and key is not _NO_KEY
+        elif kind is mapping or kind is sequence:
+            if event.tag is not None or event.anchor is not None or len(stack) >= max_depth - 1:
+                return None
+            if key is _NO_KEY:  # a collection as a mapping key
+                return None
+            value = {} if kind is mapping else []
+        elif kind in ends:
+            into, key = stack.pop()
+            continue
+        elif kind is document:
+            nodes = 0  # the bound is per document
+            continue
+        elif kind is yaml.StreamEndEvent:
+            return (roots, exact) if roots else None
+        elif kind is yaml.AliasEvent:
+            return None
+        else:
+            continue
+        nodes += 1
+        if nodes > max_nodes:
+            return None
+        if key is _ROOT or into.__class__ is list:
+            into.append(value)
+        elif key is _NO_KEY:  # the value is a key
+            if value in into:
+                return None
+            key = value
+        else:
+            into[key] = value
+            key = _NO_KEY
+        if value.__class__ is dict or value.__class__ is list:
+            stack.append((into, key))
+            into, key = value, (_NO_KEY if value.__class__ is dict else None)
+
+
+def plain_values(text: str, max_depth: int, max_nodes: int) -> tuple[list[Any], bool] | None:
+    """The values of each document and whether JSON gives them all back exactly; None when
+    the file needs the full builder (or when PyYAML has no C parser here)."""
+    if CParser is None:
+        return None
+    parser = CParser(text)
+    try:
+        return _read(parser.get_event, max_depth, max_nodes)
+    except yaml.YAMLError:
+        return None
+    finally:
+        parser.dispose()
