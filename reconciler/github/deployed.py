@@ -23,9 +23,10 @@ from typing import Any
 from reconciler.errors import AlmError
 from reconciler.github import comment, sticky
 from reconciler.github.api import Api, Pull
-from reconciler.plan import deploy_order, diff
+from reconciler.plan import deploy_order
 from reconciler.plan.markdown import md_text
 from reconciler.plan.model import EnvironmentStep
+from reconciler.plan.state_views import agent_view
 from reconciler.spec.state import DesiredState
 
 MARKER = "<!-- alm:deployed -->"
@@ -50,8 +51,8 @@ def merged_pull(pulls: Sequence[Pull], sha: str) -> Merged:
 
 def changed_agents(before: DesiredState | None, after: DesiredState) -> list[str]:
     """Agents added or whose spec changed (every agent when there is no `before`)."""
-    old = {a.name: diff.agent_view(a) for a in before.agents} if before else {}
-    return sorted(a.name for a in after.agents if old.get(a.name) != diff.agent_view(a))
+    old = {a.name: agent_view(a) for a in before.agents} if before else {}
+    return sorted(a.name for a in after.agents if old.get(a.name) != agent_view(a))
 
 
 def steps_from_state(before: DesiredState | None, after: DesiredState) -> list[EnvironmentStep]:

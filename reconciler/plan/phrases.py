@@ -1,6 +1,6 @@
 """The phrase tables: which words each change of the desired state reads in.
 
-Paths are those of the normalised views built in reconciler.plan.diff: grants
+Paths are those of the normalised views built in reconciler.plan.state_views: grants
 keyed by tool name, must-never rules by id, environments, policies, validations
 and prices by name. Order matters: the first matching pattern wins.
 """
