@@ -4,15 +4,18 @@ Finds references to fields that do not exist, operands that cannot be booleans,
 unknown functions and the type of the result. It also records which parts of
 each variable the expression reads (`needs`), so the engine hands CEL only those:
 converting Python values into CEL costs far more than evaluating them.
+
+Here: the typing rule of each node kind, operator and special function; the walk
+that applies them and records what they find is policy.typecheck_walk.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from reconciler.policy.celparse import Node
 from reconciler.policy.needs import Need
+from reconciler.policy.typecheck_walk import BOOLEAN_OK, Checker, Rule, Scope, Typed, show
 from reconciler.policy.types import (
     BOOL,
     DYN,
@@ -27,14 +30,7 @@ from reconciler.policy.types import (
 )
 
 _MACROS = {"all": BOOL, "exists": BOOL, "exists_one": BOOL, "filter": DYN, "map": DYN}
-_BOOLEAN_OK = {"bool", "dyn"}
 _ARITHMETIC = {"int", "uint", "double"}
-
-
-@dataclass(frozen=True)
-class Typed:
-    type: Type
-    path: tuple[str, ...] | None = None  # (variable, key, ...) when it is part of a variable
 
 
 @dataclass
@@ -46,71 +42,16 @@ class Analysis:
 
 
 def analyse(node: Node, variables: dict[str, Type]) -> Analysis:
-    checker = _Checker(variables)
+    checker = Checker(variables, _VISIT)
     result = checker.value(node, {})
     return Analysis(result, checker.errors, checker.needs, checker.paths)
 
 
-def show(path: tuple[str, ...] | None) -> str:
-    if not path:
-        return "the value"
-    return path[0] + "".join("[]" if part == "*" else f".{part}" for part in path[1:])
-
-
-Scope = dict[str, Typed]
-
-
-class _Checker:
-    def __init__(self, variables: dict[str, Type]) -> None:
-        self.variables = variables
-        self.errors: list[tuple[int, str]] = []
-        self.needs: dict[str, Need] = {}
-        self.paths: list[tuple[str, ...]] = []
-
-    def error(self, pos: int, message: str) -> None:
-        self.errors.append((pos, message))
-
-    def visit(self, node: Node, scope: Scope) -> Typed:
-        return _VISIT[node.kind](self, node, scope)
-
-    def use(self, typed: Typed, whole: bool = True) -> None:
-        if typed.path is None:
-            return
-        root, rest = typed.path[0], typed.path[1:]
-        self.needs.setdefault(root, Need()).mark(rest, whole)
-        if root == "object" and rest:
-            self.paths.append(rest[: rest.index("*")] if "*" in rest else rest)
-
-    def value(self, node: Node, scope: Scope) -> Type:
-        typed = self.visit(node, scope)
-        self.use(typed)
-        return typed.type
-
-    def boolean(self, node: Node, scope: Scope) -> None:
-        kind = self.value(node, scope).kind
-        if kind not in _BOOLEAN_OK:
-            self.error(node.pos, f"operand is a {kind}; expected a boolean")
-
-    def select(self, operand: Typed, name: str, pos: int) -> Typed:
-        kind = operand.type.kind
-        path = (*operand.path, name) if operand.path else None
-        if kind == "object":
-            if name in operand.type.fields:
-                return Typed(operand.type.fields[name], path)
-            known = ", ".join(sorted(operand.type.fields))
-            self.error(pos, f"no field {name!r} in {show(operand.path)}; expected one of: {known}")
-        elif kind in ("map", "dyn"):
-            return Typed(operand.type.item or DYN, path)
-        else:
-            self.error(pos, f"{show(operand.path)} is a {kind}; it has no field {name!r}")
-        return Typed(DYN)
-
-
-def _lit(c: _Checker, node: Node, scope: Scope) -> Typed:
+def _lit(c: Checker, node: Node, scope: Scope) -> Typed:
     return Typed(LITERALS.get(node.name, DYN))
 
 
-def _ident(c: _Checker, node: Node, scope: Scope) -> Typed:
+def _ident(c: Checker, node: Node, scope: Scope) -> Typed:
     if node.name in scope:
         return scope[node.name]
     if node.name in c.variables:
@@ -123,11 +64,11 @@ def _ident(c: _Checker, node: Node, scope: Scope) -> Typed:
     return Typed(DYN)
 
 
-def _select(c: _Checker, node: Node, scope: Scope) -> Typed:
+def _select(c: Checker, node: Node, scope: Scope) -> Typed:
     return c.select(c.visit(node.args[0], scope), node.name, node.pos)
 
 
-def _index(c: _Checker, node: Node, scope: Scope) -> Typed:
+def _index(c: Checker, node: Node, scope: Scope) -> Typed:
     operand, key = c.visit(node.args[0], scope), node.args[1]
     c.value(key, scope)
     kind = operand.type.kind
@@ -139,7 +80,7 @@ def _index(c: _Checker, node: Node, scope: Scope) -> Typed:
     return Typed(operand.type.item or DYN if kind in ("list", "map") else DYN)
 
 
-def _call(c: _Checker, node: Node, scope: Scope) -> Typed:
+def _call(c: Checker, node: Node, scope: Scope) -> Typed:
     special = _CALLS.get(node.name)
     if special is not None and (node.name not in _MACROS or _is_macro(node)):
         return special(c, node, scope)
@@ -159,7 +100,7 @@ def _is_macro(node: Node) -> bool:
     return node.receiver and len(node.args) in (3, 4) and node.args[1].kind == "ident"
 
 
-def _size(c: _Checker, node: Node, scope: Scope) -> Typed:
+def _size(c: Checker, node: Node, scope: Scope) -> Typed:
     for arg in node.args:
         typed = c.visit(arg, scope)
         if typed.path is not None:
@@ -167,7 +108,7 @@ def _size(c: _Checker, node: Node, scope: Scope) -> Typed:
     return Typed(INT)
 
 
-def _has(c: _Checker, node: Node, scope: Scope) -> Typed:
+def _has(c: Checker, node: Node, scope: Scope) -> Typed:
     arg = node.args[0] if len(node.args) == 1 else None
     if arg is None or arg.kind != "select":
         for each in node.args:
@@ -189,7 +130,7 @@ def _has(c: _Checker, node: Node, scope: Scope) -> Typed:
     return Typed(BOOL)
 
 
-def _macro(c: _Checker, node: Node, scope: Scope) -> Typed:
+def _macro(c: Checker, node: Node, scope: Scope) -> Typed:
     target = c.visit(node.args[0], scope)
     kind = target.type.kind
     if kind not in ("list", "map", "dyn"):
@@ -207,29 +148,29 @@ def _macro(c: _Checker, node: Node, scope: Scope) -> Typed:
     if node.name == "map":
         return Typed(list_of(bodies[-1].type))
     for arg, typed in zip(node.args[2:], bodies, strict=True):
-        if typed.type.kind not in _BOOLEAN_OK:
+        if typed.type.kind not in BOOLEAN_OK:
             c.error(arg.pos, f"{node.name}() predicate is a {typed.type.kind}; expected a boolean")
     return Typed(BOOL)
 
 
-_CALLS: dict[str, Callable[[_Checker, Node, Scope], Typed]] = {
+_CALLS: dict[str, Rule] = {
     "size": _size,
     "has": _has,
     **dict.fromkeys(_MACROS, _macro),
 }
 
 
-def _op(c: _Checker, node: Node, scope: Scope) -> Typed:
+def _op(c: Checker, node: Node, scope: Scope) -> Typed:
     return _OPS[node.name](c, node, scope)
 
 
-def _logical(c: _Checker, node: Node, scope: Scope) -> Typed:
+def _logical(c: Checker, node: Node, scope: Scope) -> Typed:
     for arg in node.args:
         c.boolean(arg, scope)
     return Typed(BOOL)
 
 
-def _equality(c: _Checker, node: Node, scope: Scope) -> Typed:
+def _equality(c: Checker, node: Node, scope: Scope) -> Typed:
     left, right = (c.visit(arg, scope) for arg in node.args)
     with_null = any(arg.kind == "lit" and arg.name == "null" for arg in node.args)
     c.use(left, whole=not with_null)
@@ -237,13 +178,13 @@ def _equality(c: _Checker, node: Node, scope: Scope) -> Typed:
     return Typed(BOOL)
 
 
-def _relation(c: _Checker, node: Node, scope: Scope) -> Typed:
+def _relation(c: Checker, node: Node, scope: Scope) -> Typed:
     for arg in node.args:
         c.value(arg, scope)
     return Typed(BOOL)
 
 
-def _in(c: _Checker, node: Node, scope: Scope) -> Typed:
+def _in(c: Checker, node: Node, scope: Scope) -> Typed:
     c.value(node.args[0], scope)
     container = c.visit(node.args[1], scope)
     if container.type.kind == "map" and container.path is not None:
@@ -253,7 +194,7 @@ def _in(c: _Checker, node: Node, scope: Scope) -> Typed:
     return Typed(BOOL)
 
 
-def _arithmetic(c: _Checker, node: Node, scope: Scope) -> Typed:
+def _arithmetic(c: Checker, node: Node, scope: Scope) -> Typed:
     types = [c.value(arg, scope) for arg in node.args]
     first = types[0]
     same = all(t.kind == first.kind for t in types)
@@ -262,13 +203,13 @@ def _arithmetic(c: _Checker, node: Node, scope: Scope) -> Typed:
     return Typed(DYN)
 
 
-def _conditional(c: _Checker, node: Node, scope: Scope) -> Typed:
+def _conditional(c: Checker, node: Node, scope: Scope) -> Typed:
     c.boolean(node.args[0], scope)
     yes, no = (c.value(arg, scope) for arg in node.args[1:])
     return Typed(yes if yes.kind == no.kind else DYN)
 
 
-_OPS: dict[str, Callable[[_Checker, Node, Scope], Typed]] = {
+_OPS: dict[str, Rule] = {
     "&&": _logical,
     "||": _logical,
     "!": _logical,
@@ -281,7 +222,7 @@ _OPS: dict[str, Callable[[_Checker, Node, Scope], Typed]] = {
 }
 
 
-def _collection(c: _Checker, node: Node, scope: Scope) -> Typed:
+def _collection(c: Checker, node: Node, scope: Scope) -> Typed:
     types = [c.value(arg, scope) for arg in node.args]
     if node.kind == "struct":
         return Typed(DYN)
@@ -290,7 +231,7 @@ def _collection(c: _Checker, node: Node, scope: Scope) -> Typed:
     return Typed(list_of(item) if node.kind == "list" else map_of(item))
 
 
-_VISIT: dict[str, Callable[[_Checker, Node, Scope], Typed]] = {
+_VISIT: dict[str, Rule] = {
     "lit": _lit,
     "ident": _ident,
     "select": _select,
