@@ -6,10 +6,8 @@ goes through the evals' own must-never check (grading.collect_violations) and ou
 rule (grading.derive_outcome, unless the runtime labelled it), then becomes a
 `CaseResult` of suite "production": one task, one case, one trial.
 
-Online a task has no expectations; it **fails** when a must-never rule is broken, the
-invoke_agent span errored, `alm.task.success` is false, `alm.feedback` is negative, or
-`alm.escalation.expected` disagrees with the outcome. A task with no label that finished
-without error or violation passes.
+Online a task has no expectations; when it fails is defined in reconciler.ops.task_failure
+(a broken must-never rule, an error, a negative label or feedback, a wrong escalation).
 
 Tool calls are checked as the eval sandbox checks them (evals.sandbox.Sandbox.check):
 a tool the agent is not granted (or, with the catalog, not in it) is an `ungranted`
@@ -24,11 +22,11 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from reconciler.evals.grading import TrialStatus, collect_violations, derive_outcome
+from reconciler.evals.grading import collect_violations, derive_outcome
 from reconciler.evals.metrics import Metrics, compute
 from reconciler.evals.records import CaseResult, summarize
 from reconciler.evals.sandbox import Sandbox
@@ -41,6 +39,7 @@ from reconciler.evals.types import (
     canonical_json,
 )
 from reconciler.ops.model import NS_PER_S, ModelUse, Task, ToolUse
+from reconciler.ops.task_failure import task_status
 from reconciler.pricing import PriceBook, TokenUsage
 from reconciler.spec.agent import Agent
 from reconciler.spec.catalog import Tool
@@ -201,51 +200,6 @@ class Grader:
             violations=violations,
             trajectory=summarize(path),
         )
-
-
-FailureRule = Callable[[Task, Outcome, Sequence[Violation]], str | None]
-
-
-def _broke_must_never(_: Task, __: Outcome, violations: Sequence[Violation]) -> str | None:
-    broken = next((v for v in violations if v.kind == "must_never"), None)
-    return None if broken is None else f"must-never violation: {broken.message}"
-
-
-def _errored(task: Task, _: Outcome, __: Sequence[Violation]) -> str | None:
-    return None if task.error is None else f"the task failed: {task.error}"
-
-
-def _labelled_failure(task: Task, _: Outcome, __: Sequence[Violation]) -> str | None:
-    return "labelled unsuccessful (alm.task.success false)" if task.success is False else None
-
-
-def _negative_feedback(task: Task, _: Outcome, __: Sequence[Violation]) -> str | None:
-    return "negative feedback (alm.feedback)" if task.feedback == "negative" else None
-
-
-def _escalation_disagrees(task: Task, outcome: Outcome, _: Sequence[Violation]) -> str | None:
-    expected = task.escalation_expected
-    if expected is None or expected == (outcome == "escalated"):
-        return None
-    return f"expected {'an' if expected else 'no'} escalation, got outcome {outcome}"
-
-
-# the order the first reason is chosen in: safety first, as in the evals' grading
-FAILURE_RULES: tuple[FailureRule, ...] = (
-    _broke_must_never,
-    _errored,
-    _labelled_failure,
-    _negative_feedback,
-    _escalation_disagrees,
-)
-
-
-def task_status(
-    task: Task, outcome: Outcome, violations: Sequence[Violation]
-) -> tuple[TrialStatus, str]:
-    reasons = (rule(task, outcome, violations) for rule in FAILURE_RULES)
-    first = next((r for r in reasons if r is not None), None)
-    return ("passed", "") if first is None else ("failed", first)
 
 
 def to_result(

@@ -26,7 +26,7 @@ import yaml
 from reconciler.evals.records import CaseResult
 from reconciler.ops.mask import Masker
 from reconciler.ops.model import NS_PER_S, Task, ToolUse
-from reconciler.ops.online import FAILURE_RULES, FailureRule
+from reconciler.ops.task_failure import FAILURE_RULES, FailureRule
 from reconciler.spec.agent import Agent
 from reconciler.spec.base import TOOL_NAME_PATTERN
 
@@ -225,7 +225,7 @@ class Signature:
 
 
 def failed_checks(task: Task, result: CaseResult) -> list[tuple[str, str]]:
-    """(check, reason) for every online failure rule the task breaks (online.FAILURE_RULES:
+    """(check, reason) for every online failure rule the task breaks (task_failure.FAILURE_RULES:
     the one definition of a failed production task; its result names only the first)."""
     outcome = result.outcome or "resolved"
     found = [(_check_name(rule), rule(task, outcome, result.violations)) for rule in FAILURE_RULES]
