@@ -6,11 +6,12 @@ reading), or by json.loads when msgspec refuses the line (NaN, a lone surrogate,
 UTF-8), which then says what is wrong; a resource's attributes are decoded once and
 shared by its spans. Every kind of bad input becomes a `BadSpan` at "file:line", never an exception.
 
-Types checked here: the OTLP structure (ids, times, status, AnyValue) and the GenAI
-attributes whose type the conventions fix (otlp_values.GENAI_TYPES: token counts are
-non-negative integers, names are strings); a span failing them is dropped as a BadSpan, because its
-cost or identity cannot be trusted. The alm.* labels are checked by assembly instead
-(reconciler.ops.assemble): a bad label is ignored and its task kept.
+Types checked here (one span's fields in reconciler.ops.otlp_span): the OTLP structure
+(ids, times, status, AnyValue) and the GenAI attributes whose type the conventions fix
+(otlp_values.GENAI_TYPES: token counts are non-negative integers, names are strings); a
+span failing them is dropped as a BadSpan, because its cost or identity cannot be trusted.
+The alm.* labels are checked by assembly instead (reconciler.ops.assemble): a bad label is
+ignored and its task kept.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import zstandard
 
 from reconciler.errors import AlmError
 from reconciler.ops.model import BadSpan, Span
+from reconciler.ops.otlp_span import check_text, decode_span
 from reconciler.ops.otlp_values import (
     DETAIL,
     MAX_ATTRIBUTE,
@@ -37,7 +39,6 @@ from reconciler.ops.otlp_values import (
     attributes,
     clip,
     quoted,
-    string,
 )
 
 MAX_LINE = 64 * 1024 * 1024  # bytes of one export line
@@ -53,10 +54,6 @@ __all__ = [
     "read_lines",
 ]
 _GZIP, _ZSTD = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
-_HEX = frozenset("0123456789abcdef")
-_ZEROS = {16: "0" * 16, 32: "0" * 32}
-_INT64 = 2**63
-_STATUS = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
 _decode = msgspec.json.Decoder().decode  # untyped: dicts, lists, str, int, float, bool
 # one pass over the line (a regex beats two substring searches over ~1 MB lines); json.loads
 # decodes bytes with surrogatepass, so UTF-8-encoded surrogates (ED A0-BF) count too
@@ -197,7 +194,7 @@ def _resource_spans(raw: Any, at: str, escaped: bool) -> Iterator[Span | BadSpan
     for spans in groups:
         for raw_span in spans:
             try:
-                yield _span(raw_span, resource, escaped)
+                yield decode_span(raw_span, resource, escaped)
             except BadValue as bad:
                 yield BadSpan(bad.kind, at, bad.detail)
 
@@ -210,7 +207,7 @@ def _resource(raw: Any, escaped: bool) -> tuple[dict[str, Any], list[list[Any]]]
     if type(resource) is not dict:
         raise BadValue("not-otlp", f"a resource that is {quoted(resource)}")
     if escaped:
-        _check_text(resource)
+        check_text(resource)
     scopes = raw.get("scopeSpans") or []
     if type(scopes) is not list:
         raise BadValue("not-otlp", f"scopeSpans {quoted(scopes)}: expected a list")
@@ -221,81 +218,3 @@ def _resource(raw: Any, escaped: bool) -> tuple[dict[str, Any], list[list[Any]]]
             raise BadValue("not-otlp", "a scopeSpans item without a list of spans")
         groups.append(spans)
     return attributes(resource.get("attributes")), groups
-
-
-def _check_text(raw: Any) -> None:
-    try:
-        json.dumps(raw, ensure_ascii=False).encode()
-    except (UnicodeEncodeError, RecursionError):
-        raise BadValue("bad-json", "a lone UTF-16 surrogate escape (not Unicode text)") from None
-
-
-# --- spans -----------------------------------------------------------------------------
-
-
-def _span(raw: Any, resource: dict[str, Any], escaped: bool) -> Span:
-    if type(raw) is not dict:
-        raise BadValue("not-otlp", f"a span that is {quoted(raw)}")
-    if escaped:
-        _check_text(raw)
-    trace_id = _id(raw.get("traceId"), 32, "traceId")
-    span_id = _id(raw.get("spanId"), 16, "spanId")
-    try:
-        parent = raw.get("parentSpanId")
-        start = _time(raw.get("startTimeUnixNano"), "startTimeUnixNano")
-        end = _time(raw.get("endTimeUnixNano"), "endTimeUnixNano")
-        if end < start:
-            raise BadValue("bad-time", f"ends ({end}) before it starts ({start})")
-        code, message = _status(raw.get("status"))
-        decoded = attributes(raw.get("attributes"))
-        if "events" in raw:
-            decoded.update(_event_labels(raw["events"]))
-        return Span(
-            trace_id, span_id, _id(parent, 16, "parentSpanId") if parent else None,
-            _name(raw.get("name", "")), start, end, code, message, decoded, resource,
-        )  # fmt: skip
-    except BadValue as bad:
-        raise BadValue(bad.kind, f"span {span_id} of trace {trace_id}: {bad.detail}") from None
-
-
-def _id(value: Any, digits: int, field: str) -> str:
-    if value is None or value == "":
-        raise BadValue("missing-id", f"a span without {field}")
-    if type(value) is str and len(value) == digits:
-        low = value.lower()
-        if _HEX.issuperset(low) and low != _ZEROS[digits]:
-            return low
-    raise BadValue("bad-id", f"{field} {quoted(value)}: expected {digits} hex digits, not all 0")
-
-
-def _time(value: Any, field: str) -> int:
-    if type(value) is str and len(value) <= 20 and value.isascii() and value.isdigit():
-        value = int(value)
-    if type(value) is int and 0 < value < _INT64:
-        return value
-    raise BadValue("bad-time", f"{field} {quoted(value)}: expected unix nanoseconds")
-
-
-def _name(value: Any) -> str:
-    return string(value, "name", 0)
-
-
-def _status(raw: Any) -> tuple[int, str]:
-    if not raw:
-        return 0, ""
-    code = raw.get("code", 0) if type(raw) is dict else None
-    message = raw.get("message", "") if type(raw) is dict else None
-    code = _STATUS.get(code, code) if type(code) is str else code
-    if type(code) is not int or code not in (0, 1, 2) or type(message) is not str:
-        raise BadValue("wrong-type", f"status {quoted(raw)}: expected {{code: 0-2, message}}")
-    return code, string(message, "status message", 0)
-
-
-def _event_labels(events: Any) -> dict[str, Any]:
-    """The alm.* attributes of `alm.label` span events (a label sent with the span)."""
-    labels: dict[str, Any] = {}
-    for event in events if type(events) is list else ():
-        if type(event) is dict and event.get("name") == "alm.label":
-            found = attributes(event.get("attributes"))
-            labels.update((k, v) for k, v in found.items() if k.startswith("alm."))
-    return labels
