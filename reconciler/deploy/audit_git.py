@@ -4,7 +4,8 @@ jobs) keeps one chain per environment; and the choice of store per environment.
 The git store keeps `<env>.jsonl` and `<env>.jsonl.head` (the same formats as the file
 store) at the top of a branch, `alm/audit` by default, of this repository (pushed to
 `origin` when it has one) or of `audit.repository`. It commits with the git CLI and no
-work tree, through the git target's helpers (reconciler.deploy.targets.git).
+work tree, through the helpers it shares with the git target
+(reconciler.deploy.targets.gitbranch).
 
 An append is one commit: fetch the branch, read the last line, let the caller seal its
 lines onto it, commit the log and its head, push. A push rejected because another writer
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from reconciler.deploy import audit
 from reconciler.deploy.audit import AuditStore, Head, Sealer
-from reconciler.deploy.targets.git import (
+from reconciler.deploy.targets.gitbranch import (
     Place,
     Rejected,
     commit_files,
