@@ -18,7 +18,8 @@ import cel
 from bench import Config, Result, below
 from reconciler.errors import SpecError
 from reconciler.policy import celparse
-from reconciler.policy.cost import BUDGET, bound, measure
+from reconciler.policy.cost import BUDGET, bound
+from reconciler.policy.sizes import measure
 from reconciler.spec.yamlsafe import load_documents
 
 YAML_TARGET_S = 0.75

@@ -36,7 +36,6 @@ from dataclasses import dataclass
 
 from reconciler.policy.celparse import Node
 from reconciler.policy.sizes import CHARS, LEVELS, Sizes
-from reconciler.policy.sizes import measure as measure  # bench/bench_hostile.py imports it here
 
 BUDGET = 1_000_000  # units of one evaluation
 MAX_NESTED = 3  # comprehensions inside comprehensions
