@@ -8,8 +8,10 @@
     head), 50, 200 and 1,000 agents (bench.fleet's cached fleets, cloned, with this
     repository's starter policies committed under the base and the head change, ~5% of
     the agents, picked on top). The synthetic fleets have no cassettes, so plan's evals of
-    the changed agents are "not run" and its verdict is blocked (exit 1); the plan's result
-    cache (.alm/) is removed before each plan run, so every run does the same work.
+    the changed agents are "not run" and its verdict is blocked (exit 1). The caches in
+    .alm/ (parse cache, eval results) are removed before every run: each is a fresh
+    checkout's first run, as in CI, and does the same work (a warm validate re-reads parsed
+    files from .alm/cache/parse.json and does much less).
 
 Each figure is one process measured from outside (bench.process_measure.spawn: wall; CPU,
 user + sys of it and the children it waited for such as eval's workers and git, from
@@ -264,7 +266,7 @@ COMMANDS: dict[str, Command] = {
 def alm(root: Path, command: str, out: Path) -> tuple[Run, str]:
     """One whole `alm COMMAND` process in root, its exit code and output checked."""
     args, check = COMMANDS[command]
-    shutil.rmtree(root / ".alm", ignore_errors=True)  # plan's result cache: cold each run
+    shutil.rmtree(root / ".alm", ignore_errors=True)  # parse and result caches: cold each run
     out.unlink(missing_ok=True)
     command_line = [sys.executable, "-m", "reconciler", "-C", str(root), *args(out)]
     run = spawn(command_line, dict(os.environ), PROJECT_ROOT)
