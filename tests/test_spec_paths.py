@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from reconciler.spec import paths
 from reconciler.spec.loader import load_ref, load_worktree
 from reconciler.spec.paths import path_problem, shown
 from tests.gitrepo import GitRepo
@@ -48,3 +49,12 @@ def test_a_non_utf8_name_in_git_and_in_the_worktree_is_a_finding(mini: GitRepo) 
         (finding,) = [f for f in state.findings if f.code == "bad-path"]
         assert str(finding.location) == "evals/helper/\\udcff.yaml:1:1"
         assert "U+DCFF" in finding.message
+
+
+@pytest.mark.parametrize("code", range(128))
+def test_the_ascii_shortcut_agrees_with_each_characters_category(code: int) -> None:
+    """A plain ASCII path skips the per-character look; every ASCII character is judged
+    as the full look judges it."""
+    path = f"agents/a{chr(code)}b/agent.yaml"
+    expected = next((c for c in path if paths._unsafe(c)), None)
+    assert paths._first_unsafe(path) == expected

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from reconciler.errors import Finding, Location, SpecError
 from reconciler.gcpause import gc_paused
-from reconciler.spec import source
+from reconciler.spec import places, source
 from reconciler.spec.agent import Agent
 from reconciler.spec.catalog import Environments, Policy, Pricing, ToolCatalog
 from reconciler.spec.parsecache import ParseStore
@@ -26,9 +26,7 @@ from reconciler.spec.state import AgentSpec, DesiredState, Loaded, PromptFile
 from reconciler.spec.validation import parse
 from reconciler.spec.yamlsafe import MAX_FILE_BYTES, Document, decode, load_documents
 
-_AGENT_FILE = re.compile(r"^agents/([^/]+)/agent\.ya?ml$")
-_POLICY_FILE = re.compile(r"^policies/[^/]+\.ya?ml$")
-_SUITE_FILE = re.compile(r"^evals/([^/]+)/[^/]+\.ya?ml$")
+_AGENT_FILE, _POLICY_FILE, _SUITE_FILE = places.AGENT_FILE, places.POLICY_FILE, places.SUITE_FILE
 
 Kinds = dict[str, type[BaseModel]]
 _AGENT_KINDS: Kinds = {"Agent": Agent}
@@ -81,10 +79,16 @@ def load_snapshot(snapshot: source.Snapshot, cache: ParseCache | None = None) ->
     refused = refused_paths(snapshot.files)  # names other tools would misread
     state.findings.extend(refused.values())
     with gc_paused():
-        for path in sorted(snapshot.files):
-            kinds = _kinds_for(path)
-            if kinds is not None and path not in refused:
-                _load_file(state, snapshot, path, kinds, {} if cache is None else cache, store)
+        if store is not None:
+            store.prefetch(places.spec_files(snapshot, refused, cache or ()))
+        try:
+            for path in sorted(snapshot.files):
+                kinds = _kinds_for(path)
+                if kinds is not None and path not in refused:
+                    _load_file(state, snapshot, path, kinds, {} if cache is None else cache, store)
+        finally:
+            if store is not None:
+                store.settle()
     return state
 
 

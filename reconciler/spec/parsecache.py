@@ -27,9 +27,9 @@ from typing import Any
 import msgspec
 
 from reconciler import __version__
-from reconciler.errors import AlmError
+from reconciler.errors import AlmError, SpecError
 from reconciler.fsutil import read_limited, write_atomic
-from reconciler.spec import yamlevents, yamlsafe
+from reconciler.spec import parsefork, yamlevents, yamlsafe
 from reconciler.spec.yamlsafe import Document, Positions
 
 CACHE_FOLDER = Path(".alm") / "cache"
@@ -98,6 +98,25 @@ def _as_json(data: Any, exact: bool) -> msgspec.Raw | None:
         return None
 
 
+def _fresh_json(file: str, raw: bytes) -> list[msgspec.Raw] | None:
+    """A file's documents parsed, as JSON for the pack; None when JSON cannot hold them
+    exactly or the file has an error (whoever needs its findings parses it again)."""
+    try:
+        documents, exact = yamlsafe.read_documents(file, raw)
+    except SpecError:
+        return None
+    encoded = [_as_json(d.data, exact) for d in documents]
+    return None if any(e is None for e in encoded) else [e for e in encoded if e is not None]
+
+
+def _lazy(file: str, raw: bytes, values: list[Any]) -> list[Document]:
+    """Documents of values read before; their positions are found only if a finding asks."""
+    return [
+        Document(file, data, Positions(unpack=yamlsafe.positions_of(file, raw, i)))
+        for i, data in enumerate(values)
+    ]
+
+
 @dataclass
 class ParseStore:
     """The pack of one repository: looked up while loading, saved after."""
@@ -108,6 +127,9 @@ class ParseStore:
     entries: dict[str, list[Any]] = field(default_factory=dict)
     used: dict[str, list[Any]] = field(default_factory=dict)
     hits: int = 0
+    forked: parsefork.Forked | None = None
+    order: dict[str, int] = field(default_factory=dict)  # of the files the child was given
+    digests: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # by path
 
     @classmethod
     def open(cls, root: Path, keys: Path | None = None) -> ParseStore | None:
@@ -135,21 +157,57 @@ class ParseStore:
 
     def documents(self, file: str, raw: bytes) -> list[Document]:
         """The documents of a file: from the pack when its bytes are there, else parsed."""
-        digest = hashlib.sha256(raw).hexdigest()
+        digest = self._digest(file, raw)
         cached = self.entries.get(digest)
         if cached is not None:
             self.hits += 1
             self.used[digest] = cached
-            text = yamlsafe.decode(file, raw)  # only a document with a finding asks
-            return [
-                Document(file, data, Positions(unpack=yamlsafe.positions_of(file, text, i)))
-                for i, data in enumerate(cached)
-            ]
+            return _lazy(file, raw, cached)
+        forked = self._forked(digest)
+        if forked is not None:
+            self.used[digest] = forked
+            return _lazy(file, raw, [_decode_any(document) for document in forked])
         documents, exact = yamlsafe.read_documents(file, raw)
         encoded = [_as_json(d.data, exact) for d in documents]
         if all(e is not None for e in encoded):
             self.used[digest] = encoded
         return documents
+
+    def _digest(self, file: str, raw: bytes) -> str:
+        known = self.digests.get(file)
+        if known is not None and known[0] is raw:  # hashed by prefetch
+            return known[1]
+        return hashlib.sha256(raw).hexdigest()
+
+    def _forked(self, digest: str) -> list[msgspec.Raw] | None:
+        """What the child parsed of these bytes, if it has got to them first."""
+        index = self.order.get(digest)
+        if self.forked is None or index is None:
+            return None
+        reply = self.forked.claim(index)
+        return None if reply is None else reply.get(digest)
+
+    def settle(self) -> None:
+        """Stop the child, if one was started, and wait for it."""
+        if self.forked is not None:
+            self.forked.reply()
+
+    def prefetch(self, files: list[tuple[str, bytes]], min_files: int | None = None) -> None:
+        """Have a second process parse these files (those not in the pack) from the last one
+        backwards, when there are enough and a fork can be had (parsefork); `documents`
+        then takes them in this order. Once only: a second call changes nothing."""
+        least = parsefork.MIN_FILES if min_files is None else min_files
+        if self.forked is not None or not parsefork.can_fork(len(files), least):
+            return
+        self.digests = {path: (raw, hashlib.sha256(raw).hexdigest()) for path, raw in files}
+        misses = {
+            digest: (path, raw, digest)
+            for path, (raw, digest) in self.digests.items()
+            if digest not in self.entries
+        }
+        if parsefork.can_fork(len(misses), least):
+            self.order = {digest: index for index, digest in enumerate(misses)}
+            self.forked = parsefork.start(list(misses.values()), _fresh_json)
 
     def save(self) -> None:
         """Write the pack of what this load used, when that differs from what was read.

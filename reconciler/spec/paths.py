@@ -29,8 +29,14 @@ def _unsafe(char: str) -> bool:
     return char == "\\" or char.isspace() or unicodedata.category(char)[0] in "CZ"
 
 
+def _first_unsafe(path: str) -> str | None:
+    if path.isascii() and path.isprintable() and " " not in path and "\\" not in path:
+        return None  # the common case, without a look at each character's category
+    return next((c for c in path if _unsafe(c)), None)
+
+
 def path_problem(path: str) -> str | None:
-    bad = next((c for c in path if _unsafe(c)), None)
+    bad = _first_unsafe(path)
     if bad is not None:
         name = unicodedata.name(bad, "a control or unassigned character")
         return (

@@ -24,7 +24,7 @@ MERGE_TAG = "tag:yaml.org,2002:merge"
 _JSON_TYPES = (bool, int, type(None))
 _MAX_TEXT = 64  # only short scalars are remembered: a spec repeats its keys and values
 _MAX_ENTRIES = 65536
-_resolved: dict[tuple[str, Any], str] = {}
+_plain_tags: dict[str, str] = {}
 _built: dict[tuple[str, str], Any] = {}
 _RESOLVER: Any = yaml.resolver.Resolver()
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
@@ -33,16 +33,18 @@ _INT_RANGE = (-(2**63), 2**64)  # what JSON readers give back as the same intege
 
 
 def resolve_scalar(value: str, implicit: tuple[bool, bool]) -> str:
-    """The tag the safe loader gives an untagged scalar. It depends only on the text and
-    the implicit flags while no path resolvers are registered (the safe loader has none)."""
-    if len(value) > _MAX_TEXT:
-        return str(_RESOLVER.resolve(yaml.ScalarNode, value, implicit))
-    key = (value, implicit)
-    tag = _resolved.get(key)
+    """The tag the safe loader gives an untagged scalar: only a plain one is resolved
+    (PyYAML gives a quoted one the str tag), and while no path resolvers are registered
+    (the safe loader has none) the answer depends on the text alone."""
+    return plain_tag(value) if implicit[0] else STR_TAG
+
+
+def plain_tag(value: str) -> str:
+    tag = _plain_tags.get(value)
     if tag is None:
-        tag = str(_RESOLVER.resolve(yaml.ScalarNode, value, implicit))
-        if len(_resolved) < _MAX_ENTRIES:
-            _resolved[key] = tag
+        tag = str(_RESOLVER.resolve(yaml.ScalarNode, value, (True, False)))
+        if len(value) <= _MAX_TEXT and len(_plain_tags) < _MAX_ENTRIES:
+            _plain_tags[value] = tag
     return tag
 
 
@@ -74,51 +76,58 @@ def _json_exact(value: Any) -> bool:
     return isinstance(value, _JSON_TYPES)
 
 
-_NO_KEY = object()
-_ROOT = object()  # stands for "no collection open": values go to the list of documents
+_NO_KEY = object()  # in a mapping, between a value and the next key
+_LIST = object()  # in a sequence (or at the top: documents are listed)
 
 
-def _scalar_value(event: Any) -> Any:
-    """The value of a scalar event, or _FAILED when the full builder must see it."""
-    if event.tag is not None or event.anchor is not None:
-        return _FAILED
-    value = event.value
-    tag = _resolved.get((value, event.implicit)) or resolve_scalar(value, event.implicit)
-    if tag == STR_TAG:
-        return value
+def _typed(tag: str, value: str) -> Any:
+    """A plain scalar that is not a string; _FAILED when the full builder must see it."""
     return _FAILED if tag == MERGE_TAG else _construct(tag, value)
 
 
 def _read(get_event: Any, max_depth: int, max_nodes: int) -> tuple[list[Any], bool] | None:
     """One loop over the events, the innermost collection kept in locals: this runs once
-    per event of every spec file, so it avoids a call per value where it can."""
+    per event of every spec file (about a million for 1,000 agents), so it avoids a call
+    per value where it can."""
     roots: list[Any] = []
-    into: Any = roots  # the innermost open collection (roots stands in at the top)
-    key: Any = _ROOT  # the key awaiting its value in a mapping; _NO_KEY when none is
+    into: Any = roots  # the innermost open collection
+    key: Any = _LIST  # in a mapping, the key awaiting its value
     stack: list[tuple[Any, Any]] = []
-    exact, nodes = True, 0
+    exact, nodes, tags = True, 0, _plain_tags
     scalar, mapping, sequence = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent
-    ends, document = (yaml.MappingEndEvent, yaml.SequenceEndEvent), yaml.DocumentStartEvent
+    ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
     while True:
         event = get_event()
         kind = event.__class__
         if kind is scalar:
-            value = _scalar_value(event)
-            if value is _FAILED:
+            if event.tag is not None or event.anchor is not None:
                 return None
-            if exact and value.__class__ is not str:
-                exact = _json_exact(value) and key is not _NO_KEY
+            value = event.value
+            if event.implicit[0]:  # plain: resolved (quoted is always a string)
+                tag = tags.get(value) or plain_tag(value)
+                if tag != STR_TAG:
+                    value = _typed(tag, value)
+                    if value is _FAILED:
+                        return None
+                    exact = exact and _json_exact(value) and key is not _NO_KEY
         elif kind is mapping or kind is sequence:
             if event.tag is not None or event.anchor is not None or len(stack) >= max_depth - 1:
                 return None
             if key is _NO_KEY:  # a collection as a mapping key
                 return None
             value = {} if kind is mapping else []
+            into.append(value) if key is _LIST else into.__setitem__(key, value)
+            nodes += 1
+            stack.append((into, key if key is _LIST else _NO_KEY))
+            into, key = value, (_NO_KEY if kind is mapping else _LIST)
+            continue
         elif kind in ends:
             into, key = stack.pop()
             continue
-        elif kind is document:
-            nodes = 0  # the bound is per document
+        elif kind is yaml.DocumentEndEvent:
+            if nodes > max_nodes:  # the bound is per document; memory is bounded by size
+                return None
+            nodes = 0
             continue
         elif kind is yaml.StreamEndEvent:
             return (roots, exact) if roots else None
@@ -127,20 +136,15 @@ def _read(get_event: Any, max_depth: int, max_nodes: int) -> tuple[list[Any], bo
         else:
             continue
         nodes += 1
-        if nodes > max_nodes:
-            return None
-        if key is _ROOT or into.__class__ is list:
-            into.append(value)
-        elif key is _NO_KEY:  # the value is a key
+        if key is _NO_KEY:  # the value is a key
             if value in into:
                 return None
             key = value
+        elif key is _LIST:
+            into.append(value)
         else:
             into[key] = value
             key = _NO_KEY
-        if value.__class__ is dict or value.__class__ is list:
-            stack.append((into, key))
-            into, key = value, (_NO_KEY if value.__class__ is dict else None)
 
 
 def plain_values(text: str, max_depth: int, max_nodes: int) -> tuple[list[Any], bool] | None:

@@ -372,7 +372,7 @@ def read_documents(
         return _built_documents(file, text), False
     values, exact = plain
     documents = [
-        Document(file, data, Positions(unpack=positions_of(file, text, index)))
+        Document(file, data, Positions(unpack=positions_of(file, raw, index)))
         for index, data in enumerate(values)
     ]
     return documents, exact
@@ -381,11 +381,11 @@ def read_documents(
 Unpack = Callable[[], tuple[dict[Path, Mark], dict[Path, Mark]]]
 
 
-def positions_of(file: str, text: str, index: int) -> Unpack:
+def positions_of(file: str, raw: bytes, index: int) -> Unpack:
     """The positions of one document of a file, found by the full builder when called."""
 
     def unpack() -> tuple[dict[Path, Mark], dict[Path, Mark]]:
-        positions = _built_documents(file, text)[index].positions
+        positions = _built_documents(file, decode(file, raw))[index].positions
         return positions.values, positions.keys
 
     return unpack
