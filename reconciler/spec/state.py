@@ -72,9 +72,29 @@ class DesiredState:
     eval_folders: set[str] = field(default_factory=set)
     agent_folders: set[str] = field(default_factory=set)  # holding an agent.yaml, valid or not
     findings: list[Finding] = field(default_factory=list)
+    # where each name is first in `agents`; rebuilt when the list's length changes or an
+    # indexed place holds another name (the loader only appends)
+    _by_name: tuple[int, dict[str, int]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def agent(self, name: str) -> AgentSpec | None:
-        return next((a for a in self.agents if a.name == name), None)
+        """The first agent of that name. Indexed: diffing two fleets asks for every
+        agent by name, and a scan made that quadratic (0.25 s at 1,000 agents)."""
+        found = self._indexed(name)
+        if found is None or found.name != name:  # the list changed under the index
+            self._by_name = None
+            found = self._indexed(name)
+        return found
+
+    def _indexed(self, name: str) -> AgentSpec | None:
+        if self._by_name is None or self._by_name[0] != len(self.agents):
+            first: dict[str, int] = {}
+            for i, spec in enumerate(self.agents):
+                first.setdefault(spec.name, i)
+            self._by_name = (len(self.agents), first)
+        index = self._by_name[1].get(name)
+        return None if index is None else self.agents[index]
 
     @property
     def tools(self) -> dict[str, Tool]:
