@@ -5,8 +5,9 @@ millisecond of CPU per call. So a run's trials are split over forked workers, ea
 its own event loop, its share of the concurrency and the rate limits, and its own
 clients. They are forked once the run is planned, so they share the loaded fleet and the
 imported client and pickle nothing, and before any thread or event loop exists (a fork
-beside threads can leave a child stuck on a lock it copied). Each sends a byte per
-finished trial (the progress) and at the end its graded records as bytes; the caller
+beside threads can leave a child stuck on a lock it copied). Each tells how many
+trials it finished (the progress, ten times a second) and at the end sends its graded
+records as bytes; the caller
 merges them in plan order, as shards merge. A worker that dies sends no records: its
 trials are the caller's to report as not run, never as passed.
 
@@ -21,6 +22,7 @@ import gc
 import multiprocessing
 import os
 import signal
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import replace
@@ -34,6 +36,7 @@ Work = Callable[[Sequence[int], EngineConfig, Tick], bytes]  # a slice's records
 _TICK = b"t"
 _DONE = b"d"
 _FAILED = b"f"
+PROGRESS_S = 0.1
 MIN_TRIALS_PER_WORKER = 50  # below this a worker's start-up outweighs what it saves
 
 
@@ -110,8 +113,9 @@ def _collect(channels: dict[Connection, int], count: int, tick: Tick) -> list[by
             except (EOFError, OSError):
                 del channels[ready]
                 continue
-            if message == _TICK:
-                tick()
+            if message.startswith(_TICK):
+                for _ in range(int(message[len(_TICK) :])):
+                    tick()
             elif message.startswith(_DONE):
                 payloads[channels[ready]] = message[len(_DONE) :]
             elif message.startswith(_FAILED):
@@ -136,8 +140,10 @@ def _forward_interrupts(processes: Sequence[multiprocessing.process.BaseProcess]
 def _child(work: Work, part: Sequence[int], config: EngineConfig, send: Connection) -> None:
     os.setpgrp()  # a terminal's Ctrl-C goes to the parent, which forwards it once
     signal.signal(signal.SIGINT, signal.default_int_handler)  # asyncio.run cancels on it
+    progress = _Progress(send)
     try:
-        records = work(part, config, lambda: send.send_bytes(_TICK))
+        records = work(part, config, progress.tick)
+        progress.flush()
         send.send_bytes(_DONE + records)
     except BrokenPipeError:  # the parent has gone: nobody to report to
         pass
@@ -147,6 +153,26 @@ def _child(work: Work, part: Sequence[int], config: EngineConfig, send: Connecti
         _failed(send, f"its worker process failed: {type(exc).__name__}: {exc}")
     finally:
         send.close()
+
+
+class _Progress:
+    """Finished trials, told to the parent at most every PROGRESS_S: a pipe write per
+    trial, on the worker's event loop, cost it more than the trial's own bookkeeping."""
+
+    def __init__(self, send: Connection) -> None:
+        self.send = send
+        self.unsent = 0
+        self.last = time.monotonic()
+
+    def tick(self) -> None:
+        self.unsent += 1
+        if time.monotonic() - self.last >= PROGRESS_S:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.unsent:
+            self.send.send_bytes(_TICK + str(self.unsent).encode())
+        self.unsent, self.last = 0, time.monotonic()
 
 
 def _failed(send: Connection, reason: str) -> None:
