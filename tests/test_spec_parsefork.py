@@ -11,8 +11,9 @@ import pytest
 from reconciler.errors import SpecError
 from reconciler.spec import parsefork
 from reconciler.spec.loader import StoredParseCache, load_worktree
-from reconciler.spec.parsecache import ParseStore, _fresh_json
+from reconciler.spec.parsecache import CACHE_FOLDER, PACK_NAME, ParseStore, _fresh_json
 from reconciler.spec.yamlsafe import load_documents
+from tests.cli import run
 from tests.gitrepo import GitRepo
 
 
@@ -58,7 +59,7 @@ def test_what_the_child_parsed_is_what_parsing_here_gives(tmp_path: Path) -> Non
 
 def test_a_child_left_to_finish_parses_every_file_it_can(tmp_path: Path) -> None:
     files = [(file, raw, f"d{i}") for i, (file, raw) in enumerate(FILES)]
-    forked = parsefork.start(files, _fresh_json)
+    forked = parsefork.start(lambda: files, _fresh_json)
     assert forked is not None
     reply = forked._collect()  # waits for the child to go through all of them
     assert set(reply) == {digest for _, _, digest in files}
@@ -71,7 +72,7 @@ def test_a_failed_child_leaves_every_file_to_the_parent(tmp_path: Path) -> None:
     def broken(_file: str, _raw: bytes) -> None:
         raise RuntimeError("the child breaks")
 
-    forked = parsefork.start([(f, r, f) for f, r in FILES], broken)
+    forked = parsefork.start(lambda: [(f, r, f) for f, r in FILES], broken)
     assert forked is not None and forked.reply() == {}
     store = opened(tmp_path)
     store.forked, store.order = forked, {file: i for i, (file, _) in enumerate(FILES)}
@@ -102,3 +103,29 @@ def test_a_broken_fleet_has_the_same_findings_with_a_child(
     assert store.forked is not None and store.forked._reply is not None  # waited for
     assert plain.findings and forked.findings == plain.findings
     assert [a.loaded.doc.data for a in forked.agents] == [a.loaded.doc.data for a in plain.agents]
+
+
+def test_a_cold_validate_forks_first_and_reports_the_same(
+    fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no pack, the child is started before the models import and reads the tree
+    itself; the report is the one a run without any child gives."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(fleet_repo.path / "xdg"))
+    fleet_repo.replace("agents/email-drafting/agent.yaml", "  volume:", "  volumes:")
+    fleet_repo.replace("evals/email-drafting/drafts.yaml", "tool: crm.get_account", "tool: x.y")
+    started: list[object] = []
+    real_start = parsefork.start
+
+    def start(listing: parsefork.Listing, parse: parsefork.ParseJson) -> object:
+        started.append(listing)
+        return real_start(listing, parse)
+
+    monkeypatch.setattr(parsefork, "start", start)
+    monkeypatch.setattr(parsefork, "MIN_FILES", 1)
+    cold = run(capsys, "-C", str(fleet_repo.path), "validate")
+    assert len(started) == 1  # the early child; the loader's prefetch kept it
+    (fleet_repo.path / CACHE_FOLDER / PACK_NAME).unlink()
+    monkeypatch.setattr(parsefork, "can_fork", lambda *_: False)
+    alone = run(capsys, "-C", str(fleet_repo.path), "validate")
+    assert cold[0] == 1 and "volumes" in cold[1] and "drafts.yaml:" in cold[1]
+    assert alone == cold

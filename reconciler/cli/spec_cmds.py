@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from reconciler.cli.app import App, pass_app
 from reconciler.cli.output import FORMATS, render
-from reconciler.errors import ExitCode
+from reconciler.errors import ExitCode, Finding
 from reconciler.fsutil import write_atomic
-from reconciler.spec.checks import validate as run_checks
-from reconciler.spec.schema import SCHEMA_FOLDER, schema_files
-from reconciler.spec.state import DesiredState
 from reconciler.wording import plural
+
+if TYPE_CHECKING:  # the models are imported in the commands, after a cold start forks
+    from reconciler.spec.state import DesiredState
+
+
+def run_checks(state: DesiredState) -> list[Finding]:
+    from reconciler.spec.checks import validate as checked
+
+    return checked(state)
 
 
 def _summary(state: DesiredState, errors: int, warnings: int) -> str:
@@ -34,13 +42,20 @@ def _summary(state: DesiredState, errors: int, warnings: int) -> str:
 @pass_app
 def validate(app: App, ref: str | None, fmt: str) -> int:
     """Load and check the whole desired state."""
-    from reconciler.spec.loader import StoredParseCache
     from reconciler.spec.parsecache import ParseStore
 
     store = ParseStore.open(app.root)  # parses of unchanged files, from the last run
     if store is not None:
+        if ref is None:  # a cold start: a child parses while the models import
+            store.prefetch_tree(app.root)
+        from reconciler.spec.loader import StoredParseCache
+
         app.parse_cache = StoredParseCache(store)
-    state = app.load(ref)
+    try:
+        state = app.load(ref)
+    finally:
+        if store is not None:
+            store.settle()
     if store is not None:
         store.save()
     findings = run_checks(state)
@@ -54,6 +69,8 @@ def validate(app: App, ref: str | None, fmt: str) -> int:
 @pass_app
 def schema(app: App, check: bool) -> int:
     """Write the JSON Schemas of every document kind under schemas/."""
+    from reconciler.spec.schema import SCHEMA_FOLDER, schema_files
+
     folder = app.root / SCHEMA_FOLDER
     stale = []
     for name, text in schema_files().items():

@@ -21,6 +21,7 @@ import hmac
 import os
 import secrets
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ import msgspec
 from reconciler import __version__
 from reconciler.errors import AlmError, SpecError
 from reconciler.fsutil import read_limited, write_atomic
-from reconciler.spec import parsefork, yamlevents, yamlsafe
+from reconciler.spec import parsefork, places, source, yamlevents, yamlsafe
 from reconciler.spec.yamlsafe import Document, Positions
 
 CACHE_FOLDER = Path(".alm") / "cache"
@@ -117,6 +118,22 @@ def _lazy(file: str, raw: bytes, values: list[Any]) -> list[Document]:
     ]
 
 
+def _misses(
+    digests: dict[str, tuple[bytes, str]], entries: dict[str, list[Any]]
+) -> list[parsefork.File]:
+    """The files not in the pack, once per content, in the loader's order."""
+    misses = {d: (path, raw, d) for path, (raw, d) in digests.items() if d not in entries}
+    return list(misses.values())
+
+
+def _tree_misses(root: Path) -> list[parsefork.File]:
+    """What a cold `prefetch` of the working tree will list; nothing when too few."""
+    files = places.spec_files(source.from_worktree(root))
+    digests = {path: (raw, hashlib.sha256(raw).hexdigest()) for path, raw in files}
+    misses = _misses(digests, {})
+    return misses if len(misses) >= parsefork.MIN_FILES else []
+
+
 @dataclass
 class ParseStore:
     """The pack of one repository: looked up while loading, saved after."""
@@ -195,19 +212,23 @@ class ParseStore:
     def prefetch(self, files: list[tuple[str, bytes]], min_files: int | None = None) -> None:
         """Have a second process parse these files (those not in the pack) from the last one
         backwards, when there are enough and a fork can be had (parsefork); `documents`
-        then takes them in this order. Once only: a second call changes nothing."""
+        then takes them in this order. A child started by `prefetch_tree` is kept."""
         least = parsefork.MIN_FILES if min_files is None else min_files
-        if self.forked is not None or not parsefork.can_fork(len(files), least):
+        if self.forked is None and not parsefork.can_fork(len(files), least):
             return
         self.digests = {path: (raw, hashlib.sha256(raw).hexdigest()) for path, raw in files}
-        misses = {
-            digest: (path, raw, digest)
-            for path, (raw, digest) in self.digests.items()
-            if digest not in self.entries
-        }
-        if parsefork.can_fork(len(misses), least):
-            self.order = {digest: index for index, digest in enumerate(misses)}
-            self.forked = parsefork.start(list(misses.values()), _fresh_json)
+        misses = _misses(self.digests, self.entries)
+        self.order = {digest: index for index, (_, _, digest) in enumerate(misses)}
+        if self.forked is None and parsefork.can_fork(len(misses), least):
+            self.forked = parsefork.start(lambda: misses, _fresh_json)
+
+    def prefetch_tree(self, root: Path) -> None:
+        """With no pack to go by (a cold start), fork at once: the child reads the working
+        tree itself and parses while this process imports the models and reads the tree.
+        It lists the files as `prefetch` will (the same order, so both meet in the middle;
+        were the tree to change in between, replies are by digest: nothing wrong is used)."""
+        if self.forked is None and not self.entries and parsefork.can_fork(1, 1):
+            self.forked = parsefork.start(partial(_tree_misses, root), _fresh_json)
 
     def save(self) -> None:
         """Write the pack of what this load used, when that differs from what was read.

@@ -30,22 +30,24 @@ MIN_FILES = 200  # fewer parse in well under the cost of a fork and its reply
 
 Reply = dict[str, list[msgspec.Raw] | None]  # by SHA-256 of the file's bytes
 ParseJson = Callable[[str, bytes], list[msgspec.Raw] | None]
+File = tuple[str, bytes, str]  # path, bytes, digest
+Listing = Callable[[], Sequence[File]]
 _encode = msgspec.json.Encoder().encode
 _decode_reply = msgspec.json.Decoder(Reply).decode
 
 
 _INDEX = struct.Struct("q")
 _NEXT, _LOW = 0, _INDEX.size  # offsets of the parent's next file, the child's lowest done
+_PAST_ALL = 2**62  # a file index past any list: none done yet, or stop now
 
 
 @dataclass
 class Forked:
-    """A child parsing `count` files from the last one backwards."""
+    """A child parsing files from the last one backwards."""
 
     pid: int
     reader: int
     shared: mmap.mmap
-    count: int
     _next: int = 0
     _reply: Reply | None = field(default=None, repr=False)
 
@@ -64,7 +66,7 @@ class Forked:
     def reply(self) -> Reply:
         """What the child parsed, once it stopped; empty when it failed."""
         if self._reply is None:
-            _INDEX.pack_into(self.shared, _NEXT, self.count)  # stop now
+            _INDEX.pack_into(self.shared, _NEXT, _PAST_ALL)  # stop now
             self._reply = self._collect()
             self.shared.close()
         return self._reply
@@ -86,7 +88,7 @@ def cores() -> int:
     return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
 
 
-def can_fork(files: int, min_files: int = MIN_FILES) -> bool:
+def can_fork(files: int, min_files: int) -> bool:
     return (
         hasattr(os, "fork")
         and files >= min_files
@@ -95,10 +97,11 @@ def can_fork(files: int, min_files: int = MIN_FILES) -> bool:
     )
 
 
-def start(files: Sequence[tuple[str, bytes, str]], parse: ParseJson) -> Forked | None:
-    """A child parsing (path, bytes, digest) files with `parse`; None when it cannot start."""
+def start(listing: Listing, parse: ParseJson) -> Forked | None:
+    """A child parsing the (path, bytes, digest) files `listing` gives it, with `parse`;
+    None when it cannot start. The child calls `listing` itself: it may read them first."""
     shared = mmap.mmap(-1, 2 * _INDEX.size)  # anonymous: shared with the child
-    _INDEX.pack_into(shared, _LOW, len(files))
+    _INDEX.pack_into(shared, _LOW, _PAST_ALL)
     reader, writer = os.pipe()
     try:
         pid = os.fork()
@@ -108,17 +111,13 @@ def start(files: Sequence[tuple[str, bytes, str]], parse: ParseJson) -> Forked |
         shared.close()
         return None
     if pid == 0:  # the child: it never returns
-        _child(reader, writer, files, parse, shared)
+        _child(reader, writer, listing, parse, shared)
     os.close(writer)
-    return Forked(pid, reader, shared, len(files))
+    return Forked(pid, reader, shared)
 
 
 def _child(
-    reader: int,
-    writer: int,
-    files: Sequence[tuple[str, bytes, str]],
-    parse: ParseJson,
-    shared: mmap.mmap,
+    reader: int, writer: int, listing: Listing, parse: ParseJson, shared: mmap.mmap
 ) -> NoReturn:
     """Parse from the end until the parent's next file, reply, and leave without running
     the parent's exit handlers or flushing its buffers."""
@@ -126,6 +125,7 @@ def _child(
     try:
         gc.disable()  # a short life: what it allocates is freed by its exit
         os.close(reader)
+        files = listing()
         reply: Reply = {}
         for index in range(len(files) - 1, -1, -1):
             if index < _INDEX.unpack_from(shared, _NEXT)[0]:
