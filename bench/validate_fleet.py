@@ -10,7 +10,9 @@ example's files are unchanged.
 Each run is ``python -m reconciler -C REPO validate`` as a whole process, measured from
 outside (bench/process_measure.py `spawn`: wall, CPU from rusage, peak RSS):
 
-- cold: the first run with no cache of alm's present (the repo's .alm/cache/ removed);
+- cold: the first run with no cache of alm's present (the repo's .alm/cache/ removed); it
+  parses in two processes (reconciler/spec/parsefork.py), so the machine's load average is
+  noted with it;
 - warm: best of ``config.runs`` right after it (a parse cache, if alm keeps one, is warm);
 - example: the example fleet alone (in a new temporary repository), cold, then best of
   ``config.runs``.
@@ -124,6 +126,14 @@ def best(runs: int, agents: int, repo: Path) -> Run:
     return min((checked(validate(repo), agents) for _ in range(runs)), key=lambda r: r.wall_s)
 
 
+def _load_average() -> str:
+    try:
+        one_minute = os.getloadavg()[0]
+    except OSError:
+        return "load average unknown"
+    return f"load average {one_minute:.2f} on {os.cpu_count()} cores before the cold run"
+
+
 def _note(run: Run) -> str:
     return f"{run.cpu_s:.2f} s CPU, {run.rss_mb:.0f} MB peak RSS"
 
@@ -132,9 +142,10 @@ def run(config: Config) -> list[Result]:
     repo, reused = cached_fleet(config.cache, config.agents)
     total = config.agents + EXAMPLE_AGENTS
     shutil.rmtree(repo / ".alm" / "cache", ignore_errors=True)  # cold: none of alm's caches
+    load = _load_average()  # a busy machine slows a cold run most: it forks a parser
     cold = checked(validate(repo), total)
     warm = best(config.runs, total, repo)
-    fleet_note = f"{total} agents ({'reused' if reused else 'new'} fleet at {repo})"
+    fleet_note = f"{total} agents ({'reused' if reused else 'new'} fleet at {repo}); {load}"
     results = [
         below(
             "validate_fleet.cold", cold.wall_s, "s", FLEET_LIMIT_S, f"{_note(cold)}; {fleet_note}"
