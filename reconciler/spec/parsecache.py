@@ -31,7 +31,7 @@ from reconciler import __version__
 from reconciler.errors import AlmError, SpecError
 from reconciler.fsutil import read_limited, write_atomic
 from reconciler.spec import parsefork, places, source, yamlevents, yamlsafe
-from reconciler.spec.yamlsafe import Document, Positions
+from reconciler.spec.yamlsafe import Document
 
 CACHE_FOLDER = Path(".alm") / "cache"
 PACK_NAME = "parse.json"
@@ -110,14 +110,6 @@ def _fresh_json(file: str, raw: bytes) -> list[msgspec.Raw] | None:
     return None if any(e is None for e in encoded) else [e for e in encoded if e is not None]
 
 
-def _lazy(file: str, raw: bytes, values: list[Any]) -> list[Document]:
-    """Documents of values read before; their positions are found only if a finding asks."""
-    return [
-        Document(file, data, Positions(unpack=yamlsafe.positions_of(file, raw, i)))
-        for i, data in enumerate(values)
-    ]
-
-
 def _misses(
     digests: dict[str, tuple[bytes, str]], entries: dict[str, list[Any]]
 ) -> list[parsefork.File]:
@@ -179,11 +171,11 @@ class ParseStore:
         if cached is not None:
             self.hits += 1
             self.used[digest] = cached
-            return _lazy(file, raw, cached)
+            return yamlsafe.lazy_documents(file, raw, cached)
         forked = self._forked(digest)
         if forked is not None:
             self.used[digest] = forked
-            return _lazy(file, raw, [_decode_any(document) for document in forked])
+            return yamlsafe.lazy_documents(file, raw, [_decode_any(d) for d in forked])
         documents, exact = yamlsafe.read_documents(file, raw)
         encoded = [_as_json(d.data, exact) for d in documents]
         if all(e is not None for e in encoded):

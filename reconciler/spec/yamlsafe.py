@@ -371,24 +371,26 @@ def read_documents(
     if plain is None:
         return _built_documents(file, text), False
     values, exact = plain
-    documents = [
-        Document(file, data, Positions(unpack=positions_of(file, raw, index)))
-        for index, data in enumerate(values)
-    ]
-    return documents, exact
+    return lazy_documents(file, raw, values, max_bytes), exact
 
 
-Unpack = Callable[[], tuple[dict[Path, Mark], dict[Path, Mark]]]
+def lazy_documents(
+    file: str, raw: bytes, values: list[Any], max_bytes: int = MAX_FILE_BYTES
+) -> list[Document]:
+    """Documents of values read before; their positions are found by the full builder,
+    once for the whole file, only when a finding asks for one."""
+    built: list[list[Document]] = []
 
+    def positions(index: int) -> Callable[[], tuple[dict[Path, Mark], dict[Path, Mark]]]:
+        def unpack() -> tuple[dict[Path, Mark], dict[Path, Mark]]:
+            if not built:
+                built.append(_built_documents(file, decode(file, raw, max_bytes)))
+            found = built[0][index].positions
+            return found.values, found.keys
 
-def positions_of(file: str, raw: bytes, index: int) -> Unpack:
-    """The positions of one document of a file, found by the full builder when called."""
+        return unpack
 
-    def unpack() -> tuple[dict[Path, Mark], dict[Path, Mark]]:
-        positions = _built_documents(file, decode(file, raw))[index].positions
-        return positions.values, positions.keys
-
-    return unpack
+    return [Document(file, data, Positions(unpack=positions(i))) for i, data in enumerate(values)]
 
 
 def _built_documents(file: str, text: str) -> list[Document]:
