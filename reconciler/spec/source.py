@@ -83,7 +83,10 @@ def _read_file(full: str, size: int, limit: int) -> bytes | None:
     if size > limit:
         return None
     with open(full, "rb") as handle:
-        return handle.read(limit + 1)
+        # read(limit + 1) would allocate half a megabyte for each file: read what lstat
+        # said, and on up to the limit only if the file has grown since
+        data = handle.read(size + 1)
+        return data if len(data) <= size else data + handle.read(limit + 1 - len(data))
 
 
 def _relative(top: str, base: str, full: str) -> str:
