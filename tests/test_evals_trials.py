@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import UsageError
+from reconciler.errors import AlmError, ExitCode, UsageError
 from reconciler.evals import trials, workers
 from reconciler.evals.engine import EngineConfig
 from reconciler.evals.run import plan_jobs
@@ -17,6 +17,9 @@ from reconciler.evals.trials import run_trials
 from reconciler.evals.types import Trajectory
 from reconciler.spec.loader import load_worktree
 from tests.gitrepo import GitRepo
+from tests.openai_server import OpenAIServer
+
+AGENT = "email-drafting"
 
 needs_fork = pytest.mark.skipif(not workers.can_fork(), reason="needs fork()")
 
@@ -67,3 +70,45 @@ def test_a_live_run_without_a_key_fails_once_before_forking(
     with pytest.raises(UsageError, match="OPENAI_API_KEY"):
         run_trials(Path(fleet_repo.path), planned, "live", EngineConfig(concurrency=4), None, 2)
     assert not forked
+
+
+@needs_fork
+def test_a_prewarmed_worker_runs_a_live_run_as_this_process_would(
+    fleet_repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    steps = [{"content": "Drafted DR-3f9a12c0 for Joanna."}]
+    planned = [p for p in plan_jobs(load_worktree(fleet_repo.path, {})) if p.spec.name == AGENT]
+    config = EngineConfig(concurrency=2)
+    with OpenAIServer(steps) as server:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        monkeypatch.setenv("ALM_OPENAI_BASE_URL", server.base_url)
+        warm = trials.prewarm("live")
+        assert warm is not None
+        sent: list[int] = []
+        submit = warm.submit
+        monkeypatch.setattr(warm, "submit", lambda data, tick: sent.append(1) or submit(data, tick))
+        done: list[int] = []
+        tick = lambda d, _t: done.append(d)  # noqa: E731
+        early = run_trials(fleet_repo.path, planned, "live", config, tick, 1, warm)
+        here = run_trials(fleet_repo.path, planned, "live", config, None, 1)
+    assert [r.status for r in early.records] == [r.status for r in here.records]
+    assert [r.outcome for r in early.records] == [r.outcome for r in here.records]
+    assert early.model_calls == here.model_calls == len(planned) > 0
+    assert sorted(done) == list(range(1, len(planned) + 1))
+    assert sent == [1] and warm.worker.process.exitcode == 0  # the worker ran them
+
+
+@needs_fork
+def test_a_prewarmed_live_run_without_a_key_is_a_usage_error(
+    fleet_repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    planned = plan_jobs(load_worktree(fleet_repo.path, {}))
+    warm = trials.prewarm("live")
+    with pytest.raises(AlmError, match="OPENAI_API_KEY") as raised:
+        run_trials(fleet_repo.path, planned, "live", EngineConfig(), None, 1, warm)
+    assert raised.value.exit_code == ExitCode.USAGE
+
+
+def test_no_worker_is_prewarmed_for_a_replay_run() -> None:
+    assert trials.prewarm("replay") is None

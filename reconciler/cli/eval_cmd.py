@@ -19,6 +19,7 @@ from reconciler.evals.results import NotEvaluated, Selection, Shard, read, to_js
 from reconciler.evals.results_merge import merge
 from reconciler.evals.run import plan_jobs, run_evals
 from reconciler.evals.scope import Scope, check_selection, scope
+from reconciler.evals.trials import prewarm
 from reconciler.fsutil import write_atomic
 from reconciler.spec import source
 from reconciler.spec.state import DesiredState
@@ -97,7 +98,7 @@ def _select(app: App, state: DesiredState, agents: tuple[str, ...], since: str |
     "--workers",
     type=click.IntRange(min=1),
     help="Processes to spread the trials over; the concurrency is shared among them. "
-    "[default: one per core, for runs of 100 trials or more]",
+    "[default: one per core for a replay run of 100 trials or more, else one]",
 )
 @click.option("--no-cache", is_flag=True, help="Run every trial, ignoring the result cache.")
 @click.pass_context
@@ -121,21 +122,26 @@ def eval_group(
         return ExitCode.OK
     app = ctx.find_object(App)
     assert app is not None
-    state = app.load(ref)
-    chosen = _select(app, state, agents, since)
-    selection = Selection(cases, tags) if cases or tags else None
-    if selection is not None:
-        check_selection(state, chosen.agents, selection)
-    names = list(chosen.agents)
-    jobs = plan_jobs(state, names, shard, selection)
-    commit = source.resolve_ref(app.root, ref) if ref else None
-    cache_path = None if no_cache else app.root / CACHE_FILE
-    with progress_bar() as advance, files_at(app, ref, mode) as files:
-        run = run_evals(
-            files, state, jobs, mode, EngineConfig(concurrency, rate_limits), cache_path, advance,
-            ref=ref, commit=commit, shard=shard, selection=selection, agents=names,
-            workers=workers,
-        )  # fmt: skip
+    warm = prewarm(mode) if workers in (None, 1) else None  # importing the client meanwhile
+    try:
+        state = app.load(ref)
+        chosen = _select(app, state, agents, since)
+        selection = Selection(cases, tags) if cases or tags else None
+        if selection is not None:
+            check_selection(state, chosen.agents, selection)
+        names = list(chosen.agents)
+        jobs = plan_jobs(state, names, shard, selection)
+        commit = source.resolve_ref(app.root, ref) if ref else None
+        cache_path = None if no_cache else app.root / CACHE_FILE
+        with progress_bar() as advance, files_at(app, ref, mode) as files:
+            run = run_evals(
+                files, state, jobs, mode, EngineConfig(concurrency, rate_limits), cache_path,
+                advance, ref=ref, commit=commit, shard=shard, selection=selection, agents=names,
+                workers=workers, warm=warm,
+            )  # fmt: skip
+    finally:
+        if warm is not None:
+            warm.discard()  # not needed after all (nothing to run, a usage error): let go
     click.echo(trial_counts(len(jobs), run), err=True)
     missing = tuple(NotEvaluated(u.agent, u.reason) for u in chosen.unevaluated)
     results = replace(run.results, run=replace(run.results.run, not_evaluated=missing))

@@ -39,6 +39,7 @@ from reconciler.evals.results import (
 from reconciler.evals.scope import admits
 from reconciler.evals.trials import PlannedJob, RunProgress, run_trials
 from reconciler.evals.types import CaseJob
+from reconciler.evals.workers import Prewarmed
 from reconciler.pricing import PriceBook
 from reconciler.spec.catalog import Tool
 from reconciler.spec.state import AgentSpec, DesiredState
@@ -155,12 +156,13 @@ def run_evals(
     selection: Selection | None = None,
     agents: Sequence[str] | None = None,
     workers: int | None = None,
+    warm: Prewarmed | None = None,
 ) -> EvalRun:
     """Run (or fetch from the cache) every planned trial; grade, record and score them.
     ``agents`` are the agents to report, with or without trials (an agent with no suite,
     or none of its cases in this shard, is still in the results; default: those with a
-    trial). ``workers``: processes to run the trials in (None: one per core, for a run
-    big enough to gain from it)."""
+    trial). ``workers``: processes to run the trials in (None: one per core for a big
+    replay run, else one); ``warm``: a worker started early (trials.prewarm)."""
     with open_cache(cache_path) as store:
         recordings = run_inputs(root, [p.spec.agent for p in jobs], mode)
         cached = {
@@ -169,7 +171,7 @@ def run_evals(
             if (r := _from_cache(store, p, mode, recordings[p.spec.agent.name]))
         }
         todo = [jobs[i] for i in range(len(jobs)) if i not in cached]
-        ran = run_trials(root, todo, mode, config or EngineConfig(), progress, workers)
+        ran = run_trials(root, todo, mode, config or EngineConfig(), progress, workers, warm)
         fresh = list(zip(todo, ran.records, strict=True))
         if store is not None:
             recordings = run_inputs(

@@ -9,28 +9,47 @@ of a run do not depend on ``--workers``.
 from __future__ import annotations
 
 import asyncio
+import pickle
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import TypeAdapter
 
 from reconciler.errors import UsageError
 from reconciler.evals.engine import Engine, EngineConfig, JobResult
 from reconciler.evals.grading import Grade, grade
-from reconciler.evals.providers import Mode, Providers
+from reconciler.evals.providers import Mode, Providers, preload_live
 from reconciler.evals.records import CaseResult, record
 from reconciler.evals.runners import RunnerContext, make_runner
 from reconciler.evals.types import CaseJob, Provider, ProviderError, Runner, Trajectory
-from reconciler.evals.workers import Tick, run_forked, slices, worker_count
+from reconciler.evals.workers import (
+    Prewarmed,
+    Tick,
+    can_fork,
+    run_forked,
+    share,
+    slices,
+    worker_count,
+)
 from reconciler.spec.state import AgentSpec
 
 CASSETTES = "cassettes"
 CANCELLED = "not run: the run was interrupted first"
 
 RunProgress = Callable[[int, int], None]  # (trials done, trials to run)
+
+
+class Trial(NamedTuple):
+    """What running and recording one trial needs, and no more: what a worker is sent."""
+
+    job: CaseJob
+    suite: str
+    repeats: int
+    tags: tuple[str, ...]
+    case_hash: str
 
 
 @dataclass(frozen=True)
@@ -45,6 +64,10 @@ class PlannedJob:
     case_hash: str
     run_hash: str
 
+    @property
+    def trial(self) -> Trial:
+        return Trial(self.job, self.suite, self.repeats, self.tags, self.case_hash)
+
 
 @dataclass(frozen=True)
 class Ran:
@@ -52,22 +75,22 @@ class Ran:
     model_calls: int  # made by the trials that ran
 
 
-def to_record(planned: PlannedJob, result: Grade, trajectory: Trajectory | None) -> CaseResult:
+def to_record(trial: Trial, result: Grade, trajectory: Trajectory | None) -> CaseResult:
     return record(
-        agent=planned.spec.name,
-        suite=planned.suite,
-        case=planned.job.case,
-        trial=planned.job.trial,
-        repeats=planned.repeats,
-        tags=planned.tags,
+        agent=trial.job.agent.metadata.name,
+        suite=trial.suite,
+        case=trial.job.case,
+        trial=trial.job.trial,
+        repeats=trial.repeats,
+        tags=trial.tags,
         grade=result,
         trajectory=trajectory,
-        case_hash=planned.case_hash,
+        case_hash=trial.case_hash,
     )
 
 
-def not_run(planned: PlannedJob, reason: str) -> CaseResult:
-    return to_record(planned, Grade("not_run", reason, None), None)
+def not_run(trial: Trial, reason: str) -> CaseResult:
+    return to_record(trial, Grade("not_run", reason, None), None)
 
 
 def run_trials(
@@ -77,39 +100,70 @@ def run_trials(
     config: EngineConfig,
     progress: RunProgress | None = None,
     workers: int | None = None,
+    warm: Prewarmed | None = None,
 ) -> Ran:
-    """Runs and grades every planned trial; ``workers`` processes (None: one per core
-    when the run is big enough to gain from it)."""
-    count = worker_count(workers, len(planned), config.concurrency)
+    """Runs and grades every planned trial; ``workers`` processes (None: one per core for
+    a big replay run, else one). ``warm``: a worker started before the run was planned
+    (``prewarm``), used for a one-worker run and let go otherwise."""
+    trials = [p.trial for p in planned]
+    count = worker_count(workers, len(trials), config.concurrency, cpu_bound=mode == "replay")
+    tick = _counter(len(trials), progress)
+    if warm is not None and count == 1 and trials:
+        data = pickle.dumps((root, trials, mode, config), pickle.HIGHEST_PROTOCOL)
+        return _merge(trials, [list(range(len(trials)))], [warm.submit(data, tick)])
+    if warm is not None:
+        warm.discard()
     if count == 1:
-        return _run_loop(_execute(root, planned, mode, config, progress))
-    _check_live(mode, planned)  # once, and before the fork: the workers share the import
-    parts = slices(len(planned), count)
+        return _run_loop(_execute(root, trials, mode, config, progress))
+    _check_live(mode, trials)  # once, and before the fork: the workers share the import
+    parts = slices(len(trials), count)
+    jobs = [
+        partial(_run_part, root, [trials[i] for i in part], mode, share(config, count, k))
+        for k, part in enumerate(parts)
+    ]
+    return _merge(trials, parts, run_forked(jobs, tick))
+
+
+def prewarm(mode: Mode) -> Prewarmed | None:
+    """For live calls, a worker forked now that imports the model client (about half a
+    second) while this process loads and plans the run: the first call goes out that
+    much sooner. None in replay mode, or where there is no fork."""
+    if mode == "replay" or not can_fork():
+        return None
+    return Prewarmed.start(preload_live, _run_pickled)
+
+
+def _run_pickled(data: bytes, tick: Tick) -> bytes:
+    root, trials, mode, config = pickle.loads(data)
+    return _run_part(root, trials, mode, config, tick)
+
+
+def _run_part(
+    root: Path, trials: Sequence[Trial], mode: Mode, config: EngineConfig, tick: Tick
+) -> bytes:
+    ran = _run_loop(_execute(root, trials, mode, config, lambda _d, _t: tick()))
+    return _batch_adapter().dump_json(ran)
+
+
+def _counter(total: int, progress: RunProgress | None) -> Tick:
     done = 0
 
     def tick() -> None:
         nonlocal done
         done += 1
         if progress is not None:
-            progress(done, len(planned))
+            progress(done, total)
 
-    def work(part: Sequence[int], share: EngineConfig, advance: Tick) -> bytes:
-        jobs = [planned[i] for i in part]
-        ran = _run_loop(_execute(root, jobs, mode, share, lambda _d, _t: advance()))
-        return _batch_adapter().dump_json(ran)
-
-    return _merge(planned, parts, run_forked(work, parts, config, tick))
+    return tick
 
 
-def _merge(
-    planned: Sequence[PlannedJob], parts: list[list[int]], payloads: list[bytes | str]
-) -> Ran:
-    records: list[CaseResult | None] = [None] * len(planned)
+def _merge(trials: Sequence[Trial], parts: list[list[int]], payloads: list[bytes | str]) -> Ran:
+    records: list[CaseResult | None] = [None] * len(trials)
     calls = 0
     for part, payload in zip(parts, payloads, strict=True):
         if isinstance(payload, str):  # that worker's trials did not run: said, never passed
             for i in part:
-                records[i] = not_run(planned[i], f"not run: {payload}")
+                records[i] = not_run(trials[i], f"not run: {payload}")
             continue
         ran = _batch_adapter().validate_json(payload)
         calls += ran.model_calls
@@ -158,45 +212,45 @@ class _Runners:
 
 async def _execute(
     root: Path,
-    planned: Sequence[PlannedJob],
+    trials: Sequence[Trial],
     mode: Mode,
     config: EngineConfig,
     progress: RunProgress | None,
 ) -> Ran:
     engine = Engine(config)
     providers = Providers(mode, wrap=engine.wrap)
-    records: list[CaseResult | None] = [None] * len(planned)
+    records: list[CaseResult | None] = [None] * len(trials)
     calls = 0
 
     def graded(index: int, result: JobResult, done: int, total: int) -> None:
         nonlocal calls
-        p = planned[index]
+        trial = trials[index]
         trajectory = result.trajectory
-        result_grade = grade(p.job.case, p.spec.agent.contract, trajectory)
-        records[index] = to_record(p, result_grade, trajectory)
+        result_grade = grade(trial.job.case, trial.job.agent.contract, trajectory)
+        records[index] = to_record(trial, result_grade, trajectory)
         calls += len(trajectory.model_calls)
         if progress is not None:
             progress(done, total)
 
     try:
-        _start_live_providers(providers, planned)
-        await engine.stream([p.job for p in planned], _Runners(root, providers), graded)
+        _start_live_providers(providers, trials)
+        await engine.stream([t.job for t in trials], _Runners(root, providers), graded)
     finally:
         await providers.aclose()
-    return Ran([r or not_run(p, CANCELLED) for r, p in zip(records, planned, strict=True)], calls)
+    return Ran([r or not_run(t, CANCELLED) for r, t in zip(records, trials, strict=True)], calls)
 
 
-def _check_live(mode: Mode, planned: Sequence[PlannedJob]) -> None:
+def _check_live(mode: Mode, trials: Sequence[Trial]) -> None:
     """The live clients' checks (a key, say), made in this process: no loop, no call."""
-    _start_live_providers(Providers(mode), planned)
+    _start_live_providers(Providers(mode), trials)
 
 
-def _start_live_providers(providers: Providers, planned: Sequence[PlannedJob]) -> None:
+def _start_live_providers(providers: Providers, trials: Sequence[Trial]) -> None:
     """A live run that cannot call its model (no key, say) fails once, up front, rather
     than in every trial."""
     if providers.mode == "replay":
         return
-    agents = [p.spec.agent for p in planned]
+    agents = [t.job.agent for t in trials]
     builtin = {a.model.provider for a in agents if a.runtime.type == "builtin"}
     for name in sorted(builtin):
         try:

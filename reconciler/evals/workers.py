@@ -28,14 +28,17 @@ from contextlib import contextmanager, suppress
 from dataclasses import replace
 from multiprocessing.connection import Connection, wait
 from types import FrameType
+from typing import Any, NamedTuple
 
+from reconciler.errors import AlmError, ExitCode
 from reconciler.evals.engine import EngineConfig, RateLimit
 
 Tick = Callable[[], None]
-Work = Callable[[Sequence[int], EngineConfig, Tick], bytes]  # a slice's records
+Job = Callable[[Tick], bytes]  # what a worker does: its records, as bytes
 _TICK = b"t"
 _DONE = b"d"
 _FAILED = b"f"
+_ALM_ERROR = b"a"
 PROGRESS_S = 0.1
 MIN_TRIALS_PER_WORKER = 50  # below this a worker's start-up outweighs what it saves
 
@@ -49,14 +52,16 @@ def cores() -> int:
     return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
 
 
-def worker_count(requested: int | None, trials: int, concurrency: int) -> int:
-    """``requested`` workers (None: one per core, if the run is big enough), never more
-    than the trials or the concurrency allow."""
+def worker_count(requested: int | None, trials: int, concurrency: int, cpu_bound: bool) -> int:
+    """``requested`` workers, never more than the trials or the concurrency allow. None:
+    one per core for a CPU-bound run (replay) big enough to gain from it; one for calls
+    that wait on a network (measured at 50 in flight, 100 ms each: a second worker made
+    the run no faster and cost CPU and memory)."""
     if not can_fork():
         return 1
-    wanted = cores() if requested is None else requested
-    if requested is None:
-        wanted = min(wanted, trials // MIN_TRIALS_PER_WORKER)
+    wanted = requested
+    if wanted is None:
+        wanted = min(cores(), trials // MIN_TRIALS_PER_WORKER) if cpu_bound else 1
     return max(1, min(wanted, trials, concurrency))
 
 
@@ -75,36 +80,102 @@ def share(config: EngineConfig, workers: int, k: int) -> EngineConfig:
     return replace(config, concurrency=max(1, concurrency), rate_limits=limits)
 
 
-def run_forked(
-    work: Work, parts: Sequence[Sequence[int]], config: EngineConfig, tick: Tick
-) -> list[bytes | str]:
-    """Runs ``work`` on each part in a forked worker: each part's records, or why there
-    are none (the worker failed or died)."""
+def run_forked(jobs: Sequence[Job], tick: Tick) -> list[bytes | str]:
+    """Runs each job in a forked worker: each job's records, or why there are none (the
+    worker failed or died). An AlmError a worker raised is raised here (WorkerError)."""
     context = multiprocessing.get_context("fork")
-    channels: dict[Connection, int] = {}
-    processes = []
     gc.freeze()  # the heap so far is shared: a worker's collections never touch (copy) it
-    for k, part in enumerate(parts):
-        receive, send = context.Pipe(duplex=False)
-        process = context.Process(
-            target=_child, args=(work, part, share(config, len(parts), k), send), daemon=True
-        )
-        process.start()
-        send.close()  # the parent's copy: EOF on `receive` once the worker has gone
-        channels[receive] = k
-        processes.append(process)
+    forked = [_fork(context, job) for job in jobs]
     gc.unfreeze()
-    with _forward_interrupts(processes):
-        payloads = _collect(channels, len(parts), tick)
-    for k, process in enumerate(processes):
+    return _gather(forked, tick)
+
+
+class Prewarmed:
+    """One worker forked before the run is planned, warming up (importing the model
+    client) while this process loads the fleet; it is then sent its trials, pickled.
+    Pickle is safe here: the bytes go from this process to its own child over a pipe."""
+
+    def __init__(self, worker: _Forked, work: Connection) -> None:
+        self.worker = worker
+        self.work = work
+
+    @classmethod
+    def start(cls, warm: Callable[[], None], run: Callable[[bytes, Tick], bytes]) -> Prewarmed:
+        context = multiprocessing.get_context("fork")
+        receive, send = context.Pipe(duplex=False)
+
+        def job(tick: Tick) -> bytes:
+            send.close()  # the child's copy: EOF on `receive` once the parent lets go
+            warm()
+            try:
+                data = receive.recv_bytes()
+            except EOFError:  # not needed after all
+                raise _Unused from None
+            return run(data, tick)
+
+        worker = _fork(context, job)
+        receive.close()
+        return cls(worker, send)
+
+    def submit(self, data: bytes, tick: Tick) -> bytes | str:
+        """Sends the trials; their records, or why there are none."""
+        with suppress(OSError):  # it has gone already: said below, by its exit code
+            self.work.send_bytes(data)
+        self.work.close()
+        return _gather([self.worker], tick)[0]
+
+    def discard(self) -> None:
+        """Not needed (a replay run, say, or nothing to run): it exits without a word."""
+        self.work.close()
+        self.worker.process.join()
+
+
+class WorkerError(AlmError):
+    """An AlmError a worker raised (no key for a live run, say), raised again here."""
+
+    def __init__(self, message: str, exit_code: ExitCode) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class _Unused(Exception):
+    pass
+
+
+class _Forked(NamedTuple):
+    process: multiprocessing.process.BaseProcess
+    channel: Connection
+
+
+def _fork(context: Any, job: Job) -> _Forked:
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(job, send), daemon=True)
+    process.start()
+    send.close()  # the parent's copy: EOF on `receive` once the worker has gone
+    return _Forked(process, receive)
+
+
+def _gather(forked: Sequence[_Forked], tick: Tick) -> list[bytes | str]:
+    with _forward_interrupts([f.process for f in forked]):
+        payloads = _collect({f.channel: k for k, f in enumerate(forked)}, len(forked), tick)
+    raised: WorkerError | None = None
+    answers: list[bytes | str] = []
+    for (process, _), payload in zip(forked, payloads, strict=True):
         process.join()
-        if payloads[k] is None:
-            payloads[k] = f"its worker process exited with code {process.exitcode}"
-    return [p if p is not None else "" for p in payloads]
+        if isinstance(payload, WorkerError):
+            raised = payload
+            payload = payload.message
+        gone = f"its worker process exited with code {process.exitcode}"
+        answers.append(gone if payload is None else payload)
+    if raised is not None:
+        raise raised
+    return answers
 
 
-def _collect(channels: dict[Connection, int], count: int, tick: Tick) -> list[bytes | str | None]:
-    payloads: list[bytes | str | None] = [None] * count
+def _collect(
+    channels: dict[Connection, int], count: int, tick: Tick
+) -> list[bytes | str | WorkerError | None]:
+    payloads: list[bytes | str | WorkerError | None] = [None] * count
     while channels:
         for ready in wait(list(channels)):
             assert isinstance(ready, Connection)
@@ -113,13 +184,17 @@ def _collect(channels: dict[Connection, int], count: int, tick: Tick) -> list[by
             except (EOFError, OSError):
                 del channels[ready]
                 continue
-            if message.startswith(_TICK):
-                for _ in range(int(message[len(_TICK) :])):
+            kind, body = message[:1], message[1:]
+            if kind == _TICK:
+                for _ in range(int(body)):
                     tick()
-            elif message.startswith(_DONE):
-                payloads[channels[ready]] = message[len(_DONE) :]
-            elif message.startswith(_FAILED):
-                payloads[channels[ready]] = message[len(_FAILED) :].decode("utf-8", "replace")
+            elif kind == _DONE:
+                payloads[channels[ready]] = body
+            elif kind == _FAILED:
+                payloads[channels[ready]] = body.decode("utf-8", "replace")
+            elif kind == _ALM_ERROR:
+                code, _, text = body.decode("utf-8", "replace").partition(" ")
+                payloads[channels[ready]] = WorkerError(text, ExitCode(int(code)))
     return payloads
 
 
@@ -137,20 +212,22 @@ def _forward_interrupts(processes: Sequence[multiprocessing.process.BaseProcess]
         signal.signal(signal.SIGINT, previous)
 
 
-def _child(work: Work, part: Sequence[int], config: EngineConfig, send: Connection) -> None:
+def _child(job: Job, send: Connection) -> None:
     os.setpgrp()  # a terminal's Ctrl-C goes to the parent, which forwards it once
     signal.signal(signal.SIGINT, signal.default_int_handler)  # asyncio.run cancels on it
     progress = _Progress(send)
     try:
-        records = work(part, config, progress.tick)
+        records = job(progress.tick)
         progress.flush()
         send.send_bytes(_DONE + records)
-    except BrokenPipeError:  # the parent has gone: nobody to report to
+    except (BrokenPipeError, _Unused):  # the parent has gone, or did not need this one
         pass
     except KeyboardInterrupt:  # stopped before its event loop ran: its trials are not run
-        _failed(send, "the run was interrupted first")
+        _failed(send, _FAILED, "the run was interrupted first")
+    except AlmError as exc:  # the parent says it, with its exit code
+        _failed(send, _ALM_ERROR, f"{int(exc.exit_code)} {exc.message}")
     except Exception as exc:  # a bug: said once by the parent, not as a child's traceback
-        _failed(send, f"its worker process failed: {type(exc).__name__}: {exc}")
+        _failed(send, _FAILED, f"its worker process failed: {type(exc).__name__}: {exc}")
     finally:
         send.close()
 
@@ -175,6 +252,6 @@ class _Progress:
         self.unsent, self.last = 0, time.monotonic()
 
 
-def _failed(send: Connection, reason: str) -> None:
+def _failed(send: Connection, kind: bytes, reason: str) -> None:
     with suppress(OSError):
-        send.send_bytes(_FAILED + reason.encode("utf-8"))
+        send.send_bytes(kind + reason.encode("utf-8"))

@@ -28,6 +28,8 @@ LiveFactory = Callable[[Mapping[str, str]], Provider]
 LIVE_PROVIDERS: dict[str, LiveFactory] = {
     "openai": lambda env: OpenAIProvider.from_env(env),
 }
+# what each live provider imports, run ahead of the calls (a prewarmed worker)
+LIVE_PRELOADS: dict[str, Callable[[], None]] = {"openai": OpenAIProvider.preload}
 
 __all__ = [
     "LIVE_PROVIDERS",
@@ -38,7 +40,14 @@ __all__ = [
     "Providers",
     "ReplayProvider",
     "live_provider",
+    "preload_live",
 ]
+
+
+def preload_live() -> None:
+    """Imports every live provider's client, so that the first call does not wait on it."""
+    for preload in LIVE_PRELOADS.values():
+        preload()
 
 
 def live_provider(name: str, env: Mapping[str, str] | None = None) -> Provider:

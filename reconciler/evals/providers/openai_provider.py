@@ -56,6 +56,13 @@ class OpenAIProvider:
         )
         return cls(client, name=name, custom_endpoint=base_url is not None)
 
+    @staticmethod
+    def preload() -> None:
+        """The client and its aiohttp transport, imported (about half a second)."""
+        import openai
+
+        openai.DefaultAioHttpClient  # noqa: B018  (resolves the transport's lazy import)
+
     async def complete(self, request: ChatRequest) -> ChatResponse:
         import openai
 
