@@ -125,9 +125,13 @@ class Prewarmed:
         return _gather([self.worker], tick)[0]
 
     def discard(self) -> None:
-        """Not needed (a replay run, say, or nothing to run): it exits without a word."""
+        """Not needed (nothing to run, or a usage error): stopped at once rather than
+        waited for, as it may still be importing; it holds nothing to lose."""
         self.work.close()
+        if self.worker.process.is_alive():
+            self.worker.process.kill()
         self.worker.process.join()
+        self.worker.channel.close()
 
 
 class WorkerError(AlmError):
