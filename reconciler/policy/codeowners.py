@@ -18,6 +18,7 @@ import difflib
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cached_property
 
 from reconciler.errors import AlmError, Finding, Location
 from reconciler.spec.base import NAME_PATTERN, OWNER_RE
@@ -29,6 +30,7 @@ PATH = LOCATIONS[0]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SPECIAL = re.compile(r"([\\ *?\[\]#!])")
 _AGENT_FOLDER = re.compile(NAME_PATTERN)
+_LITERAL_SEGMENT = re.compile(r"[^*?\\]*")  # matches only a path segment equal to itself
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,12 @@ class Rule:
     pattern: str
     owners: tuple[str, ...]
     line: int
-    regex: re.Pattern[str]
+
+    @cached_property
+    def regex(self) -> re.Pattern[str]:
+        # compiled when first matched: of a generated file's thousands of rules, a change
+        # is matched against the few the index names
+        return pattern_regex(self.pattern)
 
 
 @dataclass(frozen=True)
@@ -46,11 +53,53 @@ class Codeowners:
     source: str = PATH
 
     def rule_for(self, path: str) -> Rule | None:
-        return next((r for r in reversed(self.rules) if r.regex.search(path)), None)
+        """The last rule that matches, as GitHub decides; only the rules the index says
+        could match are tried (a reversed scan of every rule for every changed path grew
+        with paths x rules)."""
+        return next(
+            (self.rules[i] for i in self._candidates(path) if self.rules[i].regex.search(path)),
+            None,
+        )
+
+    @cached_property
+    def _index(self) -> tuple[dict[tuple[str, ...], list[int]], list[int]]:
+        """Rule positions by the literal leading segments a path must start with, and the
+        positions of rules with none (unanchored: they match at any depth)."""
+        by_prefix: dict[tuple[str, ...], list[int]] = {}
+        anywhere: list[int] = []
+        for i, rule in enumerate(self.rules):
+            prefix = literal_prefix(rule.pattern)
+            if prefix is None:
+                anywhere.append(i)
+            else:
+                by_prefix.setdefault(prefix, []).append(i)
+        return by_prefix, anywhere
+
+    def _candidates(self, path: str) -> list[int]:
+        """Positions of the rules that may match `path`, last first."""
+        by_prefix, anywhere = self._index
+        segments = tuple(path.split("/"))
+        found = list(anywhere)
+        for depth in range(len(segments) + 1):
+            found += by_prefix.get(segments[:depth], ())
+        return sorted(found, reverse=True)
 
     def owners_of(self, path: str) -> tuple[str, ...]:
         rule = self.rule_for(path)
         return rule.owners if rule else ()
+
+
+def literal_prefix(pattern: str) -> tuple[str, ...] | None:
+    """The leading path segments every path an anchored pattern matches starts with (up to
+    its first segment with a wildcard or an escape); None for an unanchored pattern."""
+    if "/" not in pattern.rstrip("/"):
+        return None
+    prefix: list[str] = []
+    for segment in pattern.strip("/").split("/"):
+        if not _LITERAL_SEGMENT.fullmatch(segment):
+            break
+        prefix.append(segment)
+    return tuple(prefix)
 
 
 def pattern_regex(pattern: str) -> re.Pattern[str]:
@@ -131,7 +180,7 @@ def parse(text: str, source: str = PATH) -> Codeowners:
         if problem:
             errors.append(Finding("codeowners", problem, Location(source, number, 1)))
             continue
-        rules.append(Rule(pattern, owners, number, pattern_regex(pattern)))
+        rules.append(Rule(pattern, owners, number))
     return Codeowners(tuple(rules), tuple(errors), source)
 
 
