@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import itertools
 import random
+import unicodedata
 
 import pytest
 
-from reconciler.policy.codeowners import Codeowners, Rule, literal_prefix, parse, pattern_regex
+from reconciler.policy.codeowners import (
+    Codeowners,
+    Rule,
+    _control,
+    literal_prefix,
+    parse,
+    pattern_regex,
+)
+
+CONTROLS = ("Cc", "Cf", "Zl", "Zp")
 
 # anchored and not, wildcards in and after the first segment, globstars, escapes,
 # trailing slashes, `/*`, empty segments, and look-alike prefixes (agents-x, agentsx)
@@ -120,3 +130,11 @@ def test_generated_style_file_finds_each_agent_folder() -> None:
 )
 def test_literal_prefix(pattern: str, prefix: tuple[str, ...] | None) -> None:
     assert literal_prefix(pattern) == prefix
+
+
+def test_control_characters_are_found_with_or_without_the_ascii_shortcut() -> None:
+    for code in [*range(0x300), 0x85, 0x200B, 0x200E, 0x2028, 0x2029, 0xFEFF]:
+        char = chr(code)
+        line = f"/agents/a{char}b/ @o"
+        expected = char if char != "\t" and unicodedata.category(char) in CONTROLS else None
+        assert _control(line) == expected, hex(code)

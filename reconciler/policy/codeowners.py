@@ -30,6 +30,7 @@ PATH = LOCATIONS[0]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SPECIAL = re.compile(r"([\\ *?\[\]#!])")
 _AGENT_FOLDER = re.compile(NAME_PATTERN)
+_PRINTABLE_ASCII = re.compile(r"[\t\x20-\x7e]*")
 _LITERAL_SEGMENT = re.compile(r"[^*?\\]*")  # matches only a path segment equal to itself
 
 
@@ -142,6 +143,8 @@ def _owner_ok(owner: str) -> bool:
 def _control(line: str) -> str | None:
     """The first control, format or line-separator character of a line (tab is a
     separator in CODEOWNERS, so it is allowed)."""
+    if _PRINTABLE_ASCII.fullmatch(line):  # the usual line: no character to look up
+        return None
     return next(
         (c for c in line if c != "\t" and unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")),
         None,
