@@ -22,6 +22,7 @@ import gc
 import multiprocessing
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -44,7 +45,9 @@ MIN_TRIALS_PER_WORKER = 50  # below this a worker's start-up outweighs what it s
 
 
 def can_fork() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods()
+    """Linux only: macOS has fork, but forking after its system frameworks load can crash
+    the child, and Windows has none. Elsewhere a run is one process, as before."""
+    return sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
 
 
 def cores() -> int:
