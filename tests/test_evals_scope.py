@@ -77,3 +77,19 @@ def test_a_selection_of_nothing_is_a_usage_error_naming_what_exists() -> None:
         check_selection(state, ["helper"], Selection(cases=("nope",)))
     with pytest.raises(UsageError, match=r"--tag x is on no case of helper; tags: none$"):
         check_selection(state, ["helper"], Selection(tags=("x",)))
+
+
+def test_the_folder_index_files_errors_as_a_prefix_scan_would() -> None:
+    from reconciler.errors import Finding, Location
+    from reconciler.evals.scope import _Index
+    from reconciler.spec.state import DesiredState
+
+    files = ["agents/a/agent.yaml", "agents/ab/agent.yaml", "agents/a/x/y.md", "agents/a",
+             "evals/a/s.yaml", "evals/ab/s.yaml", "policies/p.yaml", "agents//o.yaml"]  # fmt: skip
+    state = DesiredState("t", findings=[Finding("x", f, Location(f, 1, 1)) for f in files[::-1]])
+    index = _Index.of(state)
+    for prefix in ("agents/a/", "agents/ab/", "evals/a/", "evals/ab/", "agents//", "evals/p/"):
+        scan = sorted(
+            (f for f in state.errors if f.location.file.startswith(prefix)), key=Finding.sort_key
+        )
+        assert index.errors.get(prefix, []) == scan, prefix

@@ -40,10 +40,23 @@ def fleet(state: DesiredState) -> list[str]:
     return sorted(state.agent_folders | {spec.folder for spec in state.agents})
 
 
-def _errors_under(state: DesiredState, folder: str) -> list[Finding]:
-    return sorted(
-        (f for f in state.errors if f.location.file.startswith(folder)), key=Finding.sort_key
-    )
+@dataclass(frozen=True)
+class _Index:
+    """Built once per question, so that asking for every folder of a large fleet is
+    linear (a scan of every spec and finding per folder was quadratic)."""
+
+    loaded: frozenset[str]  # folders whose agent spec loaded
+    errors: dict[str, list[Finding]]  # by "agents/<folder>/" or "evals/<folder>/", sorted
+
+    @classmethod
+    def of(cls, state: DesiredState) -> _Index:
+        errors: dict[str, list[Finding]] = {}
+        for finding in sorted(state.errors, key=Finding.sort_key):
+            top, _, rest = finding.location.file.partition("/")
+            folder, slash, _ = rest.partition("/")
+            if slash:
+                errors.setdefault(f"{top}/{folder}/", []).append(finding)
+        return cls(frozenset(spec.folder for spec in state.agents), errors)
 
 
 def _first(findings: list[Finding]) -> str:
@@ -53,23 +66,24 @@ def _first(findings: list[Finding]) -> str:
 
 def broken(state: DesiredState) -> list[str]:
     """Agent folders whose spec does not load (an error in agents/<name>/)."""
-    return [name for name in fleet(state) if _unloaded(state, name)]
+    index = _Index.of(state)
+    return [name for name in fleet(state) if _unloaded(index, name)]
 
 
-def _unloaded(state: DesiredState, folder: str) -> str | None:
-    errors = _errors_under(state, f"agents/{folder}/")
+def _unloaded(index: _Index, folder: str) -> str | None:
+    errors = index.errors.get(f"agents/{folder}/")
     if errors:
         return f"not evaluated: its spec does not load: {_first(errors)}"
-    if not any(spec.folder == folder for spec in state.agents):
+    if folder not in index.loaded:
         return f"not evaluated: agents/{folder}/agent.yaml does not load"
     return None
 
 
-def _why(state: DesiredState, folder: str) -> Unevaluated | None:
-    unloaded = _unloaded(state, folder)
+def _why(state: DesiredState, index: _Index, folder: str) -> Unevaluated | None:
+    unloaded = _unloaded(index, folder)
     if unloaded is not None:
         return Unevaluated(folder, unloaded, runs=False)
-    errors = _errors_under(state, f"evals/{folder}/")
+    errors = index.errors.get(f"evals/{folder}/")
     if errors:
         return Unevaluated(folder, f"an eval suite does not load: {_first(errors)}", runs=True)
     if not state.suites.get(folder):
@@ -87,11 +101,13 @@ def scope(state: DesiredState, names: Sequence[str] | None = None) -> Scope:
     unknown = sorted(set(folders) - set(known))
     if unknown:
         raise UsageError(f"--agent: no agent named {', '.join(unknown)}; agents: {_list(known)}")
-    why = [w for folder in dict.fromkeys(folders) if (w := _why(state, folder)) is not None]
+    index = _Index.of(state)
+    asked = dict.fromkeys(folders)
+    why = [w for folder in asked if (w := _why(state, index, folder)) is not None]
     skipped = {w.agent for w in why if not w.runs}
     run = tuple(
         spec.name for spec in sorted(state.agents, key=lambda s: s.name)
-        if spec.folder in folders and spec.folder not in skipped
+        if spec.folder in asked and spec.folder not in skipped
     )  # fmt: skip
     return Scope(run, tuple(why))
 
