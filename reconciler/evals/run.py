@@ -21,7 +21,7 @@ from pathlib import Path
 from pydantic import TypeAdapter
 
 from reconciler.errors import UsageError
-from reconciler.evals.bundle import case_hash, run_hash
+from reconciler.evals.bundle import Shared, case_hash, run_hash
 from reconciler.evals.cache import ResultCache, TrialKey, open_cache
 from reconciler.evals.engine import EngineConfig
 from reconciler.evals.inputs import run_inputs
@@ -41,7 +41,6 @@ from reconciler.evals.trials import PlannedJob, RunProgress, run_trials
 from reconciler.evals.types import CaseJob
 from reconciler.evals.workers import Prewarmed
 from reconciler.pricing import PriceBook
-from reconciler.spec.catalog import Tool
 from reconciler.spec.state import AgentSpec, DesiredState
 
 __all__ = ["EvalRun", "PlannedJob", "RunProgress", "cache_key", "plan_jobs", "run_evals"]
@@ -75,11 +74,11 @@ def plan_jobs(
     if unknown:
         raise UsageError(f"no agent named {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     prices = PriceBook(p for doc in state.pricing for p in doc.model.models)
-    catalog = state.tools
+    shared = Shared(state)
     planned: list[PlannedJob] = []
     for spec in sorted(state.agents, key=lambda s: s.name):
         if agents is None or spec.name in agents:
-            planned.extend(_agent_jobs(spec, state, prices, catalog, shard, selection))
+            planned.extend(_agent_jobs(spec, state, prices, shared, shard, selection))
     return planned
 
 
@@ -87,11 +86,12 @@ def _agent_jobs(
     spec: AgentSpec,
     state: DesiredState,
     prices: PriceBook,
-    catalog: dict[str, Tool],
+    shared: Shared,
     shard: Shard | None,
     selection: Selection | None,
 ) -> list[PlannedJob]:
-    bundle = run_hash(spec, state)
+    bundle = run_hash(spec, state, shared)
+    catalog = shared.tools
     prompt = spec.prompt.text if spec.prompt else ""
     jobs = []
     for loaded in sorted(state.suites.get(spec.folder, []), key=lambda s: s.model.metadata.name):
@@ -200,9 +200,11 @@ def _agent_results(
 ) -> list[AgentResult]:
     names = dict.fromkeys([*(agents or ()), *(p.spec.name for p in jobs)])
     specs = [spec for name in names if (spec := state.agent(name)) is not None]
+    by_agent: dict[str, list[CaseResult]] = {}
+    for result in records:  # grouped once: a filter per agent was agents x records
+        by_agent.setdefault(result.agent, []).append(result)
+    shared = Shared(state)
     return [
-        agent_result(
-            spec.agent, [r for r in records if r.agent == spec.name], run_hash(spec, state)
-        )
+        agent_result(spec.agent, by_agent.get(spec.name, []), run_hash(spec, state, shared))
         for spec in specs
     ]
