@@ -12,7 +12,8 @@ import pytest
 
 from reconciler.cli import main
 from reconciler.spec.loader import load_snapshot
-from reconciler.spec.yamlsafe import MAX_DEPTH, MAX_FILE_BYTES
+from reconciler.spec.yamlbuild import MAX_DEPTH
+from reconciler.spec.yamlsafe import MAX_FILE_BYTES
 from tests.cli import PYTHON_M_ALM, run_process
 from tests.gitrepo import GitRepo
 from tests.test_spec_minifleet import AGENT, AGENT_YAML, PROMPT, make_mini, mini_snapshot, pos

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from reconciler.errors import SpecError
 from reconciler.spec import yamlsafe
+from reconciler.spec.yamlbuild import MAX_DEPTH, MAX_NODES_PER_DOCUMENT
 from reconciler.spec.yamlevents import plain_values
-from reconciler.spec.yamlsafe import MAX_DEPTH, MAX_NODES_PER_DOCUMENT, load_documents
+from reconciler.spec.yamlsafe import load_documents
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,12 +9,8 @@ import tracemalloc
 import pytest
 
 from reconciler.errors import AlmError, SpecError
-from reconciler.spec.yamlsafe import (
-    MAX_DEPTH,
-    MAX_FILE_BYTES,
-    MAX_NODES_PER_DOCUMENT,
-    load_documents,
-)
+from reconciler.spec.yamlbuild import MAX_DEPTH, MAX_NODES_PER_DOCUMENT
+from reconciler.spec.yamlsafe import MAX_FILE_BYTES, load_documents
 
 
 def refused(raw: bytes, file: str = "f.yaml") -> SpecError:

@@ -30,7 +30,7 @@ import msgspec
 from reconciler import __version__
 from reconciler.errors import AlmError, SpecError
 from reconciler.fsutil import read_limited, write_atomic
-from reconciler.spec import parsefork, places, source, yamlevents, yamlsafe
+from reconciler.spec import parsefork, places, source, yamlbuild, yamlevents, yamlsafe
 from reconciler.spec.yamlsafe import Document
 
 CACHE_FOLDER = Path(".alm") / "cache"
@@ -55,7 +55,7 @@ _decode_any = msgspec.json.Decoder().decode
 def _version() -> str:
     """alm's version and the YAML readers' own source: what a cached parse depends on."""
     reader = hashlib.sha256()
-    for module in (yamlsafe, yamlevents):
+    for module in (yamlsafe, yamlbuild, yamlevents):
         reader.update(Path(str(module.__file__)).read_bytes())
     return f"{_FORMAT}/{__version__}/{reader.hexdigest()[:16]}"
 
