@@ -1,4 +1,4 @@
-"""The event reader (yamlevents) against the full builder (yamlsafe): the same values and
+"""The event reader (yamlevents) against the full builder (yamlbuild): the same values and
 the same errors on tricky YAML, the fast path taken for plain files, refused otherwise."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Plain values straight from the C parser's events: the fast way to read a plain document.
 
-Composing a node graph first (what yamlsafe's builder walks) costs about as much again as
+Composing a node graph first (what yamlbuild's builder walks) costs about as much again as
 parsing, and most spec files use none of what needs a graph: no anchors, aliases, merge
 keys or explicit tags. `plain_values` builds such files' values from the events alone and
 answers None for anything else, and for anything wrong (a syntax error, a duplicate key,
