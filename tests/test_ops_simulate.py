@@ -253,6 +253,8 @@ def test_the_command_splits_a_canary_after_an_apply_and_refuses_an_unknown_breac
         "1",
         "--breach",
         "invoice-processing",
+        "--tasks-per-hour",  # traffic follows the hour of day: at a quiet hour, the
+        "200",  # canary's 25% of a contract's volume could draw no task in 2 hours
     )
     assert code == 0, err
     assert gzip.decompress(out_file.read_bytes()).startswith(b'{"resourceSpans"')
