@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from bench import REGISTRY, RESULTS_DIR, Config, Result
+from bench.calibrate import reference_ms
 
 Runner = Callable[[Config], list[Result]]
 
@@ -62,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     failed: dict[str, str] = {}
     started = time.perf_counter()
+    speed_before = reference_ms()
     for name in names:
         print(f"running {name} ...", flush=True)
         run: Runner = importlib.import_module(REGISTRY[name]).run
@@ -70,8 +72,13 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as err:  # a broken benchmark is reported, the others still run
             failed[name] = f"{type(err).__name__}: {err}"
             results.append(Result(f"{name}.error", 0, "", "runs", False, failed[name]))
+    speed_after = reference_ms()
     print()
     print_table(results)
+    print(
+        f"\nmachine speed: the reference workload took {speed_before:g} ms before and "
+        f"{speed_after:g} ms after (bench/calibrate.py; lower is faster)"
+    )
 
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     report = {
@@ -82,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         "config": {"agents": config.agents, "grants": config.grants, "runs": config.runs},
         "benchmarks": names,
         "elapsed_s": round(time.perf_counter() - started, 3),
+        "reference_ms": {"before": speed_before, "after": speed_after},
         "results": [r.to_dict() for r in results],
         "errors": failed,
     }
