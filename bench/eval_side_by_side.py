@@ -178,7 +178,34 @@ def first_calls(config: Config, folder: Path, env: dict[str, str], stamp: Path) 
             alm_calls(done)
             seen.append(first_call_s(done, stamp))
         results.append(below(f"side_by_side.alm.first_call.{name}", round(min(seen), 3), "s", 0.5))
+    results += client_import(config, env)
     return results
+
+
+def client_import(config: Config, env: dict[str, str]) -> list[Result]:
+    """A process that only imports the official client. No call through it can come
+    sooner, so this is the floor of the 0.5 s first-call target; and with every call
+    taking exactly its 100 ms, no run through it can do better than ideal / (ideal + this)."""
+    command = [sys.executable, "-c", "import openai"]
+    imported = round(best(config.runs, lambda: spawn(command, env, PROJECT_ROOT)).wall_s, 3)
+    ideal = CALLS / CONCURRENCY * LATENCY_S
+    return [
+        Result(
+            "side_by_side.openai_import",
+            imported,
+            "s",
+            note="`python -c 'import openai'` as a whole process: the floor of any first "
+            "call made through the official client (target for alm: 0.5 s)",
+        ),
+        Result(
+            "side_by_side.of_ideal_ceiling",
+            round(ideal / (ideal + imported), 3),
+            "x",
+            note=f"ideal / (ideal + that import): the most of the ideal any process that "
+            f"imports the official client can reach, were its {CALLS} calls free "
+            "(target for alm: 0.90)",
+        ),
+    ]
 
 
 def contenders(
