@@ -157,3 +157,28 @@ def test_gc_paused_leaves_no_young_backlog() -> None:
     finally:
         if not before:
             gc.disable()
+
+
+def test_reading_a_large_pack_runs_no_collection(tmp_path: Path) -> None:
+    """A fleet's pack decodes into millions of small objects with no cycles: the collector
+    stays out of it (it had doubled the read), and is on again afterwards."""
+    files = [(f"f{i}.yaml", b"a: %d\nb: [x, {c: y}]\n" % i) for i in range(2_000)]
+    saved(tmp_path, tmp_path / "keys", *files)
+    passes: list[str] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        passes.append(phase)
+
+    before = gc.isenabled()
+    gc.enable()
+    gc.callbacks.append(count)
+    try:
+        again = store(tmp_path, tmp_path / "keys")
+        on_again = gc.isenabled()
+    finally:
+        gc.callbacks.remove(count)
+        if not before:
+            gc.disable()
+    assert len(again.entries) == 2_000
+    assert passes == []
+    assert on_again

@@ -30,6 +30,7 @@ import msgspec
 from reconciler import __version__
 from reconciler.errors import AlmError, SpecError
 from reconciler.fsutil import read_limited, write_atomic
+from reconciler.gcpause import gc_paused
 from reconciler.spec import parsefork, places, source, yamlbuild, yamlevents, yamlsafe
 from reconciler.spec.yamlsafe import Document
 
@@ -159,7 +160,8 @@ class ParseStore:
         if not hmac.compare_digest(mac, _sign(self.key, body)):
             return {}
         try:
-            pack = _decode_pack(body)
+            with gc_paused():  # a fleet's pack is millions of small objects, none cyclic
+                pack = _decode_pack(body)
         except msgspec.MsgspecError:
             return {}
         return pack.entries if pack.version == self.version else {}
