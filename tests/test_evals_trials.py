@@ -5,6 +5,8 @@ once, before any worker is forked."""
 from __future__ import annotations
 
 import gc
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ from reconciler.evals.run import plan_jobs
 from reconciler.evals.trials import run_trials
 from reconciler.evals.types import Trajectory
 from reconciler.spec.loader import load_worktree
-from tests.gitrepo import GitRepo
+from tests.gitrepo import GitRepo, drop_cassettes
 from tests.openai_server import OpenAIServer
 
 AGENT = "email-drafting"
@@ -112,3 +114,53 @@ def test_a_prewarmed_live_run_without_a_key_is_a_usage_error(
 
 def test_no_worker_is_prewarmed_for_a_replay_run() -> None:
     assert trials.prewarm("replay") is None
+
+
+_FORKS: list[int] = []  # every fork this test process makes, seen by os itself
+os.register_at_fork(before=lambda: _FORKS.append(1))
+
+
+def _many_trials(repo: GitRepo) -> None:
+    """Every suite at 10 repeats: well over a hundred trials."""
+    for suite in sorted((repo.path / "evals").glob("*/*.yaml")):
+        text = re.sub(r"(?m)^(\s*)repeats: \d+$", r"\1repeats: 10", suite.read_text("utf-8"))
+        assert "repeats: 10" in text, suite
+        suite.write_text(text, "utf-8")
+
+
+@needs_fork
+def test_a_replay_run_with_no_cassette_forks_no_worker(fleet_repo: GitRepo) -> None:
+    """No trial can run, so workers would only cost their start-up: the run stays in this
+    process (os saw no fork), asked for two workers or by default, with the records a
+    run in one process gives."""
+    _many_trials(fleet_repo)
+    drop_cassettes(fleet_repo)
+    planned = plan_jobs(load_worktree(fleet_repo.path, {}))
+    trial_list = [p.trial for p in planned]
+    assert trials.runnable(fleet_repo.path, trial_list, "replay") == 0
+    assert trials.runnable(fleet_repo.path, trial_list, "record") == len(planned) >= 100
+    config = EngineConfig(concurrency=8)
+    alone = run_trials(fleet_repo.path, planned, "replay", config, workers=1)
+    forks = len(_FORKS)
+    split = run_trials(fleet_repo.path, planned, "replay", config, workers=2)
+    default = run_trials(fleet_repo.path, planned, "replay", config)
+    assert len(_FORKS) == forks
+    assert split.records == default.records == alone.records  # in plan order, field for field
+    assert {(r.status, r.reason[:30]) for r in alone.records} == {
+        ("not_run", "not recorded: no cassette for ")
+    }
+
+
+@needs_fork
+def test_a_replay_run_forks_for_the_agents_that_have_cassettes(fleet_repo: GitRepo) -> None:
+    _many_trials(fleet_repo)
+    for cassette in (fleet_repo.path / "evals").glob("*/cassettes/*.json"):
+        if cassette.parent.parent.name != AGENT:
+            cassette.unlink()
+    planned = plan_jobs(load_worktree(fleet_repo.path, {}))
+    mine = sum(p.spec.name == AGENT for p in planned)
+    assert trials.runnable(fleet_repo.path, [p.trial for p in planned], "replay") == mine > 1
+    forks = len(_FORKS)
+    split = run_trials(fleet_repo.path, planned, "replay", EngineConfig(concurrency=8), workers=2)
+    assert len(_FORKS) == forks + 2
+    assert any(r.graded for r in split.records)

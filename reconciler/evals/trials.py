@@ -21,7 +21,7 @@ from pydantic import TypeAdapter
 from reconciler.errors import UsageError
 from reconciler.evals.engine import Engine, EngineConfig, JobResult
 from reconciler.evals.grading import Grade, grade
-from reconciler.evals.providers import Mode, Providers, preload_live
+from reconciler.evals.providers import CassetteStore, Mode, Providers, preload_live
 from reconciler.evals.records import CaseResult, record
 from reconciler.evals.runners import RunnerContext, make_runner
 from reconciler.evals.types import CaseJob, Provider, ProviderError, Runner, Trajectory
@@ -106,7 +106,8 @@ def run_trials(
     a big replay run, else one). ``warm``: a worker started before the run was planned
     (``prewarm``), used for a one-worker run and let go otherwise."""
     trials = [p.trial for p in planned]
-    count = worker_count(workers, len(trials), config.concurrency, cpu_bound=mode == "replay")
+    can_run = runnable(root, trials, mode)  # not the others: a fork for them is only cost
+    count = worker_count(workers, can_run, config.concurrency, cpu_bound=mode == "replay")
     tick = _counter(len(trials), progress)
     if warm is not None and count == 1 and trials:
         data = pickle.dumps((root, trials, mode, config), pickle.HIGHEST_PROTOCOL)
@@ -122,6 +123,30 @@ def run_trials(
         for k, part in enumerate(parts)
     ]
     return _merge(trials, parts, run_forked(jobs, tick))
+
+
+def runnable(root: Path, trials: Sequence[Trial], mode: Mode) -> int:
+    """How many trials can really run, which is what workers are for. In replay a builtin
+    agent's trial starts with a cassette's answer, so an agent with no cassette at all runs
+    none: each of its trials ends "not recorded" at once, in whichever process."""
+    if mode != "replay":
+        return len(trials)
+    recorded: dict[str, bool] = {}
+    count = 0
+    for trial in trials:
+        agent = trial.job.agent
+        if agent.runtime.type != "builtin":
+            count += 1
+            continue
+        if agent.name not in recorded:
+            store = CassetteStore(cassette_folder(root, agent.name))
+            recorded[agent.name] = store.holds_any()
+        count += recorded[agent.name]
+    return count
+
+
+def cassette_folder(root: Path, agent: str) -> Path:
+    return root / "evals" / agent / CASSETTES
 
 
 def prewarm(mode: Mode) -> Prewarmed | None:
@@ -202,7 +227,7 @@ class _Runners:
         if runner is None:
             provider: Provider | None = None
             if agent.runtime.type == "builtin":
-                folder = self.root / "evals" / agent.name / CASSETTES
+                folder = cassette_folder(self.root, agent.name)
                 provider = self.providers.for_agent(agent.model.provider, folder)
             workdir = self.root / "agents" / agent.name
             runner = make_runner(RunnerContext(agent, provider, workdir))

@@ -56,7 +56,8 @@ def cores() -> int:
 
 
 def worker_count(requested: int | None, trials: int, concurrency: int, cpu_bound: bool) -> int:
-    """``requested`` workers, never more than the trials or the concurrency allow. None:
+    """``requested`` workers, never more than the ``trials`` that can really run (the others
+    end at once, wherever they are) or the concurrency allow. None:
     one per core for a CPU-bound run (replay) big enough to gain from it; one for calls
     that wait on a network (measured at 50 in flight, 100 ms each: a second worker made
     the run no faster and cost CPU and memory)."""

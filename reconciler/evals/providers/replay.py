@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -43,6 +44,7 @@ from reconciler.fsutil import write_atomic
 
 Mode = Literal["replay", "record", "live"]
 MODES: tuple[Mode, ...] = ("replay", "record", "live")
+SUFFIX = ".json"  # a cassette is <request key>.json
 
 __all__ = [
     "CASSETTE_FORMAT",
@@ -73,7 +75,17 @@ class CassetteStore:
         self._real_root: Path | None = None  # resolved once: each load checks against it
 
     def path(self, key: str) -> Path:
-        return self.folder / f"{key}.json"
+        return self.folder / f"{key}{SUFFIX}"
+
+    def holds_any(self) -> bool:
+        """Whether the folder holds anything named like a cassette. With nothing, every
+        replay from it misses (``load`` finds no ``path``), so none of its agent's trials
+        can run. Names only: what they hold is checked when a trial loads one."""
+        try:
+            with os.scandir(self.folder) as entries:
+                return any(entry.name.endswith(SUFFIX) for entry in entries)
+        except OSError:  # no folder (or not one): no cassette
+            return False
 
     def name(self, path: Path) -> str:
         """The path as the repository names it, for reasons and errors."""
