@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from reconciler import pricedmodels
 from reconciler.spec.catalog import ModelPrice
 
 
@@ -68,6 +69,10 @@ class PriceBook:
 
 @lru_cache(maxsize=512)
 def _bundled_known(provider: str, model: str) -> bool:
+    return pricedmodels.remembered(provider, model, _snapshot_prices)
+
+
+def _snapshot_prices(provider: str, model: str) -> bool:
     from genai_prices import Usage, calc_price
 
     try:

@@ -27,7 +27,7 @@ from typing import Any
 
 import msgspec
 
-from reconciler import __version__
+from reconciler import __version__, usercache
 from reconciler.errors import AlmError, SpecError
 from reconciler.fsutil import read_limited, write_atomic
 from reconciler.gcpause import gc_paused
@@ -62,8 +62,7 @@ def _version() -> str:
 
 
 def key_folder() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "alm"
+    return usercache.folder()
 
 
 def signing_key(folder: Path) -> bytes | None:
