@@ -1,54 +1,21 @@
-"""CODEOWNERS: GitHub's matching semantics, generation from owners, and the base-branch rule."""
+"""CODEOWNERS: parsing and the last-match rule, generation from owners, and the base-branch
+rule."""
 
 from __future__ import annotations
+
+import unicodedata
 
 import pytest
 
 from reconciler.errors import AlmError
-from reconciler.policy.codeowners import compare, generate, parse, pattern_regex
+from reconciler.policy.codeowners import _control, compare, generate, parse
 from reconciler.spec.loader import load_worktree
 from tests.gitrepo import GitRepo
 from tests.test_policy_fleet import approvals, check_json, governed, run
 
 __all__ = ["governed"]
 
-# (pattern, path, matches) -- the examples of GitHub's CODEOWNERS documentation and more
-MATCHES = [
-    ("*", "anything/at/all.md", True),
-    ("*.js", "app.js", True),
-    ("*.js", "src/deep/app.js", True),
-    ("*.js", "app.jsx", False),
-    ("/build/logs/", "build/logs/x.log", True),
-    ("/build/logs/", "build/logs/deeper/x.log", True),
-    ("/build/logs/", "src/build/logs/x.log", False),
-    ("docs/*", "docs/getting-started.md", True),
-    ("docs/*", "docs/build-app/troubleshooting.md", False),
-    ("apps/", "apps/web/index.js", True),
-    ("apps/", "src/apps/web/index.js", True),
-    ("/docs/", "docs/a/b.md", True),
-    ("/docs/", "src/docs/a.md", False),
-    ("**/logs", "build/logs/x.log", True),
-    ("**/logs", "deeply/nested/logs/x", True),
-    ("**/logs", "logs/x", True),
-    ("/apps/github", "apps/github/x.rb", True),
-    ("/apps/github", "apps/github", True),
-    ("/apps/github", "apps/githubber/x", False),
-    ("agents/*/agent.yaml", "agents/a/agent.yaml", True),
-    ("agents/*/agent.yaml", "agents/a/b/agent.yaml", False),
-    ("agents/**/agent.yaml", "agents/a/b/agent.yaml", True),
-    ("a/**/b", "a/b", True),
-    ("a/**/b", "a/x/y/b", True),
-    ("docs/**", "docs/x/y.md", True),
-    ("README.md", "sub/README.md", True),
-    ("/README.md", "sub/README.md", False),
-    ("file?.txt", "file1.txt", True),
-    ("file?.txt", "file/.txt", False),
-]
-
-
-@pytest.mark.parametrize(("pattern", "path", "expected"), MATCHES)
-def test_patterns_match_as_on_github(pattern: str, path: str, expected: bool) -> None:
-    assert bool(pattern_regex(pattern).search(path)) is expected
+CONTROLS = ("Cc", "Cf", "Zl", "Zp")
 
 
 def test_the_last_matching_pattern_wins() -> None:
@@ -207,3 +174,11 @@ def test_generate_refuses_an_owner_that_would_add_a_line(mini: GitRepo) -> None:
     mini.replace("agents/helper/agent.yaml", '"@alice"', '"@alice\\n* @attacker"')
     with pytest.raises(AlmError, match=r"owner '@alice\\n\* @attacker' of agents/helper"):
         generate(load_worktree(mini.path))
+
+
+def test_control_characters_are_found_with_or_without_the_ascii_shortcut() -> None:
+    for code in [*range(0x300), 0x85, 0x200B, 0x200E, 0x2028, 0x2029, 0xFEFF]:
+        char = chr(code)
+        line = f"/agents/a{char}b/ @o"
+        expected = char if char != "\t" and unicodedata.category(char) in CONTROLS else None
+        assert _control(line) == expected, hex(code)

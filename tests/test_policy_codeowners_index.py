@@ -1,23 +1,54 @@
-"""CODEOWNERS lookup through the prefix index answers as the reversed scan of every rule."""
+"""CODEOWNERS patterns match as on GitHub, and lookup through the prefix index answers as
+the reversed scan of every rule."""
 
 from __future__ import annotations
 
 import itertools
 import random
-import unicodedata
 
 import pytest
 
-from reconciler.policy.codeowners import (
-    Codeowners,
-    Rule,
-    _control,
-    literal_prefix,
-    parse,
-    pattern_regex,
-)
+from reconciler.policy.codeowners import Codeowners, Rule, parse
+from reconciler.policy.codeowners_index import literal_prefix, pattern_regex
 
-CONTROLS = ("Cc", "Cf", "Zl", "Zp")
+# (pattern, path, matches) -- the examples of GitHub's CODEOWNERS documentation and more
+MATCHES = [
+    ("*", "anything/at/all.md", True),
+    ("*.js", "app.js", True),
+    ("*.js", "src/deep/app.js", True),
+    ("*.js", "app.jsx", False),
+    ("/build/logs/", "build/logs/x.log", True),
+    ("/build/logs/", "build/logs/deeper/x.log", True),
+    ("/build/logs/", "src/build/logs/x.log", False),
+    ("docs/*", "docs/getting-started.md", True),
+    ("docs/*", "docs/build-app/troubleshooting.md", False),
+    ("apps/", "apps/web/index.js", True),
+    ("apps/", "src/apps/web/index.js", True),
+    ("/docs/", "docs/a/b.md", True),
+    ("/docs/", "src/docs/a.md", False),
+    ("**/logs", "build/logs/x.log", True),
+    ("**/logs", "deeply/nested/logs/x", True),
+    ("**/logs", "logs/x", True),
+    ("/apps/github", "apps/github/x.rb", True),
+    ("/apps/github", "apps/github", True),
+    ("/apps/github", "apps/githubber/x", False),
+    ("agents/*/agent.yaml", "agents/a/agent.yaml", True),
+    ("agents/*/agent.yaml", "agents/a/b/agent.yaml", False),
+    ("agents/**/agent.yaml", "agents/a/b/agent.yaml", True),
+    ("a/**/b", "a/b", True),
+    ("a/**/b", "a/x/y/b", True),
+    ("docs/**", "docs/x/y.md", True),
+    ("README.md", "sub/README.md", True),
+    ("/README.md", "sub/README.md", False),
+    ("file?.txt", "file1.txt", True),
+    ("file?.txt", "file/.txt", False),
+]
+
+
+@pytest.mark.parametrize(("pattern", "path", "expected"), MATCHES)
+def test_patterns_match_as_on_github(pattern: str, path: str, expected: bool) -> None:
+    assert bool(pattern_regex(pattern).search(path)) is expected
+
 
 # anchored and not, wildcards in and after the first segment, globstars, escapes,
 # trailing slashes, `/*`, empty segments, and look-alike prefixes (agents-x, agentsx)
@@ -130,11 +161,3 @@ def test_generated_style_file_finds_each_agent_folder() -> None:
 )
 def test_literal_prefix(pattern: str, prefix: tuple[str, ...] | None) -> None:
     assert literal_prefix(pattern) == prefix
-
-
-def test_control_characters_are_found_with_or_without_the_ascii_shortcut() -> None:
-    for code in [*range(0x300), 0x85, 0x200B, 0x200E, 0x2028, 0x2029, 0xFEFF]:
-        char = chr(code)
-        line = f"/agents/a{char}b/ @o"
-        expected = char if char != "\t" and unicodedata.category(char) in CONTROLS else None
-        assert _control(line) == expected, hex(code)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from reconciler.errors import AlmError, Finding, Location
+from reconciler.policy.codeowners_index import RuleIndex, pattern_regex
 from reconciler.spec.base import NAME_PATTERN, OWNER_RE
 from reconciler.spec.paths import path_problem
 from reconciler.spec.state import DesiredState
@@ -31,7 +32,6 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SPECIAL = re.compile(r"([\\ *?\[\]#!])")
 _AGENT_FOLDER = re.compile(NAME_PATTERN)
 _PRINTABLE_ASCII = re.compile(r"[\t\x20-\x7e]*")
-_LITERAL_SEGMENT = re.compile(r"[^*?\\]*")  # matches only a path segment equal to itself
 
 
 @dataclass(frozen=True)
@@ -58,82 +58,21 @@ class Codeowners:
         could match are tried (a reversed scan of every rule for every changed path grew
         with paths x rules)."""
         return next(
-            (self.rules[i] for i in self._candidates(path) if self.rules[i].regex.search(path)),
+            (
+                self.rules[i]
+                for i in self._index.candidates(path)
+                if self.rules[i].regex.search(path)
+            ),
             None,
         )
 
     @cached_property
-    def _index(self) -> tuple[dict[tuple[str, ...], list[int]], list[int]]:
-        """Rule positions by the literal leading segments a path must start with, and the
-        positions of rules with none (unanchored: they match at any depth)."""
-        by_prefix: dict[tuple[str, ...], list[int]] = {}
-        anywhere: list[int] = []
-        for i, rule in enumerate(self.rules):
-            prefix = literal_prefix(rule.pattern)
-            if prefix is None:
-                anywhere.append(i)
-            else:
-                by_prefix.setdefault(prefix, []).append(i)
-        return by_prefix, anywhere
-
-    def _candidates(self, path: str) -> list[int]:
-        """Positions of the rules that may match `path`, last first."""
-        by_prefix, anywhere = self._index
-        segments = tuple(path.split("/"))
-        found = list(anywhere)
-        for depth in range(len(segments) + 1):
-            found += by_prefix.get(segments[:depth], ())
-        return sorted(found, reverse=True)
+    def _index(self) -> RuleIndex:
+        return RuleIndex.of(rule.pattern for rule in self.rules)
 
     def owners_of(self, path: str) -> tuple[str, ...]:
         rule = self.rule_for(path)
         return rule.owners if rule else ()
-
-
-def literal_prefix(pattern: str) -> tuple[str, ...] | None:
-    """The leading path segments every path an anchored pattern matches starts with (up to
-    its first segment with a wildcard or an escape); None for an unanchored pattern."""
-    if "/" not in pattern.rstrip("/"):
-        return None
-    prefix: list[str] = []
-    for segment in pattern.strip("/").split("/"):
-        if not _LITERAL_SEGMENT.fullmatch(segment):
-            break
-        prefix.append(segment)
-    return tuple(prefix)
-
-
-def pattern_regex(pattern: str) -> re.Pattern[str]:
-    """The paths a CODEOWNERS pattern matches (repository-relative, no leading slash)."""
-    body = pattern.strip("/")
-    anchored = "/" in pattern.rstrip("/")
-    regex = r"\A" if anchored else r"(?:\A|/)"
-    i = 0
-    while i < len(body):
-        if body.startswith("**", i) and _globstar(body, i):
-            regex += ".*" if i + 2 == len(body) else "(?:.*/)?"
-            i += 3
-            continue
-        char = body[i]
-        if char == "\\" and i + 1 < len(body):
-            regex += re.escape(body[i + 1])
-            i += 2
-            continue
-        regex += {"*": "[^/]*", "?": "[^/]"}.get(char, re.escape(char))
-        i += 1
-    if pattern.endswith("/"):
-        regex += "/"
-    elif pattern.endswith("/*"):
-        regex += r"\Z"
-    else:
-        regex += r"(?:\Z|/)"
-    return re.compile(regex)
-
-
-def _globstar(body: str, i: int) -> bool:
-    left = i == 0 or body[i - 1] == "/"
-    right = i + 2 == len(body) or body[i + 2] == "/"
-    return left and right
 
 
 def _owner_ok(owner: str) -> bool:

@@ -6,16 +6,17 @@ from reconciler.errors import Finding
 from reconciler.gcpause import gc_paused
 from reconciler.spec import crosscheck as c
 from reconciler.spec import crosscheck_docs as d
+from reconciler.spec import crosscheck_tools as t
 from reconciler.spec.state import DesiredState
 
 CHECKS: list[c.Check] = [
     c.folder_matches_name,
     c.unique_agent_names,
-    c.granted_tools_exist,
-    c.constraints_name_arguments,
-    c.forbidden_tools_exist,
-    c.grants_not_forbidden,
-    c.escalation_tool_available,
+    t.granted_tools_exist,
+    t.constraints_name_arguments,
+    t.forbidden_tools_exist,
+    t.grants_not_forbidden,
+    t.escalation_tool_available,
     c.model_is_priced,
     c.deploy_environments_defined,
     c.owners_well_formed,
