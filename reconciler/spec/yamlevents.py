@@ -24,11 +24,11 @@ MERGE_TAG = "tag:yaml.org,2002:merge"
 _JSON_TYPES = (bool, int, type(None))
 _MAX_TEXT = 64  # only short scalars are remembered: a spec repeats its keys and values
 _MAX_ENTRIES = 65536
-_plain_tags: dict[str, str] = {}
+PLAIN_TAGS: dict[str, str] = {}
 _built: dict[tuple[str, str], Any] = {}
 _RESOLVER: Any = yaml.resolver.Resolver()
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
-_FAILED = object()
+FAILED = object()
 _INT_RANGE = (-(2**63), 2**64)  # what JSON readers give back as the same integer
 
 
@@ -40,28 +40,28 @@ def resolve_scalar(value: str, implicit: tuple[bool, bool]) -> str:
 
 
 def plain_tag(value: str) -> str:
-    tag = _plain_tags.get(value)
+    tag = PLAIN_TAGS.get(value)
     if tag is None:
         tag = str(_RESOLVER.resolve(yaml.ScalarNode, value, (True, False)))
-        if len(value) <= _MAX_TEXT and len(_plain_tags) < _MAX_ENTRIES:
-            _plain_tags[value] = tag
+        if len(value) <= _MAX_TEXT and len(PLAIN_TAGS) < _MAX_ENTRIES:
+            PLAIN_TAGS[value] = tag
     return tag
 
 
 def _construct(tag: str, value: str) -> Any:
-    """The safe loader's value for an implicitly tagged scalar; _FAILED when it has none
+    """The safe loader's value for an implicitly tagged scalar; FAILED when it has none
     (the full builder words that error). Results are immutable, so they are shared."""
     key = (tag, value)
-    built = _built.get(key, _FAILED)
-    if built is not _FAILED:
+    built = _built.get(key, FAILED)
+    if built is not FAILED:
         return built
     make = _CONSTRUCTOR.yaml_constructors.get(tag)
     if make is None:
-        return _FAILED
+        return FAILED
     try:
         built = make(_CONSTRUCTOR, yaml.ScalarNode(tag, value))
     except Exception:  # whatever it is, the full builder reports it
-        return _FAILED
+        return FAILED
     if len(value) <= _MAX_TEXT and len(_built) < _MAX_ENTRIES:
         _built[key] = built
     return built
@@ -80,9 +80,9 @@ _NO_KEY = object()  # in a mapping, between a value and the next key
 _LIST = object()  # in a sequence (or at the top: documents are listed)
 
 
-def _typed(tag: str, value: str) -> Any:
-    """A plain scalar that is not a string; _FAILED when the full builder must see it."""
-    return _FAILED if tag == MERGE_TAG else _construct(tag, value)
+def typed(tag: str, value: str) -> Any:
+    """A plain scalar that is not a string; FAILED when the full builder must see it."""
+    return FAILED if tag == MERGE_TAG else _construct(tag, value)
 
 
 def _read(get_event: Any, max_depth: int, max_nodes: int) -> tuple[list[Any], bool] | None:
@@ -93,7 +93,7 @@ def _read(get_event: Any, max_depth: int, max_nodes: int) -> tuple[list[Any], bo
     into: Any = roots  # the innermost open collection
     key: Any = _LIST  # in a mapping, the key awaiting its value
     stack: list[tuple[Any, Any]] = []
-    exact, nodes, tags = True, 0, _plain_tags
+    exact, nodes, tags = True, 0, PLAIN_TAGS
     scalar, mapping, sequence = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent
     ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
     while True:
@@ -106,8 +106,8 @@ def _read(get_event: Any, max_depth: int, max_nodes: int) -> tuple[list[Any], bo
             if event.implicit[0]:  # plain: resolved (quoted is always a string)
                 tag = tags.get(value) or plain_tag(value)
                 if tag != STR_TAG:
-                    value = _typed(tag, value)
-                    if value is _FAILED:
+                    value = typed(tag, value)
+                    if value is FAILED:
                         return None
                     exact = exact and _json_exact(value) and key is not _NO_KEY
         elif kind is mapping or kind is sequence:

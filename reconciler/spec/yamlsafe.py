@@ -22,6 +22,7 @@ from reconciler.spec.yamlbuild import (
     spec_error,
 )
 from reconciler.spec.yamlevents import plain_values
+from reconciler.spec.yamlpos import plain_positions
 
 MAX_FILE_BYTES = 512 * 1024
 
@@ -130,7 +131,7 @@ def read_documents(
     """The documents, and True when their values are known to come back from JSON exactly
     (plain strings, numbers, booleans, nulls, lists and string-keyed mappings).
 
-    A plain file is read from parser events, its positions found by the full builder only
+    A plain file is read from parser events, its positions found (from events again) only
     when a finding asks for them; anything else goes through the full builder, which gives
     the same values (tests/test_spec_yamlevents.py) and words every error."""
     text = decode(file, raw, max_bytes)
@@ -144,20 +145,28 @@ def read_documents(
 def lazy_documents(
     file: str, raw: bytes, values: list[Any], max_bytes: int = MAX_FILE_BYTES
 ) -> list[Document]:
-    """Documents of values read before; their positions are found by the full builder,
-    once for the whole file, only when a finding asks for one."""
-    built: list[list[Document]] = []
+    """Documents of values read before; their positions are found once for the whole file,
+    only when a finding asks for one."""
+    found: list[list[tuple[dict[Path, Mark], dict[Path, Mark]]]] = []
 
     def positions(index: int) -> Callable[[], tuple[dict[Path, Mark], dict[Path, Mark]]]:
         def unpack() -> tuple[dict[Path, Mark], dict[Path, Mark]]:
-            if not built:
-                built.append(_built_documents(file, decode(file, raw, max_bytes)))
-            found = built[0][index].positions
-            return found.values, found.keys
+            if not found:
+                found.append(file_positions(file, decode(file, raw, max_bytes)))
+            return found[0][index]
 
         return unpack
 
     return [Document(file, data, Positions(unpack=positions(i))) for i, data in enumerate(values)]
+
+
+def file_positions(file: str, text: str) -> list[tuple[dict[Path, Mark], dict[Path, Mark]]]:
+    """Each document's positions of values and keys: from the parser's events in one pass
+    when the file is plain (yamlpos), else from the full builder, which gives the same."""
+    plain = plain_positions(text, MAX_DEPTH, MAX_NODES_PER_DOCUMENT)
+    if plain is not None:
+        return plain
+    return [(d.positions.values, d.positions.keys) for d in _built_documents(file, text)]
 
 
 def _built_documents(file: str, text: str) -> list[Document]:
