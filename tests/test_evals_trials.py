@@ -5,8 +5,11 @@ once, before any worker is forked."""
 from __future__ import annotations
 
 import gc
+import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +21,7 @@ from reconciler.evals.run import plan_jobs
 from reconciler.evals.trials import run_trials
 from reconciler.evals.types import Trajectory
 from reconciler.spec.loader import load_worktree
-from tests.gitrepo import GitRepo, drop_cassettes
+from tests.gitrepo import PROJECT, GitRepo, drop_cassettes
 from tests.openai_server import OpenAIServer
 
 AGENT = "email-drafting"
@@ -164,3 +167,43 @@ def test_a_replay_run_forks_for_the_agents_that_have_cassettes(fleet_repo: GitRe
     split = run_trials(fleet_repo.path, planned, "replay", EngineConfig(concurrency=8), workers=2)
     assert len(_FORKS) == forks + 2
     assert any(r.graded for r in split.records)
+
+
+_CHECK_LIVE = """
+import json, os, sys
+from pathlib import Path
+from reconciler.errors import UsageError
+from reconciler.evals import trials
+from reconciler.evals.run import plan_jobs
+from reconciler.spec.loader import load_worktree
+
+planned = [p.trial for p in plan_jobs(load_worktree(Path(sys.argv[1]), {}))]
+trials._check_live("live", planned)  # the key is set: no error
+os.environ.pop("OPENAI_API_KEY")
+try:
+    trials._check_live("record", planned)
+    said = None
+except UsageError as exc:
+    said = [exc.message, int(exc.exit_code)]
+print(json.dumps({"said": said, "openai": "openai" in sys.modules}))
+"""
+
+
+def test_the_live_check_before_a_fork_imports_no_client(fleet_repo: GitRepo) -> None:
+    """In a fresh interpreter: the check finds a key or says it is missing (exit code 2,
+    the message the client itself gives) without importing openai to build a client."""
+    env = {**os.environ, "OPENAI_API_KEY": "sk-test"}
+    done = subprocess.run(
+        [sys.executable, "-c", _CHECK_LIVE, str(fleet_repo.path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=PROJECT,
+        check=True,
+    )
+    said = json.loads(done.stdout)
+    assert said["said"] == [
+        "--mode record: live model calls need OPENAI_API_KEY in the environment",
+        int(ExitCode.USAGE),
+    ]
+    assert said["openai"] is False

@@ -21,7 +21,13 @@ from pydantic import TypeAdapter
 from reconciler.errors import UsageError
 from reconciler.evals.engine import Engine, EngineConfig, JobResult
 from reconciler.evals.grading import Grade, grade
-from reconciler.evals.providers import CassetteStore, Mode, Providers, preload_live
+from reconciler.evals.providers import (
+    CassetteStore,
+    Mode,
+    Providers,
+    check_live,
+    preload_live,
+)
 from reconciler.evals.records import CaseResult, record
 from reconciler.evals.runners import RunnerContext, make_runner
 from reconciler.evals.types import CaseJob, Provider, ProviderError, Runner, Trajectory
@@ -116,7 +122,9 @@ def run_trials(
         warm.discard()
     if count == 1:
         return _run_loop(_execute(root, trials, mode, config, progress))
-    _check_live(mode, trials)  # once, and before the fork: the workers share the import
+    _check_live(mode, trials)  # no key fails once, here, not in every worker
+    if mode != "replay":
+        preload_live()  # imported before the fork: the workers share the import
     parts = slices(len(trials), count)
     jobs = [
         partial(_run_part, root, [trials[i] for i in part], mode, share(config, count, k))
@@ -266,19 +274,24 @@ async def _execute(
 
 
 def _check_live(mode: Mode, trials: Sequence[Trial]) -> None:
-    """The live clients' checks (a key, say), made in this process: no loop, no call."""
-    _start_live_providers(Providers(mode), trials)
+    """The live providers' checks of the environment (a key, say), made in this process
+    before the workers fork: no client built, no client imported."""
+    _each_live(mode, trials, check_live)
 
 
 def _start_live_providers(providers: Providers, trials: Sequence[Trial]) -> None:
-    """A live run that cannot call its model (no key, say) fails once, up front, rather
-    than in every trial."""
-    if providers.mode == "replay":
+    _each_live(providers.mode, trials, providers.live)
+
+
+def _each_live(mode: Mode, trials: Sequence[Trial], start: Callable[[str], object]) -> None:
+    """``start`` for each live provider the trials call: a live run that cannot call its
+    model (no key, say) fails once, up front, rather than in every trial."""
+    if mode == "replay":
         return
     agents = [t.job.agent for t in trials]
     builtin = {a.model.provider for a in agents if a.runtime.type == "builtin"}
     for name in sorted(builtin):
         try:
-            providers.live(name)
+            start(name)
         except ProviderError as exc:
-            raise UsageError(f"--mode {providers.mode}: {exc.message}") from None
+            raise UsageError(f"--mode {mode}: {exc.message}") from None

@@ -16,20 +16,29 @@ import json
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from reconciler.evals.providers.openai_provider import BASE_URL_VARIABLES, OpenAIProvider
 from reconciler.evals.providers.replay import MODES, CassetteStore, Mode, ReplayProvider
 from reconciler.evals.types import Provider, ProviderError
 
 PROVENANCE_VARIABLE = "ALM_CASSETTE_PROVENANCE"
-LiveFactory = Callable[[Mapping[str, str]], Provider]
 
-LIVE_PROVIDERS: dict[str, LiveFactory] = {
-    "openai": lambda env: OpenAIProvider.from_env(env),
+
+class LiveKind(NamedTuple):
+    """One live provider: how to build it from the environment, and the cheap parts."""
+
+    create: Callable[[Mapping[str, str]], Provider]
+    # what create needs from the environment (a key): ProviderError when it is missing,
+    # with create's own message; no import, no client
+    check: Callable[[Mapping[str, str]], object]
+    # what create imports, run ahead of the calls (a prewarmed worker)
+    preload: Callable[[], None]
+
+
+LIVE_PROVIDERS: dict[str, LiveKind] = {
+    "openai": LiveKind(OpenAIProvider.from_env, OpenAIProvider.check_env, OpenAIProvider.preload),
 }
-# what each live provider imports, run ahead of the calls (a prewarmed worker)
-LIVE_PRELOADS: dict[str, Callable[[], None]] = {"openai": OpenAIProvider.preload}
 
 __all__ = [
     "LIVE_PROVIDERS",
@@ -39,6 +48,7 @@ __all__ = [
     "OpenAIProvider",
     "Providers",
     "ReplayProvider",
+    "check_live",
     "live_provider",
     "preload_live",
 ]
@@ -46,16 +56,26 @@ __all__ = [
 
 def preload_live() -> None:
     """Imports every live provider's client, so that the first call does not wait on it."""
-    for preload in LIVE_PRELOADS.values():
-        preload()
+    for kind in LIVE_PROVIDERS.values():
+        kind.preload()
 
 
 def live_provider(name: str, env: Mapping[str, str] | None = None) -> Provider:
-    factory = LIVE_PROVIDERS.get(name)
-    if factory is None:
+    return _live_kind(name).create(os.environ if env is None else env)
+
+
+def check_live(name: str, env: Mapping[str, str] | None = None) -> None:
+    """What ``live_provider`` would raise for want of the environment (no key), without
+    importing or building its client."""
+    _live_kind(name).check(os.environ if env is None else env)
+
+
+def _live_kind(name: str) -> LiveKind:
+    kind = LIVE_PROVIDERS.get(name)
+    if kind is None:
         known = ", ".join(sorted(LIVE_PROVIDERS))
         raise ProviderError(f"no live model provider named {name!r}; known: {known}")
-    return factory(os.environ if env is None else env)
+    return kind
 
 
 def extra_provenance(env: Mapping[str, str]) -> dict[str, Any]:

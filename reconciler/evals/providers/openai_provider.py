@@ -41,9 +41,7 @@ class OpenAIProvider:
         cls, env: Mapping[str, str] | None = None, name: str = "openai", timeout_s: float = 0.0
     ) -> OpenAIProvider:
         env = os.environ if env is None else env
-        key = env.get(KEY_VARIABLE)
-        if not key:
-            raise ProviderError(f"live model calls need {KEY_VARIABLE} in the environment")
+        key = cls.check_env(env)
         base_url = next((env[v] for v in BASE_URL_VARIABLES if env.get(v)), None)
         from openai import AsyncOpenAI
 
@@ -55,6 +53,15 @@ class OpenAIProvider:
             http_client=_http_client(),
         )
         return cls(client, name=name, custom_endpoint=base_url is not None)
+
+    @staticmethod
+    def check_env(env: Mapping[str, str]) -> str:
+        """The key a client needs; ProviderError, saying so, when it is missing. Imports
+        and builds nothing: a run checks this once before it forks its workers."""
+        key = env.get(KEY_VARIABLE)
+        if not key:
+            raise ProviderError(f"live model calls need {KEY_VARIABLE} in the environment")
+        return key
 
     @staticmethod
     def preload() -> None:
