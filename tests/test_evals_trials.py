@@ -207,3 +207,20 @@ def test_the_live_check_before_a_fork_imports_no_client(fleet_repo: GitRepo) -> 
         int(ExitCode.USAGE),
     ]
     assert said["openai"] is False
+
+
+def test_merge_puts_every_part_in_plan_order_and_never_drops_a_trial(
+    fleet_repo: GitRepo,
+) -> None:
+    trial_list = [p.trial for p in plan_jobs(load_worktree(fleet_repo.path, {}))][:5]
+    parts = workers.slices(len(trial_list), 2)
+    merged = trials._merge(trial_list, parts, ["it died", "it died too"])
+    assert [(r.case_id, r.trial) for r in merged.records] == [
+        (t.job.case.id, t.job.trial) for t in trial_list
+    ]
+    assert [r.reason for r in merged.records] == [
+        "not run: it died",
+        "not run: it died too",
+    ] * 2 + ["not run: it died"]
+    with pytest.raises(KeyError):  # a part missing (a bug): raised, not a shorter run
+        trials._merge(trial_list, parts[:1], ["it died"])

@@ -191,7 +191,10 @@ def _counter(total: int, progress: RunProgress | None) -> Tick:
 
 
 def _merge(trials: Sequence[Trial], parts: list[list[int]], payloads: list[bytes | str]) -> Ran:
-    records: list[CaseResult | None] = [None] * len(trials)
+    """The parts' records in plan order. The parts cover every trial once (``slices``) and
+    a worker sends one record per trial of its part (``strict`` checks it), so none is
+    missing; if one were, that is a bug, raised (KeyError), never a trial dropped."""
+    records: dict[int, CaseResult] = {}
     calls = 0
     for part, payload in zip(parts, payloads, strict=True):
         if isinstance(payload, str):  # that worker's trials did not run: said, never passed
@@ -200,9 +203,8 @@ def _merge(trials: Sequence[Trial], parts: list[list[int]], payloads: list[bytes
             continue
         ran = _batch_adapter().validate_json(payload)
         calls += ran.model_calls
-        for i, result in zip(part, ran.records, strict=True):
-            records[i] = result
-    return Ran([r for r in records if r is not None], calls)
+        records.update(zip(part, ran.records, strict=True))
+    return Ran([records[i] for i in range(len(trials))], calls)
 
 
 def _run_loop(main: Coroutine[Any, Any, Ran]) -> Ran:
