@@ -95,6 +95,23 @@ def marginals(
     return out
 
 
+def marginal_results(
+    prefix: str, series: Series, unit: str, memory: Callable[[Run], float], memory_name: str
+) -> list[Result]:
+    """Per step between consecutive sizes, the marginal CPU per ``unit`` in ms, with the
+    marginal wall and memory (kB per unit, i.e. MB per 1,000) in the note and extra."""
+    return [
+        Result(
+            f"{prefix}.{n1}_{n2}.marginal_cpu_per_{unit}",
+            round(cpu * 1000, 3),
+            "ms",
+            note=f"wall {wall * 1000:.2f} ms, {memory_name} {mem * 1000:.1f} kB per {unit}",
+            extra={"wall_ms": wall * 1000, "memory_kb": mem * 1000},
+        )
+        for n1, n2, wall, cpu, mem in marginals(series, memory)
+    ]
+
+
 def linearity(name: str, series: Series, unit: str, note: str) -> Result:
     """The last marginal CPU per item over the one before it: <= 1.25 when linear."""
     steps = marginals(series)
@@ -162,16 +179,7 @@ def call_results(series: Series) -> list[Result]:
         )
         extra = {"calls": calls, "cpu_s": run.cpu_s, "peak_mb": peak_mb(run)}
         results.append(Result(f"scale.calls.{calls}.wall", run.wall_s, "s", note=note, extra=extra))
-    for n1, n2, _, cpu, mem in marginals(series):
-        results.append(
-            Result(
-                f"scale.calls.{n1}_{n2}.marginal_cpu_per_call",
-                round(cpu * 1000, 3),
-                "ms",
-                note=f"memory {mem * 1000:.1f} MB per 1,000 calls",
-                extra={"peak_mb_per_1000": mem * 1000},
-            )
-        )
+    results += marginal_results("scale.calls", series, "call", peak_mb, "peak memory")
     results.append(linearity("scale.calls.linear", series, "call", "alm eval --mode live"))
     return results
 
@@ -321,15 +329,7 @@ def agent_results(found: dict[str, tuple[Series, list[str]]]) -> list[Result]:
             results.append(
                 Result(f"scale.{key}.{agents}.wall", run.wall_s, "s", note=note, extra=extra)
             )
-        for n1, n2, wall, cpu, mem in marginals(series, rss_mb):
-            results.append(
-                Result(
-                    f"scale.{key}.{n1}_{n2}.marginal_cpu_per_agent",
-                    round(cpu * 1000, 3),
-                    "ms",
-                    note=f"wall {wall * 1000:.2f} ms, RSS {mem * 1000:.0f} kB per agent",
-                )
-            )
+        results += marginal_results(f"scale.{key}", series, "agent", rss_mb, "peak RSS")
         results.append(linearity(f"scale.{key}.linear", series, "agent", f"alm {name}"))
     return results
 
