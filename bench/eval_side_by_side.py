@@ -253,7 +253,7 @@ def contenders(
         results += figures("promptfoo", pf, CALLS, alm=False)
     results += figures("openai_client", client, CALLS, alm=False)
     results += figures("plain", floor, CALLS, alm=False)
-    load = "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    note = "\n".join([f"side by side ({load}):", *table])
+    busy = "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    note = "\n".join([f"side by side ({busy}):", *table])
     results.append(Result("side_by_side.table", len(table) - 2, "rows", note=note))
     return results
