@@ -3,6 +3,7 @@ tables on tricky YAML, found once per file, the builder left to decide anything 
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
@@ -170,3 +171,24 @@ def test_any_dumped_value_has_the_builders_positions(
         explicit_start=True,
     )
     assert found(text) == builder(text)
+
+
+def test_the_collector_is_paused_while_positions_are_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # after loading, a fleet's heap is large: young collections set off by the tables'
+    # tuples would each scan it (reconciler.gcpause); the setting is restored after
+    enabled: list[bool] = []
+    real = yamlpos.plain_positions
+
+    def watched(text: str, max_depth: int, max_nodes: int) -> list[yamlpos.Tables] | None:
+        enabled.append(gc.isenabled())
+        return real(text, max_depth, max_nodes)
+
+    monkeypatch.setattr(yamlsafe, "plain_positions", watched)
+    assert gc.isenabled()
+    assert yamlsafe.file_positions("f.yaml", "a: [1]\n") == [
+        ({(): (1, 1), ("a",): (1, 4), ("a", 0): (1, 5)}, {("a",): (1, 1)})
+    ]
+    assert enabled == [False]
+    assert gc.isenabled()

@@ -35,7 +35,7 @@ def _walk(get_event: Any, max_depth: int, max_nodes: int) -> list[Tables] | None
     values: dict[Path, Mark] = {}
     keys: dict[Path, Mark] = {}
     path: Path = ()  # of the innermost open collection
-    state: Any = _ROOT  # _KEY, _ITEM, _ROOT, or the key whose value comes next
+    state: Any = _ROOT  # _KEY, _ITEM, _ROOT, or the path of the value that comes next
     index = nodes = 0
     tags = PLAIN_TAGS
     stack: list[tuple[Path, Any, int]] = []
@@ -63,7 +63,7 @@ def _walk(get_event: Any, max_depth: int, max_nodes: int) -> list[Tables] | None
                 if key is FAILED or at in keys:  # the builder decides; a duplicate
                     return None
                 keys[at] = here
-                state = key
+                state = at  # the value's path too: one tuple for both tables
                 continue
             if state is _ITEM:
                 at = (*path, index)
@@ -71,8 +71,7 @@ def _walk(get_event: Any, max_depth: int, max_nodes: int) -> list[Tables] | None
             elif state is _ROOT:
                 at = ()
             else:
-                at = (*path, state)
-                state = _KEY
+                at, state = state, _KEY
             values[at] = here
             if kind is scalar:
                 if event.implicit[0]:  # a plain scalar that will not construct: builder's

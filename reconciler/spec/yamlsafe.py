@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.errors import Location
+from reconciler.gcpause import gc_paused
 from reconciler.spec.yamlbuild import (
     MAX_DEPTH,
     MAX_NODES_PER_DOCUMENT,
@@ -162,8 +163,13 @@ def lazy_documents(
 
 def file_positions(file: str, text: str) -> list[tuple[dict[Path, Mark], dict[Path, Mark]]]:
     """Each document's positions of values and keys: from the parser's events in one pass
-    when the file is plain (yamlpos), else from the full builder, which gives the same."""
-    plain = plain_positions(text, MAX_DEPTH, MAX_NODES_PER_DOCUMENT)
+    when the file is plain (yamlpos), else from the full builder, which gives the same.
+
+    Findings ask for them after loading, over the large heap of a loaded fleet, where the
+    young collections the tables' many small tuples set off cost about a third as much
+    again (see reconciler.gcpause); the tables hold no cycles."""
+    with gc_paused():
+        plain = plain_positions(text, MAX_DEPTH, MAX_NODES_PER_DOCUMENT)
     if plain is not None:
         return plain
     return [(d.positions.values, d.positions.keys) for d in _built_documents(file, text)]
