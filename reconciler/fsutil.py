@@ -39,3 +39,20 @@ def read_limited(path: Path, max_bytes: int, what: str) -> bytes:
     if len(data) > max_bytes:
         raise AlmError(f"{path}: larger than {max_bytes >> 20} MiB; expected {what}")
     return data
+
+
+def link_out_of(root: Path, *paths: Path) -> Path | None:
+    """The first of ``paths``, or of their folders below ``root``, that is a symlink leading
+    out of ``root`` (or looping): what alm never reads or writes through. None if none is."""
+    inside = root.resolve()
+    folders = [p for path in paths for p in path.parents if p.is_relative_to(root) and p != root]
+    for candidate in [*paths, *folders]:
+        if not candidate.is_symlink():
+            continue
+        try:
+            if candidate.resolve().is_relative_to(inside):
+                continue
+        except (OSError, RuntimeError):  # a loop: it leads nowhere inside
+            pass
+        return candidate
+    return None

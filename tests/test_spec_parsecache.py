@@ -182,3 +182,32 @@ def test_reading_a_large_pack_runs_no_collection(tmp_path: Path) -> None:
     assert len(again.entries) == 2_000
     assert passes == []
     assert on_again
+
+
+@pytest.mark.parametrize("link", [".alm", ".alm/cache", ".alm/cache/parse.json"])
+def test_no_pack_is_read_or_written_through_a_link_out_of_the_repository(
+    fleet_repo: GitRepo,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    link: str,
+) -> None:
+    """A pull request that commits .alm (or part of it) as a link elsewhere gets no cache:
+    alm neither writes its pack there nor reads one from there, and validates as usual."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "cache").mkdir(parents=True)
+    planted = elsewhere / "cache" / PACK_NAME
+    planted.write_bytes(b"planted")
+    target = {".alm": elsewhere, ".alm/cache": elsewhere / "cache"}.get(link, planted)
+    path = fleet_repo.path / link
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(target)
+    fleet_repo.commit("attack: a committed link out of the repository")
+
+    for _ in range(2):  # the second run would read what the first wrote
+        code, out, _ = run(capsys, "-C", str(fleet_repo.path), "validate")
+        assert code == 0 and "valid:" in out
+    assert sorted(p.name for p in elsewhere.rglob("*")) == ["cache", PACK_NAME]
+    assert planted.read_bytes() == b"planted"
+    assert ParseStore.open(fleet_repo.path, tmp_path / "keys") is None

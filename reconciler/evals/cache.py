@@ -32,6 +32,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from reconciler.errors import AlmError
 from reconciler.evals.records import CaseResult
+from reconciler.fsutil import link_out_of
 
 log = logging.getLogger("alm")
 
@@ -84,16 +85,12 @@ def _side(path: Path, suffix: str) -> Path:
 
 def check_inside(path: Path, root: Path) -> None:
     """Refuse when the cache folders, the database or its side files resolve out of root."""
-    inside = root.resolve()
-    candidates = [path, *(_side(path, s) for s in _SIDE_FILES)]
-    candidates += [p for p in path.parents if p.is_relative_to(root) and p != root]
-    for candidate in candidates:
-        if candidate.is_symlink() and not candidate.resolve().is_relative_to(inside):
-            name = candidate.relative_to(root).as_posix()
-            raise CacheRefused(
-                f"{name}: a symlink out of the repository; alm never writes through it: "
-                "remove it, or run with --no-cache"
-            )
+    link = link_out_of(root, path, *(_side(path, s) for s in _SIDE_FILES))
+    if link is not None:
+        raise CacheRefused(
+            f"{link.relative_to(root).as_posix()}: a symlink out of the repository; alm "
+            "never writes through it: remove it, or run with --no-cache"
+        )
 
 
 def check_untracked(path: Path, root: Path) -> None:

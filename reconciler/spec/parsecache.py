@@ -29,7 +29,7 @@ import msgspec
 
 from reconciler import __version__, usercache
 from reconciler.errors import AlmError, SpecError
-from reconciler.fsutil import read_limited, write_atomic
+from reconciler.fsutil import link_out_of, read_limited, write_atomic
 from reconciler.gcpause import gc_paused
 from reconciler.spec import parsefork, places, source, yamlbuild, yamlevents, yamlsafe
 from reconciler.spec.yamlsafe import Document
@@ -142,10 +142,13 @@ class ParseStore:
 
     @classmethod
     def open(cls, root: Path, keys: Path | None = None) -> ParseStore | None:
+        pack = root / CACHE_FOLDER / PACK_NAME
+        if link_out_of(root, pack) is not None:  # a committed .alm link: never followed
+            return None
         key = signing_key(key_folder() if keys is None else keys)
         if key is None:
             return None
-        store = cls(root / CACHE_FOLDER / PACK_NAME, key, _version())
+        store = cls(pack, key, _version())
         store.entries = store._read()
         return store
 
