@@ -56,3 +56,21 @@ def link_out_of(root: Path, *paths: Path) -> Path | None:
             pass
         return candidate
     return None
+
+
+class LinkedOut(AlmError):
+    """A path of alm's local state under the repository leads out of it through a symlink."""
+
+
+STATE_REMEDY = "remove it (.alm/ is alm's local state, never committed: add it to .gitignore)"
+
+
+def refuse_link_out(root: Path, *paths: Path, remedy: str = STATE_REMEDY) -> None:
+    """LinkedOut naming the first of ``paths`` (or of their folders below ``root``) that
+    link_out_of finds, and saying what to do; nothing when none leads out."""
+    link = link_out_of(root, *paths)
+    if link is not None:
+        raise LinkedOut(
+            f"{link.relative_to(root).as_posix()}: a symlink out of the repository; alm "
+            f"never reads or writes through it: {remedy}"
+        )

@@ -6,7 +6,9 @@ agent (the bundle hash each agent's results record: reconciler.evals.bundle.run_
 Which actions to hold is reconciler.deploy.gates's; this module runs and reads evals.
 
 The agents held at the last apply are recorded (`.alm/holds/<env>.json`, atomic) so
-that `alm status` can say why an agent is out of sync without running anything.
+that `alm status` can say why an agent is out of sync without running anything. Behind a
+symlink out of the repository the file is never touched: apply refuses (before it writes
+anything), status reads no holds.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from reconciler.deploy import gates
 from reconciler.deploy.engine import Replan
 from reconciler.deploy.gates import EvalOutcome
 from reconciler.deploy.model import Action, DeployPlan, Live
-from reconciler.fsutil import write_atomic
+from reconciler.fsutil import link_out_of, refuse_link_out, write_atomic
 from reconciler.spec.state import DesiredState
 
 if TYPE_CHECKING:  # the eval machinery loads when an agent is gated (~0.7 s otherwise)
@@ -153,6 +155,7 @@ def holds_path(root: Path, environment: str) -> Path:
 def record_holds(root: Path, plan: DeployPlan, at: str) -> None:
     """The agents the plan holds, with why, for `alm status` (none: the file removed)."""
     path = holds_path(root, plan.environment)
+    refuse_link_out(root, path)
     held = {
         a.agent: {"before": a.before, "after": a.after, "reason": a.reason, "at": at}
         for a in plan.actions
@@ -168,6 +171,8 @@ def read_holds(root: Path, environment: str) -> dict[str, dict[str, Any]]:
     """The last apply's holds; a missing, oversized or unreadable file is no holds (it is
     a note for status, never an input to a plan)."""
     path = holds_path(root, environment)
+    if link_out_of(root, path) is not None:
+        return {}
     try:
         if path.stat().st_size > MAX_HOLDS_BYTES:
             return {}

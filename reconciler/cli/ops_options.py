@@ -10,16 +10,17 @@ from typing import Any, TypeVar
 import click
 
 from reconciler.ops.model import Window, parse_window
+from reconciler.ops.sources import DEFAULT_STORE, default_store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-DEFAULT_DB = Path(".alm") / "ops" / "traces.db"
+DEFAULT_DB = DEFAULT_STORE  # one default, defined where the store is opened
 
 
 def db_path(root: Path, db: Path | None) -> Path:
     """--db, relative to the current directory; by default .alm/ops/traces.db in the
-    repository (a local store: .alm/ is not committed)."""
-    return db if db is not None else root / DEFAULT_DB
+    repository (a local store: .alm/ is not committed; never behind a link out of it)."""
+    return db if db is not None else default_store(root)
 
 
 def source_options(function: F) -> F:

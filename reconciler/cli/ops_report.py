@@ -21,7 +21,7 @@ import click
 from reconciler.cli.app import App, pass_app
 from reconciler.cli.ops_options import source_options, window_of, window_options
 from reconciler.cli.output import printable
-from reconciler.fsutil import write_atomic
+from reconciler.fsutil import STATE_REMEDY, refuse_link_out, write_atomic
 from reconciler.ops.economics import Economics, economics, plan_of, to_json
 from reconciler.ops.rates import RatedPriceBook
 
@@ -66,6 +66,16 @@ def write_report(econ: Economics, fmt: str, out: Path) -> tuple[Path, dict[str, 
     path = out / name
     write_atomic(path, render(econ, charts))
     return path, charts
+
+
+def default_out(root: Path, fmt: str) -> Path:
+    """.alm/ops/report in the repository; LinkedOut when a symlink out of it is on the
+    way (--out DIR, the user's own choice, is not checked)."""
+    folder = root / DEFAULT_OUT
+    refuse_link_out(
+        root, folder / FORMATS[fmt][0], remedy=f"{STATE_REMEDY}, or write it with --out DIR"
+    )
+    return folder
 
 
 def print_report(econ: Economics, fmt: str) -> str:
@@ -129,7 +139,7 @@ def report(
     if out == STDOUT:
         click.echo(printable(print_report(econ, fmt)), nl=False)  # trace text: no escapes
         return 0
-    folder = Path(out) if out is not None else app.root / DEFAULT_OUT
+    folder = Path(out) if out is not None else default_out(app.root, fmt)
     path, charts = write_report(econ, fmt, folder)
     click.echo(printable(f"wrote {path} ({len(charts)} charts)"))
     for line in _headline(econ):

@@ -33,6 +33,7 @@ from typing import Any, NamedTuple, Protocol
 from reconciler.deploy.fileio import fsync_dir, last_line, open_regular, replace_unsynced
 from reconciler.deploy.model import canonical_json
 from reconciler.errors import AlmError
+from reconciler.fsutil import refuse_link_out
 
 GENESIS = "0" * 64
 FIELDS = (
@@ -40,6 +41,8 @@ FIELDS = (
     "merged_by", "approved_by", "actor", "at", "result", "detail",
 )  # fmt: skip
 _SEALS = ("prev", "hash")
+HEAD_SUFFIX, TORN_SUFFIX = ".head", ".torn"  # files beside the log
+_SIDE_FILES = (HEAD_SUFFIX, TORN_SUFFIX)
 
 
 class BadLine(NamedTuple):
@@ -89,8 +92,12 @@ class AuditStore(Protocol):
 
 
 def audit_path(root: Path, environment: str) -> Path:
-    """Where an environment's log lives in a checkout: .alm/audit/<env>.jsonl."""
-    return root / ".alm" / "audit" / f"{environment}.jsonl"
+    """Where an environment's log lives in a checkout: .alm/audit/<env>.jsonl. LinkedOut
+    when a symlink out of the repository is on the way (.alm, .alm/audit, the log, its
+    head or torn lines): a committed one would read and write a log elsewhere."""
+    path = root / ".alm" / "audit" / f"{environment}.jsonl"
+    refuse_link_out(root, path, *(path.with_name(path.name + s) for s in _SIDE_FILES))
+    return path
 
 
 def line_hash(line: bytes) -> str:
@@ -217,8 +224,8 @@ class FileAuditStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.head_path = path.with_name(path.name + ".head")
-        self.torn_path = path.with_name(path.name + ".torn")
+        self.head_path = path.with_name(path.name + HEAD_SUFFIX)
+        self.torn_path = path.with_name(path.name + TORN_SUFFIX)
 
     def read(self) -> bytes:
         fd = open_regular(self.path, os.O_RDONLY, "the audit log")

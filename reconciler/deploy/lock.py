@@ -30,6 +30,7 @@ from typing import Any
 from reconciler.deploy.audit import now
 from reconciler.deploy.fileio import open_regular
 from reconciler.errors import AlmError
+from reconciler.fsutil import refuse_link_out
 
 DEFAULT_TIMEOUT_S = 60.0
 _POLL_S = 0.05
@@ -83,8 +84,11 @@ class Acquired:
 
 
 def lock_path(root: Path, environment: str) -> Path:
-    """Next to the audit log: .alm/locks/<env>.lock."""
-    return root / ".alm" / "locks" / f"{environment}.lock"
+    """Next to the audit log: .alm/locks/<env>.lock. LinkedOut when it, .alm/locks or .alm
+    is a symlink out of the repository (a committed one would take the lock elsewhere)."""
+    path = root / ".alm" / "locks" / f"{environment}.lock"
+    refuse_link_out(root, path)
+    return path
 
 
 def read_holder(path: Path) -> Holder | None:

@@ -10,10 +10,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from reconciler.errors import AlmError, UsageError
+from reconciler.fsutil import STATE_REMEDY, refuse_link_out
 from reconciler.ops.model import TaskSource
 
-# the same default as reconciler.cli.ops_options.DEFAULT_DB (the cli imports downward only)
 DEFAULT_STORE = Path(".alm") / "ops" / "traces.db"
+_SQLITE_SIDES = ("-wal", "-shm", "-journal")  # SQLite opens these beside the database
 INSTALL = "pip install 'alm[clickhouse]'"
 
 Opener = Callable[[Path, str], TaskSource]
@@ -25,12 +26,26 @@ def known_agents(root: Path) -> frozenset[str]:
     return frozenset(p.parent.name for p in (root / "agents").glob("*/agent.yaml") if p.is_file())
 
 
+def default_store(root: Path) -> Path:
+    """The repository's store, .alm/ops/traces.db; LinkedOut when a symlink out of the
+    repository is on its way (.alm, .alm/ops, the database or its side files). A path the
+    user names (--db, --source sqlite:PATH) is the user's choice and is not checked."""
+    path = root / DEFAULT_STORE
+    refuse_link_out(
+        root,
+        path,
+        *(path.with_name(path.name + side) for side in _SQLITE_SIDES),
+        remedy=f"{STATE_REMEDY}, or name a store with --db PATH",
+    )
+    return path
+
+
 def _sqlite(root: Path, url: str) -> TaskSource:
     from reconciler.ops.store import open_store
 
     rest = url.split(":", 1)[1] if ":" in url else ""
     path = rest[2:] if rest.startswith("//") else rest  # sqlite:///abs, sqlite:rel
-    return open_store(Path(path) if path else root / DEFAULT_STORE)
+    return open_store(Path(path) if path else default_store(root))
 
 
 def _clickhouse(root: Path, url: str) -> TaskSource:
