@@ -63,6 +63,7 @@ class LinkedOut(AlmError):
 
 
 STATE_REMEDY = "remove it (.alm/ is alm's local state, never committed: add it to .gitignore)"
+SQLITE_SIDES = ("-wal", "-shm", "-journal")  # SQLite opens these beside a database
 
 
 def refuse_link_out(root: Path, *paths: Path, remedy: str = STATE_REMEDY) -> None:

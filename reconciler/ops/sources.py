@@ -10,11 +10,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from reconciler.errors import AlmError, UsageError
-from reconciler.fsutil import STATE_REMEDY, refuse_link_out
+from reconciler.fsutil import SQLITE_SIDES, STATE_REMEDY, refuse_link_out
 from reconciler.ops.model import TaskSource
 
 DEFAULT_STORE = Path(".alm") / "ops" / "traces.db"
-_SQLITE_SIDES = ("-wal", "-shm", "-journal")  # SQLite opens these beside the database
 INSTALL = "pip install 'alm[clickhouse]'"
 
 Opener = Callable[[Path, str], TaskSource]
@@ -34,7 +33,7 @@ def default_store(root: Path) -> Path:
     refuse_link_out(
         root,
         path,
-        *(path.with_name(path.name + side) for side in _SQLITE_SIDES),
+        *(path.with_name(path.name + side) for side in SQLITE_SIDES),
         remedy=f"{STATE_REMEDY}, or name a store with --db PATH",
     )
     return path
