@@ -13,9 +13,12 @@ only ones, word for word. Scalars resolve and construct exactly as the safe load
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import yaml
+
+T = TypeVar("T")
 
 CParser: type[Any] | None = getattr(getattr(yaml, "_yaml", None), "CParser", None)
 
@@ -150,11 +153,22 @@ def _read(get_event: Any, max_depth: int, max_nodes: int) -> tuple[list[Any], bo
 def plain_values(text: str, max_depth: int, max_nodes: int) -> tuple[list[Any], bool] | None:
     """The values of each document and whether JSON gives them all back exactly; None when
     the file needs the full builder (or when PyYAML has no C parser here)."""
+    return over_events(text, _read, max_depth, max_nodes)
+
+
+def over_events(
+    text: str,
+    walk: Callable[[Callable[[], Any], int, int], T | None],
+    max_depth: int,
+    max_nodes: int,
+) -> T | None:
+    """``walk`` over the C parser's events of ``text`` within the bounds; None when PyYAML
+    has no C parser here or the text does not parse (the full builder then says why)."""
     if CParser is None:
         return None
     parser = CParser(text)
     try:
-        return _read(parser.get_event, max_depth, max_nodes)
+        return walk(parser.get_event, max_depth, max_nodes)
     except yaml.YAMLError:
         return None
     finally:

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from reconciler.spec.yamlevents import FAILED, PLAIN_TAGS, STR_TAG, CParser, plain_tag, typed
+from reconciler.spec.yamlevents import FAILED, PLAIN_TAGS, STR_TAG, over_events, plain_tag, typed
 
 Path = tuple[Any, ...]
 Mark = tuple[int, int]
@@ -100,12 +100,4 @@ def _walk(get_event: Any, max_depth: int, max_nodes: int) -> list[Tables] | None
 def plain_positions(text: str, max_depth: int, max_nodes: int) -> list[Tables] | None:
     """Each document's positions of values and of mapping keys, as the full builder gives
     them; None when the file is not plain (or has no C parser here): ask the builder."""
-    if CParser is None:
-        return None
-    parser = CParser(text)
-    try:
-        return _walk(parser.get_event, max_depth, max_nodes)
-    except yaml.YAMLError:
-        return None
-    finally:
-        parser.dispose()
+    return over_events(text, _walk, max_depth, max_nodes)
