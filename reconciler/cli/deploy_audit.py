@@ -21,7 +21,7 @@ def logs(app: App, environment: str | None = None) -> list[AuditLog]:
     if environment is not None:
         return chosen or [local_log(app.root, environment)]
     named = {log.where for log in chosen}
-    folder = audit.audit_path(app.root, "x").parent
+    folder = audit.audit_folder(app.root)  # each log found is checked where it opens
     local = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
     return chosen + [local_log(app.root, p.stem) for p in local if str(p) not in named]
 

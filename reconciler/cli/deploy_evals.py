@@ -7,8 +7,8 @@ Which actions to hold is reconciler.deploy.gates's; this module runs and reads e
 
 The agents held at the last apply are recorded (`.alm/holds/<env>.json`, atomic) so
 that `alm status` can say why an agent is out of sync without running anything. Behind a
-symlink out of the repository the file is never touched: apply refuses (before it writes
-anything), status reads no holds.
+symlink out of the repository, or committed to it, the file is never touched: apply
+refuses (before it writes anything), status reads no holds.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from reconciler.deploy.gates import EvalOutcome
 from reconciler.deploy.model import Action, DeployPlan, Live
 from reconciler.fsutil import link_out_of, refuse_link_out, write_atomic
 from reconciler.spec.state import DesiredState
+from reconciler.tracked import committed, refuse_tracked
 
 if TYPE_CHECKING:  # the eval machinery loads when an agent is gated (~0.7 s otherwise)
     from reconciler.evals.gate import GateCheck
@@ -156,6 +157,7 @@ def record_holds(root: Path, plan: DeployPlan, at: str) -> None:
     """The agents the plan holds, with why, for `alm status` (none: the file removed)."""
     path = holds_path(root, plan.environment)
     refuse_link_out(root, path)
+    refuse_tracked(root, path, what="the holds file")  # never overwrite or delete a commit's
     held = {
         a.agent: {"before": a.before, "after": a.after, "reason": a.reason, "at": at}
         for a in plan.actions
@@ -169,9 +171,9 @@ def record_holds(root: Path, plan: DeployPlan, at: str) -> None:
 
 def read_holds(root: Path, environment: str) -> dict[str, dict[str, Any]]:
     """The last apply's holds; a missing, oversized or unreadable file is no holds (it is
-    a note for status, never an input to a plan)."""
+    a note for status, never an input to a plan), nor is one a commit brought."""
     path = holds_path(root, environment)
-    if link_out_of(root, path) is not None:
+    if link_out_of(root, path) is not None or committed(root, path):
         return {}
     try:
         if path.stat().st_size > MAX_HOLDS_BYTES:

@@ -4,7 +4,6 @@ live state and, when the gates want it, the previous environment's live state.""
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from reconciler.deploy import plan as planner
 from reconciler.deploy.model import Bundle, DeployPlan, Live
 from reconciler.deploy.targets import BatchTarget
 from reconciler.errors import AlmError
+from reconciler.tracked import committed
 
 
 @dataclass
@@ -52,7 +52,7 @@ def make_plan(
 
 def fingerprints(ctx: EnvContext, target: BatchTarget, prune: bool) -> Fingerprints | None:
     path = memo.memo_path(ctx.app.root, ctx.name)
-    if not isinstance(target, memo.Versioned) or _tracked(ctx.app.root, path):
+    if not isinstance(target, memo.Versioned) or committed(ctx.app.root, path):  # not alm's
         return None
     previous = _earlier_versions(ctx)
     if previous is None:
@@ -105,14 +105,3 @@ def remember(
             prints.path.unlink(missing_ok=True)
         else:
             memo.remember(prints.path, prints.key, settled[0], settled[1], prints.previous)
-
-
-def _tracked(root: Path, path: Path) -> bool:
-    """A memo file committed to the repository is not alm's own: never trusted."""
-    done = subprocess.run(
-        ["git", "-C", str(root), "ls-files", "--", str(path.relative_to(root))],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return done.returncode != 0 or bool(done.stdout.strip())

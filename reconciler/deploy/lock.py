@@ -31,6 +31,7 @@ from reconciler.deploy.audit import now
 from reconciler.deploy.fileio import open_regular
 from reconciler.errors import AlmError
 from reconciler.fsutil import refuse_link_out
+from reconciler.tracked import refuse_tracked
 
 DEFAULT_TIMEOUT_S = 60.0
 _POLL_S = 0.05
@@ -85,9 +86,12 @@ class Acquired:
 
 def lock_path(root: Path, environment: str) -> Path:
     """Next to the audit log: .alm/locks/<env>.lock. LinkedOut when it, .alm/locks or .alm
-    is a symlink out of the repository (a committed one would take the lock elsewhere)."""
+    is a symlink out of the repository (a committed one would take the lock elsewhere);
+    Committed when git tracks it (its holder is the pull request's word: alm would report
+    taking over a lock from whoever it names, then empty a tracked file)."""
     path = root / ".alm" / "locks" / f"{environment}.lock"
     refuse_link_out(root, path)
+    refuse_tracked(root, path, what="the lock file")
     return path
 
 

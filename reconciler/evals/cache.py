@@ -7,8 +7,8 @@ The cache is local state, never data from the repository, and is treated as host
 - it lives at ``<repo>/.alm/cache/evals.sqlite``; a symlink out of the repository at
   ``.alm``, ``.alm/cache``, the database or its journal files is refused (CacheRefused,
   exit 1), so a committed ``.alm -> /elsewhere`` never redirects a write;
-- a cache committed to git is refused too: its records would be a pull request's word
-  that its trials passed;
+- a cache committed to git is refused too (reconciler.tracked.Committed, exit 1): its
+  records would be a pull request's word that its trials passed;
 - a corrupt database (garbage, truncated, a table of another shape, a folder in its
   place) is moved aside to ``evals.sqlite.corrupt-<time>`` and rebuilt, with a one-line
   warning on the ``alm`` logger; the run goes on;
@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,7 +31,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from reconciler.errors import AlmError
 from reconciler.evals.records import CaseResult
-from reconciler.fsutil import link_out_of
+from reconciler.fsutil import SQLITE_SIDES, link_out_of
+from reconciler.tracked import refuse_tracked
 
 log = logging.getLogger("alm")
 
@@ -48,11 +48,10 @@ CREATE TABLE IF NOT EXISTS trials (
 )
 """
 _COLUMNS = ["run_hash", "case_hash", "trial", "runner", "provider", "record"]
-_SIDE_FILES = ("-wal", "-shm", "-journal")  # SQLite writes these next to the database
 
 
 class CacheRefused(AlmError):
-    """The cache path leads out of the repository, or the cache is committed."""
+    """The cache path leads out of the repository (a committed cache: tracked.Committed)."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,7 @@ def _side(path: Path, suffix: str) -> Path:
 
 def check_inside(path: Path, root: Path) -> None:
     """Refuse when the cache folders, the database or its side files resolve out of root."""
-    link = link_out_of(root, path, *(_side(path, s) for s in _SIDE_FILES))
+    link = link_out_of(root, path, *(_side(path, s) for s in SQLITE_SIDES))
     if link is not None:
         raise CacheRefused(
             f"{link.relative_to(root).as_posix()}: a symlink out of the repository; alm "
@@ -95,22 +94,13 @@ def check_inside(path: Path, root: Path) -> None:
 
 def check_untracked(path: Path, root: Path) -> None:
     """Refuse a cache that git tracks: it came with the commit, not from a run here."""
-    names = [p.relative_to(root).as_posix() for p in (path, *(_side(path, s) for s in _SIDE_FILES))]
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(root), "ls-files", "-z", "--", *names],
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return  # no git: nothing can be committed
-    if done.returncode == 0 and done.stdout:
-        tracked = done.stdout.split(b"\0")[0].decode("utf-8", "replace")
-        raise CacheRefused(
-            f"{tracked}: the result cache is committed to the repository; it is local "
-            "state and is never read from a commit: git rm --cached it, or run with --no-cache"
-        )
+    refuse_tracked(
+        root,
+        path,
+        *(_side(path, s) for s in SQLITE_SIDES),
+        what="the result cache",
+        alternative="or run with --no-cache",
+    )
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -137,7 +127,7 @@ def move_aside(path: Path) -> Path:
         n += 1
         aside = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
     os.replace(path, aside)
-    for suffix in _SIDE_FILES:
+    for suffix in SQLITE_SIDES:
         if _side(path, suffix).exists():
             os.replace(_side(path, suffix), _side(aside, suffix))
     return aside

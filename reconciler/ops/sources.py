@@ -12,8 +12,10 @@ from urllib.parse import urlsplit
 from reconciler.errors import AlmError, UsageError
 from reconciler.fsutil import SQLITE_SIDES, STATE_REMEDY, refuse_link_out
 from reconciler.ops.model import TaskSource
+from reconciler.tracked import refuse_tracked
 
 DEFAULT_STORE = Path(".alm") / "ops" / "traces.db"
+_NAME_ONE = "or name a store with --db PATH"
 INSTALL = "pip install 'alm[clickhouse]'"
 
 Opener = Callable[[Path, str], TaskSource]
@@ -27,15 +29,14 @@ def known_agents(root: Path) -> frozenset[str]:
 
 def default_store(root: Path) -> Path:
     """The repository's store, .alm/ops/traces.db; LinkedOut when a symlink out of the
-    repository is on its way (.alm, .alm/ops, the database or its side files). A path the
-    user names (--db, --source sqlite:PATH) is the user's choice and is not checked."""
+    repository is on its way (.alm, .alm/ops, the database or its side files), Committed
+    when git tracks one of those files (traces a pull request wrote: a check would act on
+    them). A path the user names (--db, --source sqlite:PATH) is the user's choice and is
+    not checked."""
     path = root / DEFAULT_STORE
-    refuse_link_out(
-        root,
-        path,
-        *(path.with_name(path.name + side) for side in SQLITE_SIDES),
-        remedy=f"{STATE_REMEDY}, or name a store with --db PATH",
-    )
+    files = [path, *(path.with_name(path.name + side) for side in SQLITE_SIDES)]
+    refuse_link_out(root, *files, remedy=f"{STATE_REMEDY}, {_NAME_ONE}")
+    refuse_tracked(root, *files, what="the trace store", alternative=_NAME_ONE)
     return path
 
 

@@ -11,23 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import re
-import subprocess
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.deploy.targets.directory import resolve
-from reconciler.deploy.targets.gitcli import (
-    FALLBACK_IDENTITY,
-    TIMEOUT_S,
-    Git,
-    git_env,
-    message_of,
-)
+from reconciler.deploy.targets.gitcli import FALLBACK_IDENTITY, Git, git_env, message_of
 from reconciler.errors import AlmError
 from reconciler.fsutil import refuse_link_out
 from reconciler.spec.catalog import Environment
+from reconciler.tracked import refuse_tracked
 
 NO_OID = "0" * 40
 # Another push came first: not a fast-forward any more, or it held the remote's ref lock
@@ -112,31 +106,14 @@ def _cache(root: Path, remote: str, env: dict[str, str]) -> Git:
     key = hashlib.sha256(remote.encode()).hexdigest()[:16]
     folder = root / ".alm" / "cache" / "git-targets" / key
     refuse_link_out(root, folder)
-    _refuse_committed(root, folder, env)
+    # a committed clone is the pull request's git config (an upload-pack command, a URL
+    # rewrite, a credential helper): git would run or follow it
+    refuse_tracked(root, folder, what="the git target's cache")
     git = Git(folder, env)
     if not (git.git_dir / "HEAD").exists():
         git.git_dir.mkdir(parents=True, exist_ok=True)
         git.out("init", "--bare", "--quiet")
     return git
-
-
-def _refuse_committed(root: Path, folder: Path, env: dict[str, str]) -> None:
-    """A clone that came with the commit is a pull request's git config (an upload-pack
-    command, a URL rewrite, a credential helper): git would run or follow it."""
-    inside = folder.resolve().relative_to(root.resolve()).as_posix()  # no link out: inside
-    try:
-        done = subprocess.run(
-            ["git", "--literal-pathspecs", "-C", str(root), "ls-files", "-z", "--", inside],
-            capture_output=True, env=env, timeout=TIMEOUT_S, check=False,
-        )  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise AlmError(f"git ls-files: could not run ({exc})") from None
-    if done.returncode == 0 and done.stdout:
-        tracked = done.stdout.split(b"\0")[0].decode("utf-8", "replace")
-        raise AlmError(
-            f"{tracked}: the git target's cache is committed to the repository; it is local "
-            "state, never taken from a commit: git rm -r --cached it"
-        )
 
 
 def place_of(env: Environment, root: Path, env_vars: Mapping[str, str]) -> Place:
