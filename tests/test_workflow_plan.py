@@ -9,12 +9,13 @@ branch's commit; under `merge_group` the base is the queue's base commit
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.gitrepo import GitRepo
+from tests.gitrepo import GitRepo, init_repo
 from tests.test_workflow_evals import TRIAGE, jobs, pull_request, run_workflow
 from tests.workflow_steps import StepRun, run_job
 
@@ -61,10 +62,34 @@ def report_files(repo: GitRepo) -> dict[str, Path]:
     return {name: repo.path / name for name in upload["with"]["path"].split()}
 
 
-def test_a_blocked_change_still_uploads_its_report(fleet_repo: GitRepo, tmp_path: Path) -> None:
-    cheaper_model(fleet_repo)
-    event = pr_event(fleet_repo, tmp_path)
-    run_workflow(fleet_repo, event=event)
+@pytest.fixture(scope="module")
+def evaluated_once(tmp_path_factory: pytest.TempPathFactory) -> tuple[GitRepo, dict[str, str]]:
+    """The cheaper model's pull request after every eval shard and the verdict job ran on
+    it (the slow part), made once for the tests below; each gets a copy."""
+    root = tmp_path_factory.mktemp("evaluated")
+    repo = init_repo(root / "repo")
+    cheaper_model(repo)
+    event = pr_event(repo, root)
+    run_workflow(repo, event=event)
+    return repo, event
+
+
+@pytest.fixture
+def evaluated(
+    evaluated_once: tuple[GitRepo, dict[str, str]], tmp_path: Path
+) -> tuple[GitRepo, dict[str, str]]:
+    """This test's own copy of evaluated_once's repository (results and all)."""
+    made, event = evaluated_once
+    copy = GitRepo(tmp_path / "repo")
+    subprocess.run(["cp", "-a", str(made.path), str(copy.path)], check=True)
+    copy.git("update-index", "-q", "--refresh")  # the copies' new inodes: a clean index
+    return copy, event
+
+
+def test_a_blocked_change_still_uploads_its_report(
+    evaluated: tuple[GitRepo, dict[str, str]],
+) -> None:
+    fleet_repo, event = evaluated
     steps, uploads = run_plan(fleet_repo, event)
 
     assert steps[PLAN].code == 0, steps[PLAN].output  # exit 1, a verdict: recorded, goes on
@@ -84,10 +109,10 @@ def test_a_blocked_change_still_uploads_its_report(fleet_repo: GitRepo, tmp_path
     assert "::error::the gate is blocked" in steps["Verdict"].output
 
 
-def test_a_usage_error_stops_the_job_before_any_upload(fleet_repo: GitRepo, tmp_path: Path) -> None:
-    cheaper_model(fleet_repo)
-    event = pr_event(fleet_repo, tmp_path)
-    run_workflow(fleet_repo, event=event)
+def test_a_usage_error_stops_the_job_before_any_upload(
+    evaluated: tuple[GitRepo, dict[str, str]],
+) -> None:
+    fleet_repo, event = evaluated
     (fleet_repo.path / "head.json").unlink()  # the download brought only part of it
 
     steps, uploads = run_plan(fleet_repo, event)
