@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -70,7 +71,7 @@ def _new_repo(path: Path, with_fleet: bool) -> GitRepo:
     return repo
 
 
-_templates: dict[bool, Path] = {}
+_templates: dict[str, Path] = {}
 
 
 def _remove_if_made_by(pid: int, root: Path) -> None:
@@ -78,25 +79,27 @@ def _remove_if_made_by(pid: int, root: Path) -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _template(with_fleet: bool) -> Path:
-    """The repository init_repo makes, made once per process (git init, add and commit are
-    four git processes, ~90 ms); each test gets its own copy of it (cp -a, ~25 ms)."""
-    if with_fleet not in _templates:
+def made_once(key: str, make: Callable[[Path], GitRepo], path: Path) -> GitRepo:
+    """A copy at `path` (a new or empty folder) of the repository `make` builds, built once
+    per process under `key`: git init, add and commit are four git processes (~90 ms), a
+    copy is cp -a and one git update-index (~30 ms). The index is refreshed so that it is
+    stat-clean for the copy's new inodes, as a fresh commit's is."""
+    if key not in _templates:
         root = Path(tempfile.mkdtemp(prefix="alm-test-repo-"))
         atexit.register(_remove_if_made_by, os.getpid(), root)
-        _templates[with_fleet] = _new_repo(root / "repo", with_fleet).path
-    return _templates[with_fleet]
+        _templates[key] = make(root / "repo").path
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cp", "-a", f"{_templates[key]}/.", str(path)], check=True)
+    repo = GitRepo(path)
+    repo.git("update-index", "-q", "--refresh")
+    return repo
 
 
 def init_repo(path: Path, with_fleet: bool = True) -> GitRepo:
     """A new git repository holding a copy of the example fleet, committed once."""
-    if path.exists() and any(path.iterdir()):
-        return _new_repo(path, with_fleet)  # what is already there is committed with it
-    path.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["cp", "-a", f"{_template(with_fleet)}/.", str(path)], check=True)
-    repo = GitRepo(path)
-    repo.git("update-index", "-q", "--refresh")  # the copies' new inodes: a clean index again
-    return repo
+    if with_fleet and not (path.exists() and any(path.iterdir())):
+        return made_once("fleet", lambda at: _new_repo(at, True), path)
+    return _new_repo(path, with_fleet)  # what is already in `path` is committed with it
 
 
 def deploy_repo(path: Path, environments: str, message: str, who: str = "Dev One") -> GitRepo:

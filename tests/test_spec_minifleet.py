@@ -14,7 +14,7 @@ from reconciler.spec.checks import validate
 from reconciler.spec.loader import load_ref, load_worktree
 from reconciler.spec.source import Blob, Snapshot
 from reconciler.spec.state import DesiredState
-from tests.gitrepo import GitRepo, init_repo
+from tests.gitrepo import GitRepo, init_repo, made_once
 
 AGENT = "agents/helper/agent.yaml"
 PROMPT = "agents/helper/prompts/system.md"
@@ -125,14 +125,20 @@ MINI_FILES: dict[str, str] = {
 }
 
 
-def make_mini(path: Path, commit: bool = True) -> GitRepo:
-    """A git repository holding the mini fleet (committed unless told otherwise)."""
+def _new_mini(path: Path, commit: bool) -> GitRepo:
     repo = init_repo(path, with_fleet=False)
     for rel, text in MINI_FILES.items():
         repo.write(rel, text)
     if commit:
         repo.commit("mini fleet")
     return repo
+
+
+def make_mini(path: Path, commit: bool = True) -> GitRepo:
+    """A git repository holding the mini fleet (committed unless told otherwise)."""
+    if commit and not (path.exists() and any(path.iterdir())):
+        return made_once("mini", lambda at: _new_mini(at, True), path)
+    return _new_mini(path, commit)
 
 
 def mini_snapshot(overrides: dict[str, bytes | None] | None = None) -> Snapshot:
