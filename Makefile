@@ -52,7 +52,7 @@ browser:
 		|| echo "chromium not installed: tests/test_plan_html_browser.py will be skipped"
 
 unit: $(STAMP) $(CLICKHOUSE) actionlint browser bytecode
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --dist loadfile
 
 test: lint unit
 
