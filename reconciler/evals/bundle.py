@@ -7,11 +7,13 @@ change also looks at the policies that match it and at its eval cases.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 from reconciler.evals.sandbox import granted_tools
-from reconciler.evals.types import sha256_of
+from reconciler.evals.types import canonical_json, sha256_of
+from reconciler.spec.catalog import Tool
 from reconciler.spec.evalsuite import Case
 from reconciler.spec.state import AgentSpec, DesiredState
 
@@ -32,32 +34,50 @@ class Shared:
             for price in doc.model.models:
                 self.prices.setdefault((price.provider, price.name), []).append(_dump(price))
         self.policies = [(p.model.match.labels, _dump(p.model)) for p in state.policies]
+        self._tool_json: dict[int, str] = {}  # by id: the catalog's tools outlive this
+        self._policy_hashes: dict[tuple[int, ...], str] = {}
+
+    def tool_json(self, tool: Tool) -> str:
+        """A catalog tool's canonical JSON, made once for all the agents granted it."""
+        text = self._tool_json.get(id(tool))
+        if text is None:
+            text = self._tool_json[id(tool)] = canonical_json(_dump(tool))
+        return text
+
+    def policies_hash(self, labels: dict[str, str]) -> str:
+        """The hash of the policies matching these labels, once per set of policies."""
+        matching = tuple(
+            i
+            for i, (match, _) in enumerate(self.policies)
+            if all(labels.get(k) == v for k, v in match.items())
+        )
+        found = self._policy_hashes.get(matching)
+        if found is None:
+            found = sha256_of([self.policies[i][1] for i in matching])
+            self._policy_hashes[matching] = found
+        return found
 
 
 def run_hash(spec: AgentSpec, state: DesiredState, shared: Shared | None = None) -> str:
     shared = shared or Shared(state)
     model = spec.agent.model
-    tools = {tool.name: tool for tool in granted_tools(spec.agent, shared.tools)}
-    return sha256_of(
-        {
-            "agent": _dump(spec.agent),
-            "prompt": spec.prompt.text if spec.prompt else None,
-            "tools": {name: _dump(tool) for name, tool in sorted(tools.items())},
-            "prices": shared.prices.get((model.provider, model.name), []),
-        }
+    granted = {tool.name: tool for tool in granted_tools(spec.agent, shared.tools)}
+    # sha256_of({"agent", "prices", "prompt", "tools"}) with each tool's JSON made once:
+    # canonical JSON is these parts in key order (tests/test_evals_bundle.py)
+    tools = ",".join(
+        f"{canonical_json(name)}:{shared.tool_json(tool)}" for name, tool in sorted(granted.items())
     )
+    text = (
+        f'{{"agent":{canonical_json(_dump(spec.agent))},'
+        f'"prices":{canonical_json(shared.prices.get((model.provider, model.name), []))},'
+        f'"prompt":{canonical_json(spec.prompt.text if spec.prompt else None)},'
+        f'"tools":{{{tools}}}}}'
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def case_hash(case: Case) -> str:
     return sha256_of(_dump(case))
-
-
-def _policies_hash(spec: AgentSpec, shared: Shared) -> str:
-    labels = spec.agent.metadata.labels
-    matching = [
-        dump for match, dump in shared.policies if all(labels.get(k) == v for k, v in match.items())
-    ]
-    return sha256_of(matching)
 
 
 @dataclass(frozen=True)
@@ -74,7 +94,9 @@ def fingerprint(spec: AgentSpec, state: DesiredState, shared: Shared | None = No
         (s.model.metadata.name, c.id, case_hash(c)) for s in suites for c in s.model.cases
     )
     return Fingerprint(
-        run_hash(spec, state, shared), _policies_hash(spec, shared), sha256_of(cases)
+        run_hash(spec, state, shared),
+        shared.policies_hash(spec.agent.metadata.labels),
+        sha256_of(cases),
     )
 
 
