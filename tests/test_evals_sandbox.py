@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from reconciler.evals.runners.functions import (
     function_definitions,
     function_name,
     tool_name,
     user_message,
 )
-from reconciler.evals.sandbox import Sandbox, find_grant, subset_match
+from reconciler.evals.sandbox import Sandbox, find_grant, granted_tools, subset_match
+from reconciler.spec.catalog import Tool
 from tests.evals_support import agent, case, catalog
 
 
@@ -151,3 +155,29 @@ def test_a_tool_schema_that_would_fetch_refuses_the_call_and_fetches_nothing() -
     )
     assert kinds(call.violations) == ["arguments"]
     assert "arguments cannot be checked" in call.violations[0].message
+
+
+_TOOLS = ["crm.get", "crm.put", "billing.refund", "crmx.get", "a.b"]
+_GRANTS = st.sampled_from([*_TOOLS, "crm.*", "billing.*", "crmx.*", "a.*", "b.*"])
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    grants=st.lists(_GRANTS, max_size=5, unique=True),
+    tools=st.sets(st.sampled_from(_TOOLS), max_size=5),
+)
+def test_granted_tools_are_the_tools_find_grant_finds_a_grant_for(
+    grants: list[str], tools: set[str]
+) -> None:
+    base = catalog()["ticketing.get_ticket"].model_dump(by_alias=True)
+    the_catalog = {
+        name: Tool.model_validate({**base, "name": name, "system": name.split(".")[0]})
+        for name in tools
+    }
+    the_agent = agent(tools=grants)
+    expected = [
+        the_catalog[name]
+        for name in sorted(the_catalog)
+        if find_grant(the_agent.grants, name) is not None
+    ]
+    assert granted_tools(the_agent, the_catalog) == expected
