@@ -25,7 +25,8 @@ from tests import planfixtures
 from tests.cli import run
 from tests.github_server import GitHubServer
 from tests.github_support import REPO, env_for, server, write_json
-from tests.gitrepo import PROJECT, GitRepo, deploy_repo
+from tests.gitrepo import PROJECT, GitRepo
+from tests.hostile.state_repo import state_repo
 from tests.test_cli_ops_check import traces
 from tests.test_github_deployed import MERGE, _closed, _push
 
@@ -36,15 +37,6 @@ REMEDY = (
     "committed to the repository; alm's local state under .alm/ is never committed: "
     "remove it from git (git rm --cached {path}) and add .alm/ to .gitignore"
 )
-ENVIRONMENTS = """\
-apiVersion: alm/v1
-kind: Environments
-environments:
-  - name: dev
-    target: {type: directory, path: live/dev}
-    gates: {previous_environment: false, evals_pass: false}
-    on_breach: rollback
-"""
 LOG, HOLDS, LOCK, STORE = (
     ".alm/audit/dev.jsonl",
     ".alm/holds/dev.json",
@@ -55,10 +47,7 @@ LOG, HOLDS, LOCK, STORE = (
 
 @pytest.fixture
 def repo(tmp_path: Path) -> GitRepo:
-    made = deploy_repo(tmp_path / "repo", ENVIRONMENTS, "dev in a folder", "Dev One")
-    made.write(".gitignore", ".alm/\nlive/\n")
-    made.commit("deploy state kept out of git")
-    return made
+    return state_repo(tmp_path / "repo")
 
 
 def alm(capsys: pytest.CaptureFixture[str], repo: GitRepo, *args: str) -> tuple[int, str]:

@@ -20,18 +20,11 @@ import pytest
 
 from tests.cli import run
 from tests.gitrepo import GitRepo, deploy_repo
+from tests.hostile.state_repo import state_repo
 from tests.test_cli_ops_check import traces
 
 AGENT = "support-triage"
 REFUSED = "a symlink out of the repository; alm never reads or writes through it: remove it"
-ENVIRONMENTS = """\
-apiVersion: alm/v1
-kind: Environments
-environments:
-  - name: dev
-    target: {type: directory, path: live/dev}
-    gates: {previous_environment: false, evals_pass: false}
-"""
 GIT_ENVIRONMENTS = """\
 apiVersion: alm/v1
 kind: Environments
@@ -44,10 +37,7 @@ environments:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> GitRepo:
-    made = deploy_repo(tmp_path / "repo", ENVIRONMENTS, "dev in a folder", "Dev One")
-    made.write(".gitignore", ".alm/\nlive/\n")
-    made.commit("deploy state kept out of git")
-    return made
+    return state_repo(tmp_path / "repo")
 
 
 @pytest.fixture
