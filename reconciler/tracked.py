@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 from reconciler.errors import AlmError
+from reconciler.fsutil import STATE_REMEDY, link_out_of, refuse_link_out
 
 TIMEOUT_S = 60.0
 MAX_OUTPUT = 64 << 10  # only the first name is used: a longer listing is cut (and killed)
@@ -129,3 +130,17 @@ def refuse_tracked(root: Path, *paths: Path, what: str = "", alternative: str = 
         f"state under .alm/ is never committed: remove it from git ({remove}) and add .alm/ "
         f"to .gitignore{f', {alternative}' if alternative else ''}"
     )
+
+
+def refuse_foreign(root: Path, *paths: Path, what: str = "", alternative: str = "") -> None:
+    """alm's local state at ``paths`` must be this repository's and alm's own: LinkedOut
+    when a symlink leads it out of the repository, Committed when git tracks it."""
+    remedy = f"{STATE_REMEDY}, {alternative}" if alternative else STATE_REMEDY
+    refuse_link_out(root, *paths, remedy=remedy)
+    refuse_tracked(root, *paths, what=what, alternative=alternative)
+
+
+def foreign(root: Path, *paths: Path) -> bool:
+    """Whether state that is only a convenience (a cache, a note) must be left unused: a
+    symlink leads it out of the repository, or git tracks it (or cannot say)."""
+    return link_out_of(root, *paths) is not None or committed(root, *paths)

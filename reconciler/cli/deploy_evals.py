@@ -27,9 +27,9 @@ from reconciler.deploy import gates
 from reconciler.deploy.engine import Replan
 from reconciler.deploy.gates import EvalOutcome
 from reconciler.deploy.model import Action, DeployPlan, Live
-from reconciler.fsutil import link_out_of, refuse_link_out, write_atomic
+from reconciler.fsutil import write_atomic
 from reconciler.spec.state import DesiredState
-from reconciler.tracked import committed, refuse_tracked
+from reconciler.tracked import foreign, refuse_foreign
 
 if TYPE_CHECKING:  # the eval machinery loads when an agent is gated (~0.7 s otherwise)
     from reconciler.evals.gate import GateCheck
@@ -156,8 +156,7 @@ def holds_path(root: Path, environment: str) -> Path:
 def record_holds(root: Path, plan: DeployPlan, at: str) -> None:
     """The agents the plan holds, with why, for `alm status` (none: the file removed)."""
     path = holds_path(root, plan.environment)
-    refuse_link_out(root, path)
-    refuse_tracked(root, path, what="the holds file")  # never overwrite or delete a commit's
+    refuse_foreign(root, path, what="the holds file")  # never overwrite or delete a commit's
     held = {
         a.agent: {"before": a.before, "after": a.after, "reason": a.reason, "at": at}
         for a in plan.actions
@@ -173,7 +172,7 @@ def read_holds(root: Path, environment: str) -> dict[str, dict[str, Any]]:
     """The last apply's holds; a missing, oversized or unreadable file is no holds (it is
     a note for status, never an input to a plan), nor is one a commit brought."""
     path = holds_path(root, environment)
-    if link_out_of(root, path) is not None or committed(root, path):
+    if foreign(root, path):
         return {}
     try:
         if path.stat().st_size > MAX_HOLDS_BYTES:

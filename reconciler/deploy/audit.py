@@ -31,7 +31,7 @@ from reconciler.deploy.audit_chain import verify as verify
 from reconciler.deploy.fileio import fsync_dir, last_line, open_regular, replace_unsynced
 from reconciler.errors import AlmError
 from reconciler.fsutil import refuse_link_out
-from reconciler.tracked import refuse_tracked
+from reconciler.tracked import refuse_foreign
 
 FIELDS = (
     "action", "agent", "environment", "from", "to", "commit", "pull_request",
@@ -65,8 +65,7 @@ def audit_path(root: Path, environment: str) -> Path:
     when git tracks the log, its head or torn lines: a history the pull request wrote."""
     path = root / ".alm" / "audit" / f"{environment}.jsonl"
     sides = [path.with_name(path.name + s) for s in _SIDE_FILES]
-    refuse_link_out(root, path, *sides)
-    refuse_tracked(root, path, *sides, what="the audit log")
+    refuse_foreign(root, path, *sides, what="the audit log")
     return path
 
 

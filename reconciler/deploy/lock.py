@@ -30,8 +30,7 @@ from typing import Any
 from reconciler.deploy.audit import now
 from reconciler.deploy.fileio import open_regular
 from reconciler.errors import AlmError
-from reconciler.fsutil import refuse_link_out
-from reconciler.tracked import refuse_tracked
+from reconciler.tracked import refuse_foreign
 
 DEFAULT_TIMEOUT_S = 60.0
 _POLL_S = 0.05
@@ -90,8 +89,7 @@ def lock_path(root: Path, environment: str) -> Path:
     Committed when git tracks it (its holder is the pull request's word: alm would report
     taking over a lock from whoever it names, then empty a tracked file)."""
     path = root / ".alm" / "locks" / f"{environment}.lock"
-    refuse_link_out(root, path)
-    refuse_tracked(root, path, what="the lock file")
+    refuse_foreign(root, path, what="the lock file")
     return path
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from reconciler.errors import AlmError, UsageError
-from reconciler.fsutil import SQLITE_SIDES, STATE_REMEDY, refuse_link_out
+from reconciler.fsutil import SQLITE_SIDES
 from reconciler.ops.model import TaskSource
-from reconciler.tracked import refuse_tracked
+from reconciler.tracked import refuse_foreign
 
 DEFAULT_STORE = Path(".alm") / "ops" / "traces.db"
 _NAME_ONE = "or name a store with --db PATH"
@@ -35,8 +35,7 @@ def default_store(root: Path) -> Path:
     not checked."""
     path = root / DEFAULT_STORE
     files = [path, *(path.with_name(path.name + side) for side in SQLITE_SIDES)]
-    refuse_link_out(root, *files, remedy=f"{STATE_REMEDY}, {_NAME_ONE}")
-    refuse_tracked(root, *files, what="the trace store", alternative=_NAME_ONE)
+    refuse_foreign(root, *files, what="the trace store", alternative=_NAME_ONE)
     return path
 
 

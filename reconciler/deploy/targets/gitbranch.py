@@ -19,9 +19,8 @@ from pathlib import Path
 from reconciler.deploy.targets.directory import resolve
 from reconciler.deploy.targets.gitcli import FALLBACK_IDENTITY, Git, git_env, message_of
 from reconciler.errors import AlmError
-from reconciler.fsutil import refuse_link_out
 from reconciler.spec.catalog import Environment
-from reconciler.tracked import refuse_tracked
+from reconciler.tracked import refuse_foreign
 
 NO_OID = "0" * 40
 # Another push came first: not a fast-forward any more, or it held the remote's ref lock
@@ -105,10 +104,9 @@ def _cache(root: Path, remote: str, env: dict[str, str]) -> Git:
     one behind a symlink out of the repository, nor one committed to it."""
     key = hashlib.sha256(remote.encode()).hexdigest()[:16]
     folder = root / ".alm" / "cache" / "git-targets" / key
-    refuse_link_out(root, folder)
     # a committed clone is the pull request's git config (an upload-pack command, a URL
     # rewrite, a credential helper): git would run or follow it
-    refuse_tracked(root, folder, what="the git target's cache")
+    refuse_foreign(root, folder, what="the git target's cache")
     git = Git(folder, env)
     if not (git.git_dir / "HEAD").exists():
         git.git_dir.mkdir(parents=True, exist_ok=True)
