@@ -13,7 +13,7 @@ from reconciler.deploy import plan as planner
 from reconciler.deploy.model import Bundle, DeployPlan, Live
 from reconciler.deploy.targets import BatchTarget
 from reconciler.errors import AlmError
-from reconciler.tracked import committed
+from reconciler.tracked import foreign
 
 
 @dataclass
@@ -52,7 +52,7 @@ def make_plan(
 
 def fingerprints(ctx: EnvContext, target: BatchTarget, prune: bool) -> Fingerprints | None:
     path = memo.memo_path(ctx.app.root, ctx.name)
-    if not isinstance(target, memo.Versioned) or committed(ctx.app.root, path):  # not alm's
+    if not isinstance(target, memo.Versioned) or foreign(ctx.app.root, path):  # not alm's
         return None
     previous = _earlier_versions(ctx)
     if previous is None:

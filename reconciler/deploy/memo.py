@@ -28,7 +28,7 @@ from reconciler import __version__, spec
 from reconciler.deploy import bundle, model, plan
 from reconciler.deploy.model import Action, Bundle, DeployPlan, HistoryEntry, Live, canonical_json
 from reconciler.deploy.targets import BatchResult, BatchTarget, Write
-from reconciler.fsutil import link_out_of, write_atomic
+from reconciler.fsutil import write_atomic
 
 FORMAT = 1
 MAX_BYTES = 64 << 20
@@ -42,13 +42,9 @@ class Versioned(Protocol):
 
 
 def memo_path(root: Path, environment: str) -> Path:
+    """The memo's file. Its caller vouches for it before recall or remember (a symlink out
+    of the repository or a committed memo is never used: tracked.foreign)."""
     return root / ".alm" / "cache" / "deploy" / f"{environment}.json"
-
-
-def _linked_out(path: Path) -> bool:
-    """Whether memo_path's file, or a folder on its way, is a symlink out of its
-    repository (three folders up: .alm/cache/deploy/<env>.json)."""
-    return link_out_of(path.parents[3], path) is not None
 
 
 def code_hash() -> str:
@@ -85,8 +81,6 @@ def remember(
     previous: Mapping[str, str] | None,
 ) -> None:
     """Store a plan with nothing to do and its fingerprints (a plan with changes: none)."""
-    if _linked_out(path):
-        return
     if not done.empty:
         path.unlink(missing_ok=True)
         return
@@ -180,8 +174,6 @@ def recall(
     previous: Mapping[str, str] | None,
 ) -> DeployPlan | None:
     """The remembered plan when every fingerprint is equal, else None."""
-    if _linked_out(path):
-        return None
     try:
         raw = path.read_bytes() if path.stat().st_size <= MAX_BYTES else b""
         data = json.loads(raw)
