@@ -266,3 +266,19 @@ def test_the_case_id_is_stable_and_a_valid_name(span: str) -> None:
     first, second = case_id(task(span=span)), case_id(task(span=span, minute=9))
     assert first == second == f"prod-4bf92f3577b3-{span[:6]}"
     assert yaml.safe_load(f"id: {first}")["id"] == first
+
+
+def test_the_gravest_failure_is_promoted_first_even_when_rarer() -> None:
+    refund = call("billing.issue_refund", {"amount": 5}, {"ok": True})
+    labelled = [
+        task((), span=f"{i:016x}", trace=f"{i:032x}", minute=i, success=False) for i in range(1, 6)
+    ]
+    errored = [task((), span="e" * 16, trace="e" * 32, minute=8, error="TimeoutError")]
+    leak = [task((refund,), span="f" * 16, trace="f" * 32, minute=2)]
+    groups = group_failures(graded(labelled + errored + leak))
+    assert [(g.task.trace_id, g.count) for g in groups] == [
+        ("f" * 32, 1),  # a must-never violation, once
+        ("e" * 32, 1),  # an error, once
+        (f"{5:032x}", 5),  # a label, five times
+    ]
+    assert [g.task.trace_id for g in group_failures(graded(labelled + leak), limit=1)] == ["f" * 32]

@@ -259,8 +259,8 @@ class FailureGroup:
 def group_failures(
     graded: Iterable[tuple[Task, CaseResult]], limit: int | None = None
 ) -> list[FailureGroup]:
-    """One group per distinct failure, most frequent first (ties: most recent first), each
-    with its most recent task; passed tasks are ignored."""
+    """One group per distinct failure, gravest first (`severity`), then most frequent, then
+    most recent, each with its most recent task; passed tasks are ignored."""
     latest: dict[Signature, tuple[Task, CaseResult]] = {}
     counts: dict[Signature, int] = {}
     for task, result in graded:
@@ -271,8 +271,22 @@ def group_failures(
         if key not in latest or task.start_ns >= latest[key][0].start_ns:
             latest[key] = (task, result)
     groups = [FailureGroup(k, *latest[k], counts[k]) for k in latest]
-    groups.sort(key=lambda g: (-g.count, -g.task.start_ns, g.task.trace_id))
+    groups.sort(key=lambda g: (severity(g.signature), -g.count, -g.task.start_ns, g.task.trace_id))
     return groups if limit is None else groups[:limit]
+
+
+# FAILURE_RULES is ordered safety first; a check outside it (an expectation) ranks last
+_RULE_RANK = {_check_name(rule): rank for rank, rule in enumerate(FAILURE_RULES)}
+
+
+def severity(sig: Signature) -> int:
+    """How grave the failure is (0 gravest): a violated rule first, then the first of
+    task_failure.FAILURE_RULES it breaks, so `--limit 1` promotes a leak before a label."""
+    if sig.rules:
+        return 0
+    return min(
+        (_RULE_RANK.get(check, len(_RULE_RANK)) for check in sig.checks), default=len(_RULE_RANK)
+    )
 
 
 def is_trace_id(text: str) -> bool:
