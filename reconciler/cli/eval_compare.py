@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from reconciler.cli.eval_cmd import _IN, eval_group
+from reconciler.cli.eval_report import say
 from reconciler.errors import ExitCode
 from reconciler.evals.compare_text import cases as _cases
 from reconciler.evals.compare_text import check_line, headline
@@ -91,7 +92,7 @@ def compare_cmd(base: Path, head: Path) -> int:
     after = read(head)
     result = compare_runs(before, after)
     for line in run_lines(result):
-        click.echo(line)
+        say(line)  # case ids and agent names come from files another job wrote
     return ExitCode.INVALID if result.failed else ExitCode.OK
 
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from reconciler.cli.output import printable
 from reconciler.errors import ExitCode
 from reconciler.evals.gate import GateCheck
 from reconciler.evals.metrics import Metrics, Rate
@@ -25,6 +26,13 @@ NOT_RECORDED = "not recorded"
 RECORD_NEEDS: dict[str, str] = {
     "openai": f"{KEY_VARIABLE}, and {BASE_URL_VARIABLES[0]} for another compatible endpoint",
 }
+
+
+def say(line: str) -> None:
+    """Print one line that may quote the repository or an agent (a reason, a case id, a
+    model name): no escape sequence reaches the terminal, and no line break in it can
+    start a line of its own (a forged verdict, a workflow command)."""
+    click.echo(printable(line).replace("\n", "\\u000a"))
 
 
 def number(value: float | None, fmt: str) -> str:
@@ -66,7 +74,8 @@ def metrics_table(results: Results) -> Table:
         table.add_column(header, justify="right", no_wrap=True)
     table.add_column("gate", no_wrap=True)
     for agent in results.agents:
-        name = Text.assemble(agent.agent, "\n", (agent.model, "dim"))  # never read as markup
+        model = printable(agent.model)  # free text from the spec; Text: never read as markup
+        name = Text.assemble(agent.agent, "\n", (model, "dim"))
         table.add_row(name, *_row(agent.metrics.overall), _gate(agent, results.run.whole))
     return table
 
@@ -155,21 +164,21 @@ def report(results: Results) -> int:
     if results.agents:
         print_table(results)
     for line in failing_lines(results):
-        click.echo(line)
+        say(line)
     if not results.run.whole:
-        click.echo(f"gates not judged on {_part(results)}")
+        say(f"gates not judged on {_part(results)}")
     skip = frozenset(u.agent for u in unevaluated)
     gates = gate_lines(results, skip)
     problems = [f"{u.agent}: {u.reason}" for u in unevaluated] + not_run_lines(results) + gates
     for line in problems:
-        click.echo(line)
+        say(line)
     if not results.agents and not unevaluated:
-        click.echo("no agents to evaluate")
+        say("no agents to evaluate")
     if problems:
-        click.echo(f"eval: FAILED ({_summary(results, skip, len(gates))})")
+        say(f"eval: FAILED ({_summary(results, skip, len(gates))})")
         return ExitCode.INVALID
     verdict = "passed" if results.run.whole else "every selected trial ran"
-    click.echo(f"eval: {verdict} ({plural(len(results.agents), 'agent')})")
+    say(f"eval: {verdict} ({plural(len(results.agents), 'agent')})")
     return ExitCode.OK
 
 
