@@ -26,6 +26,7 @@ CHECKS: list[c.Check] = [
     d.catalog_tools_valid,
     d.environments_present,
     d.suites_belong_to_agents,
+    d.unique_suite_names,
     d.suite_tools_exist,
     d.suite_cases_reviewed,
     d.labels_match_policies,

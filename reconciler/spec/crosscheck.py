@@ -77,7 +77,9 @@ def folder_matches_name(ctx: Context) -> Iterator[Finding]:
 
 def unique_agent_names(ctx: Context) -> Iterator[Finding]:
     first: dict[str, AgentSpec] = {}
-    for spec in _agents(ctx):
+    # an agent in its own folder holds the name: the copy whose folder differs is the one
+    # to fix (a copied folder sorts before its original as often as after it)
+    for spec in sorted(_agents(ctx), key=lambda s: s.name != s.folder):
         if spec.name in first:
             yield Finding(
                 "duplicate-agent",

@@ -79,6 +79,23 @@ def suites_belong_to_agents(ctx: Context) -> Iterator[Finding]:
                 )
 
 
+def unique_suite_names(ctx: Context) -> Iterator[Finding]:
+    """Results, cassettes and the base-vs-head pairing key a case by (agent, suite, case id):
+    two suites of one name would make `alm eval` stop on a trial that appears twice."""
+    for folder, suites in sorted(ctx.state.suites.items()):
+        first: dict[str, str] = {}
+        for suite in suites:
+            name = suite.model.metadata.name
+            if name in first:
+                yield Finding(
+                    "duplicate-suite",
+                    f"eval suite name {name!r} is already used by {first[name]}; "
+                    f"expected each suite name once in evals/{folder}/",
+                    suite.at("metadata", "name"),
+                )
+            first.setdefault(name, suite.file)
+
+
 def _case_tools(case: Case) -> Iterator[tuple[tuple[str | int, ...], str, str]]:
     """(path in the case, what names it, tool) for every tool a case names."""
     for f, fixture in enumerate(case.fixtures):

@@ -255,8 +255,24 @@ def _compose(file: str, text: str) -> Iterator[yaml.Node]:
             raise spec_error(file, line, tab, message, "yaml-syntax") from None
         what = " ".join(p for p in (err.context, err.problem) if p)
         raise spec_error(file, line, column, f"YAML syntax error: {what}", "yaml-syntax") from None
+    except yaml.reader.ReaderError as err:
+        raise _unprintable(file, text, err) from None
     except yaml.YAMLError as err:
         raise spec_error(file, 0, 0, f"YAML error: {err}", "yaml-syntax") from None
+
+
+def _unprintable(file: str, text: str, err: yaml.reader.ReaderError) -> SpecError:
+    """The reader's error names only an offset into the text: give its line and column."""
+    before = text[: err.position]
+    line = before.count("\n") + 1
+    column = err.position - (before.rfind("\n") + 1) + 1
+    code = err.character if isinstance(err.character, int) else ord(str(err.character)[:1])
+    escape = f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+    message = (
+        f"character U+{code:04X} is not allowed in YAML; expected printable text "
+        f"(write it as {escape} inside a double-quoted string)"
+    )
+    return spec_error(file, line, column, message, "yaml-syntax")
 
 
 def build_all(file: str, text: str) -> Iterator[tuple[Any, dict[Path, Mark], dict[Path, Mark]]]:
