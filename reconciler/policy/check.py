@@ -19,7 +19,7 @@ from reconciler.errors import Finding
 from reconciler.policy import tool_approvers
 from reconciler.policy.approvals import Requirement
 from reconciler.policy.codeowners import Codeowners
-from reconciler.policy.compiler import Compiled, compile_policies
+from reconciler.policy.compiler import Compiled, compile_policies, rule_meanings
 from reconciler.policy.engine import Demand, Evaluator, Results, Violation
 from reconciler.policy.needs import project
 from reconciler.policy.secrets import scan
@@ -97,6 +97,8 @@ class _Sides:
     base: Evaluator | None
     old_specs: dict[str, AgentSpec]
     same_catalog: bool  # base and head catalogs are equal: an equal spec means an equal view
+    # rules new at head or that mean something else there: what they find is the change's
+    changed_rules: frozenset[str] = frozenset()
 
 
 def _evaluate(compiled: Compiled, inp: CheckInput) -> Results:
@@ -109,6 +111,7 @@ def _evaluate(compiled: Compiled, inp: CheckInput) -> Results:
         Evaluator(compiled, Catalog(base_tools), changes, bad) if inp.base else None,
         {a.name: a for a in inp.base.agents} if inp.base else {},
         head_tools == base_tools,
+        _changed_rules(inp.head, inp.base),
     )
     results = Results()
     for spec in inp.head.agents:
@@ -119,6 +122,13 @@ def _evaluate(compiled: Compiled, inp: CheckInput) -> Results:
         results.violations += [replace(v, new=True) for v in found.violations]
         results.demands += found.demands
     return results
+
+
+def _changed_rules(head: DesiredState, base: DesiredState | None) -> frozenset[str]:
+    if base is None:
+        return frozenset()
+    before = rule_meanings(base.policies)
+    return frozenset(k for k, v in rule_meanings(head.policies).items() if before.get(k) != v)
 
 
 def _unchanged(sides: _Sides, spec: AgentSpec, old: AgentSpec) -> bool:
@@ -154,6 +164,7 @@ def _agent(sides: _Sides, spec: AgentSpec, compiled: Compiled, results: Results)
         before = {v.key for v in previous.violations}
     for v in found.violations:
         new = changed and (old_spec is None or v.key not in before)
+        new = new or f"{v.policy}/{v.rule}" in sides.changed_rules
         results.violations.append(v if v.kind == "bad-policy" else replace(v, new=new))
 
 

@@ -177,6 +177,20 @@ def _sources(loaded: Loaded[Policy]) -> Iterator[_Source]:
         yield _Source(loaded, "approval", i, f"approvals[{i}]", approval.when)
 
 
+def rule_meanings(policies: list[Loaded[Policy]]) -> dict[str, tuple[object, ...]]:
+    """Each rule's key (policy/id) and what decides its result: its expression, its
+    severity and the policy's match. Equal at base and head: a finding is not the change's."""
+    meanings: dict[str, tuple[object, ...]] = {}
+    for loaded in policies:
+        match = loaded.model.match.model_dump()
+        severities = [v.severity for v in loaded.model.validations]
+        for source in _sources(loaded):
+            severity = severities[source.index] if source.kind == "validation" else None
+            key = f"{loaded.model.metadata.name}/{source.id}"
+            meanings.setdefault(key, (source.kind, source.expression, severity, match))
+    return meanings
+
+
 def _compile(source: _Source, compiled: Compiled) -> Rule | None:
     tree = _parse(source, compiled)
     if tree is None:
