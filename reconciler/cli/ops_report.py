@@ -21,12 +21,14 @@ import click
 from reconciler.cli.app import App, pass_app
 from reconciler.cli.ops_options import source_options, window_of, window_options
 from reconciler.cli.output import printable
-from reconciler.fsutil import STATE_REMEDY, refuse_link_out, write_atomic
+from reconciler.fsutil import write_atomic
 from reconciler.ops.economics import Economics, economics, plan_of, to_json
 from reconciler.ops.rates import RatedPriceBook
+from reconciler.tracked import refuse_foreign
 
 DEFAULT_OUT = Path(".alm") / "ops" / "report"
 STDOUT = "-"
+_ELSEWHERE = "or write it with --out DIR"
 
 
 def _markdown(econ: Economics, charts: Mapping[str, Path]) -> str:
@@ -70,10 +72,11 @@ def write_report(econ: Economics, fmt: str, out: Path) -> tuple[Path, dict[str, 
 
 def default_out(root: Path, fmt: str) -> Path:
     """.alm/ops/report in the repository; LinkedOut when a symlink out of it is on the
-    way (--out DIR, the user's own choice, is not checked)."""
+    way, Committed when git tracks a file under it (a pull request's file, never
+    overwritten). --out DIR, the user's own choice, is not checked."""
     folder = root / DEFAULT_OUT
-    refuse_link_out(
-        root, folder / FORMATS[fmt][0], remedy=f"{STATE_REMEDY}, or write it with --out DIR"
+    refuse_foreign(
+        root, folder, folder / FORMATS[fmt][0], what="the ops report", alternative=_ELSEWHERE
     )
     return folder
 
@@ -135,11 +138,11 @@ def report(
     plans = {spec.name: plan_of(spec.agent) for spec in state.agents}
     prices = RatedPriceBook(p for doc in state.pricing for p in doc.model.models)
     tasks = open_source(app.root, db, source)
+    folder = None if out == STDOUT else Path(out) if out else default_out(app.root, fmt)
     econ = economics(tasks.tasks(window, environment), plans, prices, window, tasks.label)
-    if out == STDOUT:
+    if folder is None:
         click.echo(printable(print_report(econ, fmt)), nl=False)  # trace text: no escapes
         return 0
-    folder = Path(out) if out is not None else default_out(app.root, fmt)
     path, charts = write_report(econ, fmt, folder)
     click.echo(printable(f"wrote {path} ({len(charts)} charts)"))
     for line in _headline(econ):
