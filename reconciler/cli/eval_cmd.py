@@ -10,7 +10,14 @@ import click
 
 from reconciler.cli.app import App
 from reconciler.cli.eval_report import report
-from reconciler.cli.eval_support import CACHE_FILE, files_at, progress_bar, trial_counts
+from reconciler.cli.eval_support import (
+    CACHE_FILE,
+    OutFile,
+    files_at,
+    progress_bar,
+    trial_counts,
+    write_out,
+)
 from reconciler.errors import ExitCode
 from reconciler.evals.bundle import affected_agents
 from reconciler.evals.engine import EngineConfig, RateLimit
@@ -20,12 +27,11 @@ from reconciler.evals.results_merge import merge
 from reconciler.evals.run import plan_jobs, run_evals
 from reconciler.evals.scope import Scope, check_selection, scope
 from reconciler.evals.trials import prewarm
-from reconciler.fsutil import write_atomic
 from reconciler.spec import source
 from reconciler.spec.state import DesiredState
 
 _SHARD = re.compile(r"^(\d+)/(\d+)$")
-_OUT = click.Path(dir_okay=False, path_type=Path)
+_OUT = OutFile()
 _IN = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
@@ -146,7 +152,7 @@ def eval_group(
     missing = tuple(NotEvaluated(u.agent, u.reason) for u in chosen.unevaluated)
     results = replace(run.results, run=replace(run.results.run, not_evaluated=missing))
     if out is not None:  # written whatever the verdict: the failures are in it
-        write_atomic(out, to_json(results))
+        write_out(out, to_json(results), "--out")
     return report(results)
 
 
@@ -157,5 +163,5 @@ def merge_cmd(files: tuple[Path, ...], out: Path) -> int:
     """Merge the results JSON of a run's shards into one."""
     shards = [read(f) for f in files]
     merged = merge(*shards)
-    write_atomic(out, to_json(merged))
+    write_out(out, to_json(merged), "--out")
     return report(merged)

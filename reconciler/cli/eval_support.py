@@ -1,5 +1,6 @@
 """What `alm eval` and `alm plan` share when they run evals: the result cache's place,
-the files a run reads at a ref, the progress bar, and the line counting the trials."""
+the files a run reads at a ref, the progress bar, the line counting the trials, and the
+files they write (--out, --json, --html)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from os import PathLike
 from pathlib import Path
 
 import click
@@ -14,8 +16,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from reconciler.cli.app import App
+from reconciler.errors import UsageError
 from reconciler.evals.providers import Mode
 from reconciler.evals.run import EvalRun, RunProgress
+from reconciler.fsutil import write_atomic
 from reconciler.spec import source
 
 CACHE_FILE = Path(".alm") / "cache" / "evals.sqlite"
@@ -68,3 +72,29 @@ def files_at(
     with tempfile.TemporaryDirectory(prefix="alm-ref-") as tmp:
         source.export_tree(app.root, ref, folders, Path(tmp))
         yield Path(tmp)
+
+
+class OutFile(click.Path):
+    """A file alm writes: a path, never empty (that would name the current folder)."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, path_type=Path)
+
+    def convert(
+        self, value: str | PathLike[str], param: click.Parameter | None, ctx: click.Context | None
+    ) -> str | bytes | PathLike[str]:
+        if value == "":
+            self.fail("expected the path of a file to write; got an empty one", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+def write_out(path: Path, text: str, option: str) -> None:
+    """Write an output file atomically; a path that cannot be written (a missing or
+    read-only folder, a device) is the caller's usage error, named with its option."""
+    try:
+        write_atomic(path, text)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UsageError(
+            f"{option} {path}: cannot write it ({reason}); expected a file in a writable folder"
+        ) from None

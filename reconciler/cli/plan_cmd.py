@@ -16,12 +16,12 @@ from pathlib import Path
 import click
 
 from reconciler.cli.app import App, pass_app
+from reconciler.cli.eval_support import OutFile, write_out
 from reconciler.cli.output import printable
 from reconciler.cli.plan_evals import EvalSides, Side, read_both, run_both
 from reconciler.cli.policy_inputs import change_input
 from reconciler.errors import AlmError, ExitCode
 from reconciler.evals.bundle import affected_agents
-from reconciler.fsutil import write_atomic
 from reconciler.github.context import read_event
 from reconciler.plan import model, render_html, render_md
 from reconciler.plan.build import PlanInputs, build
@@ -33,7 +33,7 @@ from reconciler.spec.checks import validate
 
 SUMMARY_BUDGET = 1_000_000  # GitHub's job summary holds 1 MiB per step
 SUMMARY_BYTES = 1 << 20
-_OUT = click.Path(dir_okay=False, path_type=Path)
+_OUT = OutFile()
 _IN = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
@@ -128,13 +128,13 @@ def gather(
 
 def write_outputs(report: PlanReport, out: Outputs) -> None:
     writers = (
-        (out.markdown, render_md.full),
-        (out.json, model.to_json),
-        (out.html, render_html.render),
+        (out.markdown, render_md.full, "--out"),
+        (out.json, model.to_json, "--json"),
+        (out.html, render_html.render, "--html"),
     )
-    for path, render in writers:
+    for path, render, option in writers:
         if path is not None:
-            write_atomic(path, render(report))
+            write_out(path, render(report), option)
 
 
 @click.command("plan")
