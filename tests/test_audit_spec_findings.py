@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from reconciler.spec.checks import validate
@@ -104,3 +107,35 @@ def test_diff_keeps_each_change_on_one_line(
     assert not any(line.startswith("  tool granted") for line in lines)
     change = next(line for line in lines if line.startswith("  description: "))
     assert change.endswith('→ "ok\\n  tool granted: crm.delete_all (read, low risk)\\rx"')
+
+
+@pytest.mark.parametrize("check", [True, False])
+def test_schema_never_reads_or_writes_through_a_link_out_of_the_repository(
+    fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str], tmp_path: Path, check: bool
+) -> None:
+    # a committed schemas/agent.schema.json -> /dev/zero made `alm schema --check` (run by
+    # the PR workflow) read without end; a schemas/ link made `alm schema` write outside
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "agent.schema.json").write_text("theirs\n")
+    schemas = fleet_repo.path / "schemas"
+    shutil.rmtree(schemas, ignore_errors=True)
+    schemas.symlink_to(outside, target_is_directory=True)
+    args = ["schema", "--check"] if check else ["schema"]
+    code, out, err = run(capsys, "-C", str(fleet_repo.path), *args)
+    assert (code, out) == (1, "")
+    assert err == (
+        "alm: schemas: a symlink out of the repository; alm never reads or writes through "
+        "it: remove the link; `alm schema` writes the schemas as files\n"
+    )
+    assert sorted(p.name for p in outside.iterdir()) == ["agent.schema.json"]
+    assert (outside / "agent.schema.json").read_text() == "theirs\n"
+
+
+def test_schema_counts_one_file_in_the_singular(
+    fleet_repo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "-C", str(fleet_repo.path), "schema")[0] == 0
+    fleet_repo.write("schemas/agent.schema.json", "{}\n")
+    code, out, _ = run(capsys, "-C", str(fleet_repo.path), "schema")
+    assert (code, out) == (0, "wrote 1 schema file in schemas/\n")

@@ -9,7 +9,7 @@ import click
 from reconciler.cli.app import App, pass_app
 from reconciler.cli.output import FORMATS, render
 from reconciler.errors import ExitCode, Finding
-from reconciler.fsutil import write_atomic
+from reconciler.fsutil import refuse_link_out, write_atomic
 from reconciler.wording import plural
 
 if TYPE_CHECKING:  # the models are imported in the commands, after a cold start forks
@@ -64,6 +64,9 @@ def validate(app: App, ref: str | None, fmt: str) -> int:
     return ExitCode.INVALID if errors else ExitCode.OK
 
 
+_LINK_REMEDY = "remove the link; `alm schema` writes the schemas as files"
+
+
 @click.command()
 @click.option("--check", is_flag=True, help="Fail when the committed schemas are out of date.")
 @pass_app
@@ -72,8 +75,11 @@ def schema(app: App, check: bool) -> int:
     from reconciler.spec.schema import SCHEMA_FOLDER, schema_files
 
     folder = app.root / SCHEMA_FOLDER
+    files = schema_files()
+    # a committed schemas/ link out (to /dev/zero, a home folder) is neither read nor written
+    refuse_link_out(app.root, *(folder / name for name in files), remedy=_LINK_REMEDY)
     stale = []
-    for name, text in schema_files().items():
+    for name, text in files.items():
         path = folder / name
         current = path.read_text("utf-8") if path.is_file() else None
         if current == text:
@@ -86,6 +92,8 @@ def schema(app: App, check: bool) -> int:
         return ExitCode.INVALID
     verb = "would write" if check else "wrote"
     click.echo(
-        f"{verb} {len(stale)} schema files in {SCHEMA_FOLDER}/" if stale else "schemas are current"
+        f"{verb} {plural(len(stale), 'schema file')} in {SCHEMA_FOLDER}/"
+        if stale
+        else "schemas are current"
     )
     return ExitCode.OK
