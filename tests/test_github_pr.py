@@ -11,7 +11,7 @@ import pytest
 from reconciler.errors import AlmError
 from reconciler.github import owners, pr, sticky
 from reconciler.plan import render_md, verdict
-from reconciler.plan.model import FindingEntry, PlanReport
+from reconciler.plan.model import FindingEntry, Links, PlanReport
 from reconciler.policy.approvals import Review, evaluate
 from tests import planfixtures
 from tests.github_server import GitHubServer, load_payload
@@ -219,7 +219,9 @@ def test_comment_that_cannot_be_posted_fails_loudly(server: GitHubServer, tmp_pa
 def test_a_70000_character_report_stays_one_valid_comment(
     server: GitHubServer, tmp_path: Path
 ) -> None:
-    huge = report_for(planfixtures.huge())
+    run = f"https://github.com/{REPO}/actions/runs/9"  # links elsewhere are not posted
+    own = Links(html_report=f"{run}/artifacts/7", job_summary=f"{run}#summary", run=run)
+    huge = report_for(planfixtures.huge().model_copy(update={"links": own}))
     assert len(render_md.full(huge)) > 70_000
     run_pr(server, tmp_path, huge)
     [body] = comment_bodies(server)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.plan.markdown import md_text
 from reconciler.plan.model import FindingEntry, PlanReport, Verdict
 
 CONTEXT = "alm/gate"
@@ -75,7 +76,8 @@ def check_run(report: PlanReport, verdict: Verdict, link: str | None) -> CheckRu
     found = [f for f in report.findings if f.file]
     notes = [annotation(f) for f in found[:MAX_ANNOTATIONS]]
     batches = [notes[i : i + BATCH] for i in range(0, len(notes), BATCH)] or [[]]
-    lines = [f"**{HEADLINE[verdict.status]}**", *(f"- {r.text}" for r in verdict.reasons)]
+    # the summary is markdown GitHub renders, and the reasons are the report's text
+    lines = [f"**{HEADLINE[verdict.status]}**", *(f"- {md_text(r.text)}" for r in verdict.reasons)]
     if len(found) > MAX_ANNOTATIONS:
         lines.append(f"{len(found) - MAX_ANNOTATIONS} more findings are in the full report.")
     if link:

@@ -22,6 +22,7 @@ from reconciler.github.context import Context
 from reconciler.plan.model import PlanReport
 
 JSON = dict[str, Any]
+_SHA = re.compile(r"[0-9a-f]{40}")
 
 
 @dataclass(frozen=True)
@@ -101,20 +102,29 @@ def from_workflow_run(ctx: Context, report: PlanReport, api: Api) -> Target:
     if recorded.repository and recorded.repository.lower() != ctx.repository.lower():
         raise AlmError(f"refused: the report names {recorded.repository}, not {ctx.repository}")
     run_head = _get(run, "head_sha")
+    if not isinstance(run_head, str) or not _SHA.fullmatch(run_head):
+        raise AlmError("the workflow_run event names no head commit (workflow_run.head_sha)")
     if recorded.head_sha != run_head:
         raise AlmError(
             f"refused: the report records head {recorded.head_sha[:12]} but the workflow run "
-            f"that produced it ran on {str(run_head)[:12]}"
+            f"that produced it ran on {run_head[:12]}"
         )
     pull = _existing(api, recorded.number, ctx.repository)
     run_repo = _get(run, "head_repository", "full_name")
     run_branch = _get(run, "head_branch")
     if not _same_source(pull, run_repo, run_branch):
+        theirs, ours = _source(pull.head_repo, pull.head_ref), _source(run_repo, run_branch)
         raise AlmError(
-            f"refused: pull request #{pull.number} comes from {pull.head_repo}:{pull.head_ref}, "
-            f"not from the run's {run_repo}:{run_branch}; the report names another pull request"
+            f"refused: pull request #{pull.number} comes from {theirs}, not from the run's "
+            f"{ours}; the report names another pull request"
         )
     return _checked_head(report, pull)
+
+
+def _source(repo: Any, branch: Any) -> str:
+    """owner/name:branch as the message shows it; a fork deleted since is named so."""
+    where = repo if isinstance(repo, str) else "(a deleted repository)"
+    return f"{where}:{branch}" if isinstance(branch, str) else where
 
 
 def _same_source(pull: Pull, repo: Any, branch: Any) -> bool:
@@ -124,7 +134,7 @@ def _same_source(pull: Pull, repo: Any, branch: Any) -> bool:
 
 
 def _merge_group_sha(sha: Any, where: str) -> MergeGroup:
-    if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{40}", sha):
+    if not isinstance(sha, str) or not _SHA.fullmatch(sha):
         raise AlmError(f"the event names no merge group commit ({where})")
     return MergeGroup(sha)
 

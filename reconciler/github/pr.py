@@ -10,6 +10,7 @@ all. A failed comment fails the job (AlmError, exit 1).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from github import GithubException
@@ -24,6 +25,7 @@ from reconciler.plan.model import PlanReport, Verdict
 from reconciler.policy.codeowners import LOCATIONS
 
 MARKER = "<!-- alm:report -->"
+_AFTER_RUN_ID = re.compile(r"\d{1,20}(?:[/#?][A-Za-z0-9/#?=&._-]{0,200})?")
 
 
 @dataclass
@@ -33,6 +35,7 @@ class Result:
 
 
 def run(ctx: Context, api: Api, report: PlanReport, render: sticky.Render) -> Result:
+    report = own_links(ctx, report)
     target = locate.locate(ctx, report, api)
     if isinstance(target, locate.Stale):
         return Result(target.why)
@@ -58,6 +61,24 @@ def _pull_request(
     publish_gate(ctx, api, pull.head_sha, counted, counted.verdict, log)
     done = comment.upsert(api, pull.number, text, MARKER, write)
     return Result(f"PR #{pull.number}: comment {done}; alm/gate {state}", log)
+
+
+def own_links(ctx: Context, report: PlanReport) -> PlanReport:
+    """The report with only the links that lead to a workflow run of this repository.
+    Under workflow_run the report is an artifact a pull request's run wrote (a fork's
+    workflow can write any file), and the comment and the status are alm's word: a link
+    to another site there would be the pull request's, shown as the bot's."""
+    prefix = f"{ctx.server_url}/{ctx.repository}/actions/runs/".lower()
+
+    def own(url: str | None) -> str | None:
+        if url is None or url[: len(prefix)].lower() != prefix:
+            return None
+        return url if _AFTER_RUN_ID.fullmatch(url[len(prefix) :]) else None
+
+    found = report.links
+    fields = ("html_report", "job_summary", "run")
+    kept = found.model_copy(update={f: own(getattr(found, f)) for f in fields})
+    return report if kept == found else report.model_copy(update={"links": kept})
 
 
 def _names_head(report: PlanReport, text: str, render: sticky.Render) -> bool:
