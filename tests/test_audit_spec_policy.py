@@ -67,3 +67,44 @@ def test_a_rule_added_to_a_policy_is_new_and_its_neighbours_are_not(
         ("cost/ceiling-per-task", "support-triage"): False,
         ("cost/no-triage", "support-triage"): True,
     }
+
+
+LEAST = "policies/least-privilege.yaml"
+WILDCARD = '"object.tools.all(t, !t.wildcard)"'
+
+
+@pytest.mark.parametrize(
+    ("pattern", "why"),
+    [
+        ("^(?!crm)", "look-around, including look-ahead and look-behind, is not supported"),
+        ("[a-", "unclosed character class"),
+    ],
+)
+def test_a_pattern_literal_the_engine_cannot_run_is_an_error_at_the_policy(
+    governed: GitRepo, capsys: pytest.CaptureFixture[str], pattern: str, why: str
+) -> None:
+    # it failed every evaluation instead: one error per agent, worded "not a valid regex:;"
+    expression = f"\"object.tools.all(t, !t.wildcard && !t.name.matches('{pattern}'))\""
+    governed.replace(LEAST, WILDCARD, expression)
+    code, data = check_json(governed, capsys)
+    assert code == 1
+    violations = data["violations"]
+    assert isinstance(violations, list) and len(violations) == 1
+    (bad,) = violations
+    column = expression.index(pattern) - 1  # 1-based, within the expression
+    assert bad["kind"] == "bad-policy" and bad["code"] == "policy-expression"
+    assert (bad["file"], bad["line"], bad["agent"]) == (LEAST, 14, None)
+    assert bad["message"] == (
+        f"policy least-privilege, no-wildcard-grants: pattern {pattern!r} cannot run: {why}; "
+        f"expected RE2 syntax (no lookaround or backreferences) (column {column} of the "
+        "expression)"
+    )
+
+
+def test_a_pattern_the_engine_runs_is_no_finding(
+    governed: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    expression = "\"object.tools.all(t, !t.wildcard && !t.name.matches('^(?i)zzz\\\\\\\\.'))\""
+    governed.replace(LEAST, WILDCARD, expression)
+    code, data = check_json(governed, capsys)
+    assert (code, data["violations"]) == (0, [])

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import cel
 
 from reconciler.errors import Finding, Location, Severity
-from reconciler.policy import celparse
+from reconciler.policy import celparse, celregex
 from reconciler.policy.celparse import Node
 from reconciler.policy.cost import BUDGET, MAX_NESTED, bound, nesting
 from reconciler.policy.needs import Need, settle
@@ -289,6 +289,7 @@ def _static_checks(
             if target in compiled.needs[source.kind]:
                 compiled.needs[source.kind][target].merge(need)
         paths.extend(analysis.paths)
+    errors.update(dict.fromkeys(celregex.bad_patterns(tree)))
     for pos, message in errors:
         compiled.findings.append(source.bad("policy-expression", message + _column(pos)))
     return None if errors else (tuple(dict.fromkeys(paths)), frozenset(reads))
