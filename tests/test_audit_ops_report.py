@@ -5,6 +5,7 @@ of overwriting it; --out DIR, the user's own choice, still writes."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,18 @@ def test_the_same_files_untracked_are_rewritten(capsys, repo, db, tmp_path) -> N
                        "--format", "html", "--out", str(out))  # fmt: skip
     assert code == 0, err
     assert (out / "report.html").is_file()
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        ("--since", "0001-01-01T00:00:00+01:00", "--until", "9999-12-31T23:59:59-06:00"),
+        ("--since", "999999w"),
+        ("--hours", "1e15"),
+    ],
+)
+def test_a_window_past_what_the_store_holds_reads_all_of_it(capsys, repo, db, window) -> None:
+    code, stdout, err = alm(capsys, repo, "ops", "report", "--db", str(db), *window,
+                            "--format", "json", "--out", "-")  # fmt: skip
+    assert code == 0, err
+    assert json.loads(stdout)["total"]["tasks"] == 52

@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple, Protocol
 
@@ -175,23 +175,27 @@ class Window:
 _DURATION = re.compile(r"(\d{1,6})([smhdw])")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 DEFAULT_HOURS = 24
+MAX_NS = (1 << 63) - 1  # the store's largest integer: 2262-04-11T23:47:16Z
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def parse_time(text: str, now: datetime, option: str) -> int:
     """Unix ns of `text`: a duration before now (90m, 24h, 7d) or an ISO 8601 time
-    (a time without zone is UTC)."""
+    (a time without zone is UTC), held between 1970 and MAX_NS (no span is outside:
+    --since 0001-01-01 or 999999w means from the first trace, --until 9999-12-31 to the
+    last)."""
     value = text.strip()
     if match := _DURATION.fullmatch(value):
         seconds = int(match.group(1)) * _UNIT_S[match.group(2)]
-        return _ns(now - timedelta(seconds=seconds))
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return _bounded(_ns(now) - seconds * NS_PER_S)
+    try:  # upper(): RFC 3339 allows a lowercase t and z
+        moment = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     except ValueError:
         raise UsageError(
             f"{option} {text!r}: expected a duration before now (30m, 24h, 7d) or an "
             "ISO 8601 time (2026-11-30T12:00:00Z)"
         ) from None
-    return _ns(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    return _bounded(_ns(moment if moment.tzinfo else moment.replace(tzinfo=UTC)))
 
 
 def parse_window(
@@ -203,18 +207,25 @@ def parse_window(
         raise UsageError("--since and --hours both give the window's start; expected one")
     if hours is not None and not (math.isfinite(hours) and hours > 0):
         raise UsageError(f"--hours {hours}: expected a positive number of hours")
-    end = parse_time(until, moment, "--until") if until is not None else _ns(moment)
+    end = parse_time(until, moment, "--until") if until is not None else _bounded(_ns(moment))
     if since is not None:
         start = parse_time(since, moment, "--since")
-    else:
-        start = end - int((hours or DEFAULT_HOURS) * 3600 * NS_PER_S)
+    else:  # float hours: a span past the epoch (or infinite once in ns) starts at it
+        span = (hours or DEFAULT_HOURS) * 3600 * NS_PER_S
+        start = _bounded(end - int(span)) if span < end else 0
     if start >= end:
         raise UsageError(f"the window starts at {_iso(start)}, not before its end {_iso(end)}")
     return Window(start, end)
 
 
 def _ns(moment: datetime) -> int:
-    return int(moment.timestamp()) * NS_PER_S + moment.microsecond * 1000
+    """Exact unix ns (a timestamp() float would round, and overflow near year 1)."""
+    elapsed = moment - _EPOCH
+    return (elapsed.days * 86400 + elapsed.seconds) * NS_PER_S + elapsed.microseconds * 1000
+
+
+def _bounded(time_ns: int) -> int:
+    return min(max(time_ns, 0), MAX_NS)
 
 
 def _iso(time_ns: int) -> str:
