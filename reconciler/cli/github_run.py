@@ -5,6 +5,7 @@ commands nothing."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -18,7 +19,7 @@ from reconciler.cli.app import App
 from reconciler.cli.output import printable
 from reconciler.deploy import audit
 from reconciler.deploy.audit_git import GitAuditStore
-from reconciler.errors import AlmError, UsageError
+from reconciler.errors import AlmError, UnknownRefError, UsageError
 from reconciler.fsutil import read_limited
 from reconciler.github import api as gh
 from reconciler.github import context, deployed, pr
@@ -28,6 +29,7 @@ from reconciler.spec.state import DesiredState
 
 T = TypeVar("T")
 NO_COMMIT = "0" * 40
+SHA = re.compile(r"[0-9a-f]{40}")
 MAX_AUDIT_BYTES = 256 << 20
 
 
@@ -70,8 +72,11 @@ def comment_deployed(app: App, report: Path | None, audit_dirs: tuple[Path, ...]
     if ctx.event_name != "push":
         raise UsageError(f"GITHUB_EVENT_NAME={ctx.event_name or '(unset)'}: expected push")
     sha = ctx.event.get("after")
-    if not isinstance(sha, str) or len(sha) != 40:
-        raise AlmError("the push event names no pushed commit (after)")
+    if not isinstance(sha, str) or not SHA.fullmatch(sha):
+        raise AlmError("the push event names no pushed commit (after: 40 hex digits)")
+    if sha == NO_COMMIT:  # GitHub's `after` when a push deletes the branch
+        click.echo("the push deleted the branch: nothing deploys, no comment")
+        return
     plan = model.read(report) if report is not None else None
     found = _logged(retry, lambda: deployed.merged_pull(api.pulls_of_commit(sha), sha))
     if found.pull is None:
@@ -94,9 +99,25 @@ def comment_deployed(app: App, report: Path | None, audit_dirs: tuple[Path, ...]
 def _steps_from_repo(app: App, event: dict[str, object], sha: str) -> list[model.EnvironmentStep]:
     before = event.get("before")
     base: DesiredState | None = None
-    if isinstance(before, str) and before and before != NO_COMMIT:
-        base = app.load(before)
+    if isinstance(before, str) and SHA.fullmatch(before) and before != NO_COMMIT:
+        base = _base_state(app, before, sha)
     return deployed.steps_from_state(base, app.load(sha))
+
+
+def _base_state(app: App, before: str, sha: str) -> DesiredState | None:
+    """The state before the push; when a force push left `before` out of this clone, the
+    pushed commit's first parent's (what the push changed last), said on stderr."""
+    missing = {
+        before: f"the push's before commit {before[:12]} is not in this clone (a force "
+        f"push?): what {sha[:12]} changed is read against its first parent",
+        f"{sha}^": f"{sha[:12]} has no parent here: every agent counts as changed",
+    }
+    for ref, why in missing.items():
+        try:
+            return app.load(ref)
+        except UnknownRefError:
+            _echo_log([why])
+    return None
 
 
 def stored_rows(

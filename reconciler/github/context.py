@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from reconciler.errors import AlmError, UsageError
 from reconciler.evals import safejson
@@ -48,6 +49,28 @@ def _required(env: Mapping[str, str], name: str, what: str) -> str:
     return value
 
 
+def _base_url(env: Mapping[str, str], name: str, default: str) -> str:
+    """An http(s) URL with a host (GitHub's own when unset), without a trailing slash."""
+    value = (env.get(name) or "").strip() or default
+    if not _is_base_url(value):
+        # the value is not echoed: a URL with user:password@ would print a credential
+        raise UsageError(
+            f"{name} is not an http(s) URL with a host and no user or password; "
+            f"expected one such as {default} (set by GitHub Actions)"
+        )
+    return value.rstrip("/")
+
+
+def _is_base_url(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+        host, _port = parts.hostname, parts.port
+    except ValueError:  # a malformed port or IPv6 address
+        return False
+    credentials = parts.username is not None or parts.password is not None
+    return parts.scheme in ("http", "https") and bool(host) and not credentials
+
+
 def read_event(path: str | None) -> JSON:
     """The webhook payload GitHub wrote for this run; {} without GITHUB_EVENT_PATH."""
     if not path:
@@ -72,7 +95,7 @@ def from_env(env: Mapping[str, str]) -> Context:
         event=read_event(env.get("GITHUB_EVENT_PATH")),
         repository=repository,
         token=token,
-        api_url=(env.get("GITHUB_API_URL") or PUBLIC_API).rstrip("/"),
-        server_url=(env.get("GITHUB_SERVER_URL") or PUBLIC_SERVER).rstrip("/"),
+        api_url=_base_url(env, "GITHUB_API_URL", PUBLIC_API),
+        server_url=_base_url(env, "GITHUB_SERVER_URL", PUBLIC_SERVER),
         run_id=env.get("GITHUB_RUN_ID") or None,
     )

@@ -60,12 +60,27 @@ def steps_from_state(before: DesiredState | None, after: DesiredState) -> list[E
 
 
 def message(sha: str, steps: Sequence[EnvironmentStep]) -> str:
+    """What merging would deploy, within GitHub's budget: when every agent's name does not
+    fit (a change to the catalog of a large fleet), each environment names fewer of its
+    agents and counts the others, never split into another comment."""
+    shown = max((len(s.agents) for s in steps), default=0)
+    while True:
+        text = _would_deploy(sha, steps, shown)
+        if sticky.utf16_length(text) <= sticky.LIMIT or shown == 0:
+            return text
+        shown //= 2
+
+
+def _would_deploy(sha: str, steps: Sequence[EnvironmentStep], shown: int) -> str:
     lines = [MARKER, f"### alm: what merging {sha[:12]} would deploy", ""]
     busy = [s for s in steps if s.agents]
     if not busy:
         lines.append("No agent changed: nothing to deploy.")
     for number, step in enumerate(busy, start=1):
-        agents = ", ".join(md_text(a) for a in step.agents)
+        agents = ", ".join(md_text(a) for a in step.agents[:shown])
+        more = len(step.agents) - shown
+        if more > 0:
+            agents += f"{', ' if shown else ''}…and {more} more agent(s)"
         gates = f" (gates: {md_text(', '.join(step.gates))})" if step.gates else ""
         lines.append(f"{number}. **{md_text(step.environment)}**: {agents}{gates}")
     lines += ["", "_Deploys are not applied yet: this is what would deploy, in promotion order._"]

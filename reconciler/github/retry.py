@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from github import GithubException
@@ -98,4 +99,23 @@ def describe(exc: Exception) -> str:
     if isinstance(exc, GithubException):
         message = _message(exc).splitlines()
         return f"HTTP {exc.status}" + (f" ({message[0][:200]})" if message else "")
+    where = _server(exc)
+    if isinstance(exc, requests.Timeout) and where:
+        return f"{type(exc).__name__} (no answer from {where} in time)"
+    if isinstance(exc, requests.ConnectionError) and where:
+        return f"{type(exc).__name__} (cannot connect to {where}: is GITHUB_API_URL right?)"
     return type(exc).__name__
+
+
+def _server(exc: Exception) -> str | None:
+    """scheme://host:port of the request that failed (never its path, query or headers)."""
+    request = getattr(exc, "request", None)
+    url = getattr(request, "url", None)
+    if not isinstance(url, str):
+        return None
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "") if host else None
