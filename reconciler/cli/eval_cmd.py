@@ -13,6 +13,7 @@ from reconciler.cli.eval_report import report
 from reconciler.cli.eval_support import (
     CACHE_FILE,
     OutFile,
+    code_folders,
     files_at,
     progress_bar,
     trial_counts,
@@ -139,7 +140,8 @@ def eval_group(
         jobs = plan_jobs(state, names, shard, selection)
         commit = source.resolve_ref(app.root, ref) if ref else None
         cache_path = None if no_cache else app.root / CACHE_FILE
-        with progress_bar() as advance, files_at(app, ref, mode) as files:
+        folders = ("agents", "evals", *code_folders(state, names))
+        with progress_bar() as advance, files_at(app, ref, mode, folders) as files:
             run = run_evals(
                 files, state, jobs, mode, EngineConfig(concurrency, rate_limits), cache_path,
                 advance, ref=ref, commit=commit, shard=shard, selection=selection, agents=names,

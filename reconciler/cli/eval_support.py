@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from os import PathLike
 from pathlib import Path
@@ -17,10 +17,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from reconciler.cli.app import App
 from reconciler.errors import UsageError
+from reconciler.evals.inputs import code_paths
 from reconciler.evals.providers import Mode
 from reconciler.evals.run import EvalRun, RunProgress
 from reconciler.fsutil import write_atomic
 from reconciler.spec import source
+from reconciler.spec.state import DesiredState
 
 CACHE_FILE = Path(".alm") / "cache" / "evals.sqlite"
 REDRAW_S = 0.1
@@ -56,6 +58,13 @@ def trial_counts(planned: int, run: EvalRun) -> str:
         f"{planned} trials: {run.ran} run, {run.cached} from the cache, "
         f"{run.not_run} not run; {run.model_calls} model calls"
     )
+
+
+def code_folders(state: DesiredState, agents: Sequence[str]) -> tuple[str, ...]:
+    """Where the command agents among `agents` keep their code (their folder, and folders
+    their command names elsewhere in the repository): exported with them at a ref."""
+    found = {path for s in state.agents if s.name in agents for path in code_paths(s.agent)}
+    return tuple(sorted(found))
 
 
 @contextmanager

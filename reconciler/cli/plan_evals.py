@@ -11,7 +11,13 @@ from pathlib import Path
 import click
 
 from reconciler.cli.app import App
-from reconciler.cli.eval_support import CACHE_FILE, files_at, progress_bar, trial_counts
+from reconciler.cli.eval_support import (
+    CACHE_FILE,
+    code_folders,
+    files_at,
+    progress_bar,
+    trial_counts,
+)
 from reconciler.evals.engine import EngineConfig
 from reconciler.evals.providers import Mode
 from reconciler.evals.results import NotEvaluated, Results, read
@@ -46,7 +52,8 @@ class Side:
 
 def _folders(state: DesiredState, agents: Sequence[str]) -> tuple[str, ...]:
     found = [s.folder for s in state.agents if s.name in agents]
-    return tuple(f"{top}/{folder}" for folder in sorted(found) for top in ("agents", "evals"))
+    own = tuple(f"{top}/{folder}" for folder in sorted(found) for top in ("agents", "evals"))
+    return own + code_folders(state, agents)
 
 
 def run_side(app: App, side: Side, agents: Sequence[str]) -> tuple[Results, EvalRun]:

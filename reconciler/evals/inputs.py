@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -67,11 +68,24 @@ def _builtin_inputs(root: Path, agent: Agent, mode: str) -> str | None:
     return "" if mode == "live" else folder_digest(root / "evals" / agent.name / "cassettes")
 
 
+def code_paths(agent: Agent) -> list[str]:
+    """The repository paths a command agent's code is in: its own folder, and the folder of
+    each path its command names inside the repository (a script's sibling modules come
+    with it), e.g. examples/command-agent for ../../examples/command-agent/agent.py. What
+    the result cache hashes, and what a run at a git ref exports besides agents/."""
+    home = f"agents/{agent.name}"
+    paths = {home}
+    for arg in agent.runtime.command or ():
+        named = posixpath.normpath(posixpath.join(home, arg))
+        outside = named in (".", "..") or named.startswith(("../", "/"))
+        if outside or arg.startswith("-") or named == home or named.startswith(home + "/"):
+            continue
+        paths.add(posixpath.dirname(named) or named)
+    return sorted(paths)
+
+
 def _command_inputs(root: Path, agent: Agent, _mode: str) -> str | None:
-    # the agent's own code: its folder, and files its command names inside the repository
-    workdir = root / "agents" / agent.name
-    files = [workdir / arg for arg in agent.runtime.command or ()]
-    return tree_digest(root, [workdir, *files])
+    return tree_digest(root, [root / path for path in code_paths(agent)])
 
 
 def _http_inputs(_root: Path, _agent: Agent, _mode: str) -> str | None:
