@@ -11,11 +11,25 @@ from pathlib import Path
 from reconciler.errors import AlmError
 
 
+def ordinary_mode() -> int:
+    """The mode open() would give a new file under the current umask (mkstemp's is 0600)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_atomic(path: Path, data: str | bytes) -> None:
+    """Replace ``path`` with ``data`` whole; the file keeps its mode, or gets an ordinary
+    one when new (a bundle or schema others read must not turn private)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        mode = ordinary_mode()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(raw)
             handle.flush()
