@@ -15,7 +15,7 @@ from reconciler.cli.ops_options import DEFAULT_DB, db_path
 from reconciler.cli.output import printable
 from reconciler.errors import AlmError
 from reconciler.ops.model import BAD_KINDS, BadSpan, Span
-from reconciler.ops.otlp import open_trace_file, read_lines
+from reconciler.ops.otlp import TraceFileError, open_trace_file, read_lines
 from reconciler.ops.sources import known_agents
 from reconciler.ops.store import IngestReport, open_store
 
@@ -40,15 +40,21 @@ def check_readable(files: Iterable[str]) -> None:
 
 
 class LineCount:
-    """Counts the lines read, file by file, as they stream through."""
+    """Counts the lines read, file by file, as they stream through, and the files that
+    could not be read to their end (a truncated or corrupt gzip/zstd stream): what came
+    before the damage is kept, and the other files are still read."""
 
     def __init__(self) -> None:
         self.lines = 0
+        self.unreadable: list[TraceFileError] = []
 
     def spans(self, files: Iterable[str]) -> Iterator[Span | BadSpan]:
         for name in files:
             where = "<stdin>" if name == STDIN else name
-            yield from read_lines(self._counted(open_trace_file(name)), where)
+            try:
+                yield from read_lines(self._counted(open_trace_file(name)), where)
+            except TraceFileError as error:
+                self.unreadable.append(error)
 
     def _counted(self, lines: Iterator[bytes]) -> Iterator[bytes]:
         for line in lines:
@@ -104,3 +110,5 @@ def ingest(app: App, files: tuple[str, ...], db: Path | None) -> None:
     click.echo(summary(report, len(files), counter.lines, shown))
     for row in bad_table(report):
         click.echo(row)
+    if counter.unreadable:  # what was read is stored, but the run did not read everything
+        raise AlmError("\n".join(printable(str(e)) for e in counter.unreadable))
