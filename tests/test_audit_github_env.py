@@ -7,6 +7,8 @@ from __future__ import annotations
 import copy
 import re
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from reconciler.errors import UsageError
 from reconciler.github import api as gh
 from reconciler.github import context, deployed, sticky
 from reconciler.github.retry import RetryPolicy, describe
+from reconciler.plan import model
 from reconciler.plan.model import EnvironmentStep
 from tests.cli import run
 from tests.github_server import GitHubServer, load_payload
@@ -47,7 +50,7 @@ def test_a_bad_api_url_is_a_usage_error_naming_it(
 ) -> None:  # fmt: skip
     _setenv(monkeypatch, env_for(server, tmp_path, "pull_request", pull_request_event()))
     monkeypatch.setenv("GITHUB_API_URL", url)
-    plan = write_json(tmp_path / "plan.json", report_for().model_dump_json())
+    plan = write_json(tmp_path / "plan.json", model.to_json(report_for()))
     code, _, err = run(capsys, "github", "pr", "--report", str(plan))
     assert code == 2 and "GITHUB_API_URL is not an http(s) URL" in err, err
     assert "unexpected" not in err and server.requests == []
@@ -134,3 +137,40 @@ def test_what_a_large_fleet_would_deploy_fits_one_comment_and_counts_the_rest() 
     assert 0 < shown < 3000
     more = 3000 - shown
     assert sum(int(n) for n in re.findall(r"…and (\d+) more agent\(s\)", text)) == more
+
+
+class _WebPage(BaseHTTPRequestHandler):
+    """What github.com (not its API) or a login proxy answers: a page, with 200."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()
+        self.wfile.write(b"<html><body>Sign in</body></html>")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("command", ["pr", "deployed"])
+def test_a_web_page_instead_of_the_api_is_explained_not_a_crash(
+    server: GitHubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], command: str,
+) -> None:  # fmt: skip
+    page = ThreadingHTTPServer(("127.0.0.1", 0), _WebPage)
+    threading.Thread(target=page.serve_forever, kwargs={"poll_interval": 0.02}).start()
+    try:
+        if command == "pr":
+            _setenv(monkeypatch, env_for(server, tmp_path, "pull_request", pull_request_event()))
+            plan = write_json(tmp_path / "plan.json", model.to_json(report_for()))
+            args = ["--report", str(plan)]
+        else:
+            _push(server, tmp_path, monkeypatch, after=MERGE)
+            args = []
+        monkeypatch.setenv("GITHUB_API_URL", f"http://127.0.0.1:{page.server_address[1]}")
+        code, _, err = run(capsys, "github", command, *args)
+    finally:
+        page.shutdown()
+        page.server_close()
+    assert code == 1 and "is GITHUB_API_URL the REST API" in err, err
+    assert "unexpected" not in err

@@ -19,6 +19,7 @@ from github.CheckRun import CheckRun
 from github.IssueComment import IssueComment
 from github.PullRequest import PullRequest
 
+from reconciler.errors import AlmError
 from reconciler.github.context import Context
 from reconciler.github.retry import RetryPolicy
 from reconciler.policy.approvals import Review
@@ -61,7 +62,18 @@ def connect(ctx: Context, per_page: int = PER_PAGE, timeout: int = 30) -> Github
     )
 
 
+def not_the_api(what: str) -> AlmError:
+    """An answer without the fields GitHub's REST API sends (such as a web page with 200
+    from github.com itself or a proxy): said plainly, not an AttributeError (exit 4)."""
+    return AlmError(
+        f"the GitHub API answered {what} without its fields: is GITHUB_API_URL the REST "
+        "API (https://api.github.com, or https://HOST/api/v3 on GitHub Enterprise Server)?"
+    )
+
+
 def _pull(p: PullRequest) -> Pull:
+    if p.head is None or p.base is None or not isinstance(p.number, int):
+        raise not_the_api("a pull request")
     head_repo = p.head.repo.full_name if p.head.repo is not None else None
     return Pull(
         number=p.number,
@@ -200,7 +212,10 @@ class Api:
 
     def pulls_of_commit(self, sha: str) -> list[Pull]:
         def read() -> list[Pull]:
-            return [_pull(p) for p in self.repo.get_commit(sha).get_pulls()]
+            try:
+                return [_pull(p) for p in self.repo.get_commit(sha).get_pulls()]
+            except (TypeError, AttributeError):  # PyGithub paging through a non-list answer
+                raise not_the_api("the pull requests of a commit") from None
 
         return self.retry.call("list the pull requests of the commit", read)
 
