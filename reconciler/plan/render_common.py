@@ -18,6 +18,7 @@ from reconciler.plan.model import (
     Approval,
     CaseEntry,
     CheckEntry,
+    Cost,
     Evals,
     FindingEntry,
     Links,
@@ -95,6 +96,26 @@ def percent_change(base: float, head: float) -> str:
     if base == 0:
         return "new cost" if head else "no change"
     return f"{(head - base) / base * 100:+.1f}%"
+
+
+def uncosted(cost: Cost) -> str | None:
+    """How many changed agents the totals leave out (not evaluated on a side, or no declared
+    volume), so that a missing figure never reads as "no change"; None when none is."""
+    missing = sum(r.delta_monthly is None for r in cost.rows)
+    return f"{plural(missing, 'agent', 'agents')} not costed" if missing else None
+
+
+def cost_change(cost: Cost, monthly: bool = False) -> str:
+    """The totals' change: "+$12.50/month (+3.1%)", or with the base and head
+    ("$400 → $412.50 (Δ +$12.50, +3.1%)"); "not known" when no changed agent is costed."""
+    base, head = cost.total_monthly_base, cost.total_monthly_head
+    gap = uncosted(cost)
+    if gap and all(r.delta_monthly is None for r in cost.rows):
+        return f"not known ({gap})"
+    change = percent_change(base, head) + (f"; {gap}" if gap else "")
+    if monthly:
+        return f"{money(base)} → {money(head)} (Δ {signed_money(head - base)}, {change})"
+    return f"{signed_money(head - base)}/month ({change})"
 
 
 def _rate(v: float) -> str:

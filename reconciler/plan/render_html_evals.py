@@ -17,11 +17,11 @@ from reconciler.plan.render_common import (
     case_facts,
     check_icon,
     check_summary,
+    cost_change,
     esc,
     metric_delta,
     metric_value,
     money,
-    percent_change,
     plural,
     signed_money,
     trial_counts,
@@ -125,12 +125,9 @@ def _cost_row(r: CostRow) -> list[str]:
 
 def cost(report: PlanReport) -> str:
     c = report.cost
-    delta = c.total_monthly_head - c.total_monthly_base
     rows = sorted(c.rows, key=lambda r: -abs(r.delta_monthly or 0))
     parts = [
-        f"<p><strong>Total monthly</strong>: {money(c.total_monthly_base)} → "
-        f"{money(c.total_monthly_head)} (Δ {signed_money(delta)}, "
-        f"{percent_change(c.total_monthly_base, c.total_monthly_head)})</p>",
+        f"<p><strong>Total monthly</strong>: {esc(cost_change(c, monthly=True))}</p>",
         items([f"⛔ {esc(x.agent)}: {esc(x.text)} (policy {esc(x.policy)})" for x in c.breaches]),
         table(COST_HEADER, [_cost_row(r) for r in rows]),
         f"<p>This eval run cost {money(c.eval_run_cost_usd)}. Prices: {esc(c.price_source)}.</p>",

@@ -13,10 +13,10 @@ from reconciler.plan.render_common import (
     case_facts,
     check_icon,
     check_summary,
+    cost_change,
     metric_delta,
     metric_value,
     money,
-    percent_change,
     plural,
     signed_money,
     trial_counts,
@@ -142,13 +142,7 @@ def _monthly(row: CostRow) -> str:
 def cost(b: Builder, report: PlanReport) -> None:
     c = report.cost
     b.section("cost", P_COST, heading("cost"))
-    delta = c.total_monthly_head - c.total_monthly_base
-    b.add(
-        f"**Total monthly**: {money(c.total_monthly_base)} → {money(c.total_monthly_head)} "
-        f"(Δ {signed_money(delta)}, {percent_change(c.total_monthly_base, c.total_monthly_head)})",
-        P_COST,
-        "note",
-    )
+    b.add(f"**Total monthly**: {cost_change(c, monthly=True)}", P_COST, "note")
     breaches = [(f"⛔ {inline(x.agent)}: {inline(x.text)} (policy {inline(x.policy)})", P_COST)
                 for x in c.breaches]  # fmt: skip
     bullets(b, breaches, "reason", None, b.new_group())

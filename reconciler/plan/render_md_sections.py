@@ -12,14 +12,13 @@ from reconciler.plan.render_common import (
     REVIEWS_NOT_READ,
     SECTION_TITLES,
     approval_for,
+    cost_change,
     finding_place,
     findings_in_order,
     newness,
-    percent_change,
     plural,
     short_sha,
     side,
-    signed_money,
     title,
 )
 from reconciler.plan.render_fit import Builder
@@ -66,11 +65,7 @@ def overview(report: PlanReport) -> str:
         parts.append(
             f"evals: {problems} of {len(evals.agents)} agents failed, regressed or not run"
         )
-    delta = cost.total_monthly_head - cost.total_monthly_base
-    parts.append(
-        f"cost {signed_money(delta)}/month "
-        f"({percent_change(cost.total_monthly_base, cost.total_monthly_head)})"
-    )
+    parts.append(f"cost {cost_change(cost)}")
     return " · ".join(parts)
 
 
