@@ -43,18 +43,32 @@ class Restored:
 
 
 def choose(live: Live, history: Sequence[HistoryEntry], to: str | None) -> str:
-    """The revision to restore: `to` resolved against history, or the previous one."""
-    kept = [e.revision for e in history if not e.deleted]
+    """The revision to restore: `to` resolved against history, or the previous one. The
+    previous one is never a revision a rollback replaced: a second rollback (a retried
+    job, an hourly breach check) goes further back, never forward to the bad revision."""
+    kept = [e for e in history if not e.deleted]
     if to is not None:
-        return _named(live.bundle.agent, to, [*kept, live.bundle.revision])
+        return _named(live.bundle.agent, to, [*(e.revision for e in kept), live.bundle.revision])
     current = live.bundle.revision
-    for revision in reversed(kept):  # newest first
-        if revision != current:
-            return revision
+    skip = {current}
+    for i in reversed(range(len(kept))):  # newest first
+        if kept[i].revision not in skip:
+            return kept[i].revision
+        if i > 0 and _rolled_back_to(kept[i], kept[i - 1].revision):
+            skip.add(kept[i - 1].revision)
+    undone = sorted(skip - {current})
+    besides = f" other than {', '.join(undone)} (rolled back from)" if undone else ""
     raise AlmError(
-        f"{live.bundle.agent}: the target's history has no revision before {current}; "
-        "name one with --to"
+        f"{live.bundle.agent}: the target's history has no revision before {current}"
+        f"{besides}; name one with --to"
     )
+
+
+def _rolled_back_to(entry: HistoryEntry, before: str) -> bool:
+    """Whether `entry` is a rollback's write: its bundle pinned to itself, replacing
+    `before` (the entry written just before it in the target's history)."""
+    pin = entry.bundle.pin if entry.bundle is not None else None
+    return pin is not None and pin.revision == entry.revision != before
 
 
 def _named(agent: str, to: str, known: Sequence[str]) -> str:
