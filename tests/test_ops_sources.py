@@ -16,15 +16,22 @@ from reconciler.ops.sources import (
     open_source,
     redact,
 )
-from reconciler.ops.store import TraceStore
+from reconciler.ops.store import TraceStore, open_store
+
+
+def ingested(path: Path) -> Path:
+    """A store as `alm ops ingest` leaves it (empty: no span yet)."""
+    open_store(path).close()
+    return path
 
 
 def test_the_default_is_the_repositorys_store(tmp_path: Path) -> None:
     assert DEFAULT_STORE == DEFAULT_DB
+    ingested(tmp_path / ".alm" / "ops" / "traces.db")
     source = open_source(tmp_path, None, None)
     assert isinstance(source, TraceStore)
+    assert source.label == str(tmp_path / ".alm" / "ops" / "traces.db")
     source.close()
-    assert (tmp_path / ".alm" / "ops" / "traces.db").is_file()
 
 
 def test_db_and_sqlite_urls_name_a_store_file(tmp_path: Path) -> None:
@@ -33,10 +40,25 @@ def test_db_and_sqlite_urls_name_a_store_file(tmp_path: Path) -> None:
         (None, f"sqlite://{tmp_path}/b.db", tmp_path / "b.db"),
         (None, f"sqlite:{tmp_path}/c.db", tmp_path / "c.db"),
     ):
+        ingested(made)
         source = open_source(tmp_path / "repo", db, url)
         assert isinstance(source, TraceStore) and source.label == str(made)
         source.close()
-        assert made.is_file()
+
+
+@pytest.mark.parametrize("where", [("db",), ("url",), ()])
+def test_reading_a_store_that_is_not_there_is_an_error(tmp_path: Path, where) -> None:
+    """A typo in --db, or a check before any ingest, is never an empty store that passes;
+    and nothing is created."""
+    missing = tmp_path / "tarces.db"
+    db = missing if "db" in where else None
+    url = f"sqlite:{missing}" if "url" in where else None
+    path = missing if where else tmp_path / ".alm" / "ops" / "traces.db"
+    with pytest.raises(AlmError) as caught:
+        open_source(tmp_path, db, url)
+    assert caught.value.exit_code == ExitCode.INVALID
+    assert caught.value.message.startswith(f"{path}: no trace store there; expected one")
+    assert not path.exists() and not (tmp_path / ".alm").exists()
 
 
 def test_db_with_source_and_unknown_schemes_are_usage_errors(tmp_path: Path) -> None:

@@ -44,7 +44,13 @@ def _sqlite(root: Path, url: str) -> TaskSource:
 
     rest = url.split(":", 1)[1] if ":" in url else ""
     path = rest[2:] if rest.startswith("//") else rest  # sqlite:///abs, sqlite:rel
-    return open_store(Path(path) if path else default_store(root))
+    store = Path(path) if path else default_store(root)
+    if not store.exists():  # a typo in --db, or nothing ingested: never an empty "ok"
+        raise AlmError(
+            f"{store}: no trace store there; expected one `alm ops ingest` wrote (ingest "
+            "traces first, or name the store with --db PATH or --source URL)"
+        )
+    return open_store(store)
 
 
 def _clickhouse(root: Path, url: str) -> TaskSource:
