@@ -6,6 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from reconciler.evals.engine import EngineConfig
 from reconciler.evals.inputs import run_inputs, tree_digest
 from reconciler.evals.run import plan_jobs, run_evals
@@ -84,3 +86,20 @@ def test_the_same_files_hash_alike_wherever_the_tree_is(tmp_path: Path) -> None:
     (tmp_path / "b" / "agents" / "x").mkdir()
     (tmp_path / "b" / "agents" / "x" / "agent.py").write_text("other\n")
     assert tree_digest(tmp_path / "b", [tmp_path / "b" / "agents" / "x"]) not in digests
+
+
+def test_a_live_answer_is_reused_only_for_the_endpoint_that_gave_it(
+    fleet_repo: GitRepo, server: OpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = load_worktree(fleet_repo.path, {})
+    jobs = plan_jobs(state, [AGENT])
+    cache = tmp_path / "cache.sqlite"
+    first = run_evals(fleet_repo.path, state, jobs, "live", EngineConfig(), cache)
+    again = run_evals(fleet_repo.path, state, jobs, "live", EngineConfig(), cache)
+    assert (first.ran, again.cached, len(server.requests)) == (5, 5, 5)
+    with OpenAIServer([{"content": "Drafted DR-3f9a12c0 for Joanna."}]) as other:
+        monkeypatch.setenv("ALM_OPENAI_BASE_URL", other.base_url)
+        moved = run_evals(fleet_repo.path, state, jobs, "live", EngineConfig(), cache)
+        assert (moved.cached, moved.ran, len(other.requests)) == (0, 5, 5)
+        key = run_inputs(fleet_repo.path, [s.agent for s in state.agents], "live")[AGENT]
+        assert key and "127.0.0.1" not in key  # hashed: the cache never holds the host

@@ -15,7 +15,9 @@ import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from reconciler.evals.providers import live_endpoint
 from reconciler.evals.providers.cassette import MAX_BYTES
+from reconciler.evals.types import ProviderError
 from reconciler.spec.agent import Agent
 
 
@@ -64,8 +66,15 @@ def tree_digest(root: Path, paths: list[Path]) -> str:
 
 
 def _builtin_inputs(root: Path, agent: Agent, mode: str) -> str | None:
-    # replayed or recorded answers stand only for the cassettes they read or wrote
-    return "" if mode == "live" else folder_digest(root / "evals" / agent.name / "cassettes")
+    # replayed or recorded answers stand only for the cassettes they read or wrote; live
+    # ones for the endpoint that gave them (hashed: the cache never holds a host name)
+    if mode != "live":
+        return folder_digest(root / "evals" / agent.name / "cassettes")
+    try:
+        endpoint = live_endpoint(agent.model.provider)
+    except ProviderError:
+        return None  # no such provider: the run reports it, and nothing is cached
+    return "live-" + hashlib.sha256(endpoint.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 def code_paths(agent: Agent) -> list[str]:

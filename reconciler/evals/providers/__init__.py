@@ -34,10 +34,18 @@ class LiveKind(NamedTuple):
     check: Callable[[Mapping[str, str]], object]
     # what create imports, run ahead of the calls (a prewarmed worker)
     preload: Callable[[], None]
+    # where create's calls go, from the environment: a live answer is reused from the
+    # result cache only for the same endpoint
+    endpoint: Callable[[Mapping[str, str]], str]
 
 
 LIVE_PROVIDERS: dict[str, LiveKind] = {
-    "openai": LiveKind(OpenAIProvider.from_env, OpenAIProvider.check_env, OpenAIProvider.preload),
+    "openai": LiveKind(
+        OpenAIProvider.from_env,
+        OpenAIProvider.check_env,
+        OpenAIProvider.preload,
+        OpenAIProvider.endpoint,
+    ),
 }
 
 __all__ = [
@@ -49,6 +57,7 @@ __all__ = [
     "Providers",
     "ReplayProvider",
     "check_live",
+    "live_endpoint",
     "live_provider",
     "preload_live",
 ]
@@ -68,6 +77,11 @@ def check_live(name: str, env: Mapping[str, str] | None = None) -> None:
     """What ``live_provider`` would raise for want of the environment (no key), without
     importing or building its client."""
     _live_kind(name).check(os.environ if env is None else env)
+
+
+def live_endpoint(name: str, env: Mapping[str, str] | None = None) -> str:
+    """Where the live provider ``name`` would send calls (its base URL, or "default")."""
+    return _live_kind(name).endpoint(os.environ if env is None else env)
 
 
 def _live_kind(name: str) -> LiveKind:

@@ -28,6 +28,10 @@ KEY_VARIABLE = "OPENAI_API_KEY"
 DEFAULT_TIMEOUT_S = 120.0
 
 
+def _base_url(env: Mapping[str, str]) -> str | None:
+    return next((env[v] for v in BASE_URL_VARIABLES if env.get(v)), None)
+
+
 class OpenAIProvider:
     """Sends ChatRequests to /chat/completions and maps failures to ProviderError."""
 
@@ -42,7 +46,7 @@ class OpenAIProvider:
     ) -> OpenAIProvider:
         env = os.environ if env is None else env
         key = cls.check_env(env)
-        base_url = next((env[v] for v in BASE_URL_VARIABLES if env.get(v)), None)
+        base_url = _base_url(env)
         from openai import AsyncOpenAI
 
         client = AsyncOpenAI(
@@ -53,6 +57,10 @@ class OpenAIProvider:
             http_client=_http_client(),
         )
         return cls(client, name=name, custom_endpoint=base_url is not None)
+
+    @staticmethod
+    def endpoint(env: Mapping[str, str]) -> str:
+        return _base_url(env) or "default"
 
     @staticmethod
     def check_env(env: Mapping[str, str]) -> str:
