@@ -154,7 +154,7 @@ def log(app: App, environment: str | None, agent: str | None, fmt: str) -> int:
     """The audit records, oldest first."""
     records = []
     for found in deploy_audit.logs(app, environment):
-        records += audit.entries(found.store.read(), agent)
+        records += audit.entries(found.store.read(), agent, found.where)
     if fmt == "json":
         click.echo(json.dumps(records, indent=2, sort_keys=True))
     elif records:

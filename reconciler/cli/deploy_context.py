@@ -143,8 +143,12 @@ def environment_of(envs: list[Environment], name: str) -> Environment:
     for env in envs:
         if env.name == name:
             return env
+    raise unknown_environment(envs, name)
+
+
+def unknown_environment(envs: list[Environment], name: str) -> UsageError:
     known = ", ".join(e.name for e in envs) or "none"
-    raise UsageError(
+    return UsageError(
         f"unknown environment {name!r}; expected one of {known} (policies/environments.yaml)"
     )
 

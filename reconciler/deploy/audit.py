@@ -117,12 +117,13 @@ def verify_store(store: AuditStore) -> BadLine | None:
     return verify(store.read(), store.head())
 
 
-def entries(data: bytes, agent: str | None = None) -> list[dict[str, Any]]:
-    """The records of a log (of one agent), oldest first; a torn last line is skipped."""
-    return [r for r in _records(data) if agent is None or r.get("agent") == agent]
+def entries(data: bytes, agent: str | None = None, where: str = "") -> list[dict[str, Any]]:
+    """The records of a log (of one agent), oldest first; a torn last line is skipped.
+    `where` names the log in the error about a line that is not a record."""
+    return [r for r in _records(data, where) if agent is None or r.get("agent") == agent]
 
 
-def _records(data: bytes) -> Iterator[dict[str, Any]]:
+def _records(data: bytes, where: str) -> Iterator[dict[str, Any]]:
     *complete, _torn = data.split(b"\n")
     for number, line in enumerate(complete, 1):
         try:
@@ -130,7 +131,10 @@ def _records(data: bytes) -> Iterator[dict[str, Any]]:
         except (UnicodeDecodeError, ValueError):
             rec = None
         if not isinstance(rec, dict):
-            raise AlmError(f"line {number}: not a JSON object; `alm audit verify` checks the log")
+            at = f"{where}: " if where else ""
+            raise AlmError(
+                f"{at}line {number}: not a JSON object; `alm audit verify` checks the log"
+            )
         yield rec
 
 
