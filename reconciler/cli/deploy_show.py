@@ -69,13 +69,22 @@ def result_text(result: ApplyResult) -> str:
 
 def failure_message(result: ApplyResult) -> str:
     failed = result.failed
-    names = ", ".join(
-        f"{o.agent} ({'rolled back' if o.rolled_back else 'kept'} {short(o.live)})" for o in failed
-    )
+    names = ", ".join(f"{o.agent} ({_left(o)})" for o in failed)
     return (
         f"{len(failed)} of {len(result.outcomes)} agents failed in {result.environment}: "
         f"{names}; every other agent was applied"
     )
+
+
+def _left(failed: Outcome) -> str:
+    """What a failed agent was left with: never "kept" when the write landed after all."""
+    if failed.rolled_back:
+        return f"rolled back to {short(failed.live)}"
+    if failed.unread:
+        return "unknown: the target could not be read back"
+    if failed.live == failed.action.before:
+        return f"kept {short(failed.live)}"
+    return f"the target holds {short(failed.live)}"
 
 
 def sync_of(want: Bundle | None, have: Live | None) -> str:

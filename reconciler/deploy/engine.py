@@ -77,6 +77,8 @@ class Outcome:
     live: str | None
     detail: str = ""
     rolled_back: bool = False
+    unread: bool = False  # a failed write the target could not be read back after: `live`
+    # is what the plan read, and whether the write landed is unknown
 
 
 @dataclass(frozen=True)
@@ -174,7 +176,9 @@ def _as_found(target: BatchTarget, failed: Outcome) -> Outcome:
     try:
         found = target.read(failed.agent)
     except (AlmError, OSError) as exc:
-        return replace(failed, detail=f"{failed.detail}; cannot read it back: {exc}")
+        detail = failed.detail.rsplit("; it ", 1)[0]
+        unknown = f"whether it landed is unknown: cannot read it back: {exc}"
+        return replace(failed, detail=f"{detail}; {unknown}", unread=True)
     now = _revision(found)
     if now == failed.live:
         return failed
