@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -107,6 +108,11 @@ def test_diff_keeps_each_change_on_one_line(
     assert not any(line.startswith("  tool granted") for line in lines)
     change = next(line for line in lines if line.startswith("  description: "))
     assert change.endswith('→ "ok\\n  tool granted: crm.delete_all (read, low risk)\\rx"')
+    # the pull request comment phrases changes with the same code: one line there too
+    code, out, _ = run(capsys, "-C", str(fleet_repo.path), "plan", "--base", "HEAD")
+    assert code in (0, 1)
+    assert "ok\\\\n  tool granted\\: crm.delete\\_all" in out  # markdown-escaped, one line
+    assert not re.search(r"^[\s*-]*tool granted\\?:", out, re.M)
 
 
 @pytest.mark.parametrize("check", [True, False])

@@ -31,16 +31,10 @@ def _warnings(result: StateDiff, base_ref: str, head_ref: str | None) -> list[st
     ]
 
 
-def _one_line(text: str) -> str:
-    return text.replace("\r", "\\r").replace("\n", "\\n")
-
-
 def _change_lines(changes: tuple[Change, ...]) -> list[str]:
     lines: list[str] = []
     for change in changes:
-        # one line per change: a line break in a value (a description) must not start a
-        # line of its own that reads as another change
-        lines.append(INDENT + _one_line(change.text))
+        lines.append(INDENT + change.text)  # one line: phrasing.Change escapes line breaks
         if change.detail:
             lines.extend((INDENT * 3 + line).rstrip() for line in change.detail.splitlines())
     return lines

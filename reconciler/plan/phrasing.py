@@ -41,6 +41,11 @@ class Change:
     detail: str | None = None
     affects: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        # one line per change, in `alm diff` and the PR comment alike: a line break in a
+        # value (a description) must not start a line that reads as another change
+        object.__setattr__(self, "text", self.text.replace("\r", "\\r").replace("\n", "\\n"))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
