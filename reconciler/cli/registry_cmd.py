@@ -31,7 +31,7 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 @click.option(
     "--dir",
     "folder",
-    type=click.Path(path_type=Path),
+    type=click.Path(file_okay=False, path_type=Path),
     required=True,
     help="where bundles are stored: DIR/<env>/<agent>.json",
 )
