@@ -3,6 +3,7 @@ written as OTLP JSON lines through the real OpenTelemetry SDK (reconciler.ops.si
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from datetime import UTC, datetime
@@ -21,6 +22,9 @@ from reconciler.ops.model import NS_PER_S, Window
 from reconciler.ops.simprofile import AgentProfile, Deployed, build
 from reconciler.ops.simulate import Report, Settings
 from reconciler.ops.simulate import simulate as run_simulation
+
+MAX_HOURS = 366 * 24.0  # a year of traffic is already millions of tasks; more never ends
+MAX_TASKS_PER_HOUR = 10_000.0  # an agent's; 60x the example fleet's busiest
 
 
 def stable_of(target: BatchTarget, live: Live) -> tuple[str | None, Bundle | None]:
@@ -90,6 +94,13 @@ def summary(report: Report, settings: Settings, seconds: float) -> str:
     return printable("\n".join(lines))
 
 
+def _a_number(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """FloatRange lets NaN through (every comparison with it is false)."""
+    if value is not None and math.isnan(value):
+        raise click.BadParameter(f"{value} is not a number", ctx, param)
+    return value
+
+
 @click.command("simulate")
 @click.option(
     "--out",
@@ -99,10 +110,11 @@ def summary(report: Report, settings: Settings, seconds: float) -> str:
 )
 @click.option(
     "--hours",
-    type=click.FloatRange(min=0, min_open=True),
+    type=click.FloatRange(min=0, max=MAX_HOURS, min_open=True),
+    callback=_a_number,
     default=24.0,
     show_default=True,
-    help="How many hours of traffic, ending now.",
+    help=f"How many hours of traffic, ending now (at most {MAX_HOURS:g}: a leap year).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same traffic.")
 @click.option(
@@ -119,9 +131,11 @@ def summary(report: Report, settings: Settings, seconds: float) -> str:
 )
 @click.option(
     "--tasks-per-hour",
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(min=0, max=MAX_TASKS_PER_HOUR),
+    callback=_a_number,
     default=None,
-    help="Each agent's mean tasks per hour, instead of its contract.volume.",
+    help=f"Each agent's mean tasks per hour, instead of its contract.volume (at most "
+    f"{MAX_TASKS_PER_HOUR:,.0f}).",
 )
 @pass_app
 def simulate(
