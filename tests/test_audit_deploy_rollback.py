@@ -70,6 +70,33 @@ def test_a_revision_deployed_again_after_the_pin_is_lifted_can_be_restored(
     assert roll(target, store).revision == version(2).revision
 
 
+def test_an_agent_deleted_by_prune_is_restored_and_pinned(
+    opener: Opener,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    target, store = opener(), audit.FileAuditStore(tmp_path / "audit.jsonl")
+    for n in (1, 2):
+        deploy(target, store, n)
+    live = target.read_all()
+    pruned = planner.plan(ENV, {}, live, prune=True)
+    assert engine.apply(pruned, target, store, WHO, live=live).ok
+    assert target.read("support") is None
+    done = roll(target, store)  # without the fix: "not deployed: nothing to roll back"
+    assert (done.before, done.revision) == ("", version(2).revision)
+    restored = target.read("support")
+    assert restored is not None and restored.bundle.pin is not None
+    assert restored.bundle.revision == version(2).revision and restored.bundle.intact
+    live = target.read_all()
+    again = planner.plan(ENV, {}, live, prune=True)  # the pin holds against --prune
+    assert [a.kind for a in again.actions] == ["pinned"]
+    with pytest.raises(AlmError, match="never-here is not deployed in staging: nothing to"):
+        rollback.rollback(
+            target, store, "never-here", WHO, to=None, find_bundle=lambda r: None,
+            environment=ENV,
+        )  # fmt: skip
+    assert audit.verify_store(store) is None
+
+
 ENVIRONMENTS = """\
 apiVersion: alm/v1
 kind: Environments

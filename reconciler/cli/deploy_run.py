@@ -146,11 +146,12 @@ def do_rollback(
             find_bundle=lambda revision: find_in_git(ctx, agent, revision),
             environment=ctx.name,
         )
+    was = f"rolled back from {short(done.before)}" if done.before else "restored (it was deleted)"
     click.echo(
         printable(
-            f"{agent} in {ctx.name}: rolled back from {short(done.before)} to "
-            f"{short(done.revision)} (bundle from {done.source}) and pinned; alm apply leaves "
-            "it alone until the revert is merged or `alm unpin` lifts the pin"
+            f"{agent} in {ctx.name}: {was} to {short(done.revision)} (bundle from "
+            f"{done.source}) and pinned; alm apply leaves it alone until the revert is merged "
+            "or `alm unpin` lifts the pin"
         )
     )
     if open_pr:

@@ -2,10 +2,11 @@
 
 The revision restored is `--to` (a full revision, or an unambiguous prefix of one in the
 target's history) or, without it, the newest revision in the target's history that is
-not the live one. Its bundle comes from that history entry when the target kept it,
-else from `find_bundle` (the caller rebuilds it from the repository's history); either
-way it must hash to the revision. The write is conditional on the live entry just read,
-and audited like an apply (`started`, then its result). `alm apply` leaves a pinned
+not the live one nor one a rollback replaced; for an agent deleted from the target
+(`apply --prune`), the revision deleted. Its bundle comes from that history entry when
+the target kept it, else from `find_bundle` (the caller rebuilds it from the
+repository's history); either way it must hash to the revision. The write is
+conditional on the live entry just read (or on there being none), and audited like an apply (`started`, then its result). `alm apply` leaves a pinned
 agent alone until `unpin` (or a desired revision equal to the pinned one) lifts it.
 """
 
@@ -35,7 +36,7 @@ FindBundle = Callable[[str], Bundle | None]
 class Restored:
     agent: str
     environment: str
-    before: str  # the live revision it replaced
+    before: str  # the live revision it replaced; "" when none was live (deleted: --prune)
     revision: str  # the revision now live, pinned
     pin: Pin
     source: str  # where its bundle came from: "the target's history" or the finder's word
@@ -62,6 +63,16 @@ def choose(live: Live, history: Sequence[HistoryEntry], to: str | None) -> str:
         f"{live.bundle.agent}: the target's history has no revision before {current}"
         f"{besides}; name one with --to"
     )
+
+
+def choose_removed(agent: str, history: Sequence[HistoryEntry], to: str | None) -> str:
+    """For an agent deleted from the target (an apply --prune): `to`, or the revision
+    deleted last. An agent the target never held has nothing to restore."""
+    if not history:
+        raise AlmError("nothing to roll back")
+    if to is not None:
+        return _named(agent, to, [e.revision for e in history])
+    return history[-1].revision
 
 
 def _rolled_back_to(entry: HistoryEntry, before: str) -> bool:
@@ -116,12 +127,16 @@ def rollback(
     rec = Recorder(audit_store, environment, deployment, now)
     settle(target, rec)  # what an interrupted run left unsettled, before adding records
     live = target.read(agent)
-    if live is None:
-        raise AlmError(f"{agent} is not deployed in {environment}: nothing to roll back")
     history = target.history(agent)
-    revision = choose(live, history, to)
+    try:
+        revision = choose(live, history, to) if live else choose_removed(agent, history, to)
+    except AlmError as exc:
+        if live is None:  # the message users know, with why
+            raise AlmError(f"{agent} is not deployed in {environment}: {exc}") from None
+        raise
     bundle, source = bundle_for(revision, history, find_bundle)
-    reason = f"rolled back from {short_revision(live.bundle.revision)}"
+    before = live.bundle.revision if live else ""
+    reason = f"rolled back from {short_revision(before) if live else 'nothing live (deleted)'}"
     origin = bundle.deployment  # the restored revision keeps the commit it was built from
     if origin is not None:
         deployment = deployment.model_copy(
@@ -133,8 +148,9 @@ def rollback(
         update={"environment": environment, "deployment": deployment, "pin": pin}
     )
     audited_write(target, rec, "rollback", Write(agent, pinned, live), reason)
-    bad = live.bundle.deployment.commit if live.bundle.deployment else None
-    return Restored(agent, environment, live.bundle.revision, revision, pin, source, bad)
+    deployed = live.bundle.deployment if live else None
+    bad = deployed.commit if deployed else None
+    return Restored(agent, environment, before, revision, pin, source, bad)
 
 
 def unpin(
@@ -164,8 +180,9 @@ def audited_write(
     target: BatchTarget, rec: Recorder, action: str, write: Write, detail: str
 ) -> None:
     """One conditional write, recorded `started` before and with its result after."""
-    assert write.bundle is not None and write.expected is not None
-    before, after = write.expected.bundle.revision, write.bundle.revision
+    assert write.bundle is not None
+    before = write.expected.bundle.revision if write.expected else None
+    after = write.bundle.revision
     rec.write(action, write.agent, before, after, "started", detail)
     error = target.write_many([write]).failed.get(write.agent)
     result = "ok" if error is None else "conflict" if isinstance(error, Conflict) else "failed"
