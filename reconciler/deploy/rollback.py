@@ -6,8 +6,9 @@ not the live one nor one a rollback replaced; for an agent deleted from the targ
 (`apply --prune`), the revision deleted. Its bundle comes from that history entry when
 the target kept it, else from `find_bundle` (the caller rebuilds it from the
 repository's history); either way it must hash to the revision. The write is
-conditional on the live entry just read (or on there being none), and audited like an apply (`started`, then its result). `alm apply` leaves a pinned
-agent alone until `unpin` (or a desired revision equal to the pinned one) lifts it.
+conditional on the live entry just read (or on there being none), and audited like an
+apply (`started`, then its result). `alm apply` leaves a pinned agent alone until
+`unpin` (or a desired revision equal to the pinned one) lifts it.
 """
 
 from __future__ import annotations
