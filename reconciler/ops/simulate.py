@@ -33,6 +33,7 @@ from typing import IO
 
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 
+from reconciler.fsutil import ordinary_mode
 from reconciler.ops import simtask
 from reconciler.ops.model import NS_PER_S
 from reconciler.ops.simprofile import AgentProfile
@@ -189,14 +190,8 @@ def _atomic_text(path: Path) -> Iterator[IO[str]]:
                     yield text
             raw.flush()
             os.fsync(raw.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # as an ordinary file (mkstemp makes it private)
+        os.chmod(tmp, ordinary_mode())  # mkstemp makes it private
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
