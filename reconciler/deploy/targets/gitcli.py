@@ -102,5 +102,10 @@ class Git:
 
 
 def message_of(stderr: bytes) -> str:
-    lines = [line for line in stderr.decode(errors="replace").splitlines() if line.strip()]
-    return lines[-1].strip() if lines else "no message"
+    """git's first `fatal:`/`error:` line (the cause: the advice after it, "Please make
+    sure you have the correct access rights / and the repository exists.", says none),
+    else its last line."""
+    lines = [line.strip() for line in stderr.decode(errors="replace").splitlines()]
+    lines = [line for line in lines if line]
+    causes = [line for line in lines if line.lower().startswith(("fatal:", "error:"))]
+    return causes[0] if causes else lines[-1] if lines else "no message"
