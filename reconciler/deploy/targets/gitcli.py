@@ -104,8 +104,10 @@ class Git:
 def message_of(stderr: bytes) -> str:
     """git's first `fatal:`/`error:` line (the cause: the advice after it, "Please make
     sure you have the correct access rights / and the repository exists.", says none),
-    else its last line."""
+    else its last line; with the remote's first word on it (a hook's or server's refusal)."""
     lines = [line.strip() for line in stderr.decode(errors="replace").splitlines()]
-    lines = [line for line in lines if line]
+    lines = [line for line in lines if line and line.lower() != "remote:"]
     causes = [line for line in lines if line.lower().startswith(("fatal:", "error:"))]
-    return causes[0] if causes else lines[-1] if lines else "no message"
+    said = causes[0] if causes else lines[-1] if lines else "no message"
+    remote = next((line for line in lines if line.startswith("remote:")), said)
+    return said if remote == said else f"{said} ({remote})"
