@@ -40,6 +40,7 @@ from reconciler.ops.otlp_values import (
     clip,
     quoted,
 )
+from reconciler.ops.zstd_stream import ZstdReader
 
 MAX_LINE = 64 * 1024 * 1024  # bytes of one export line
 # the limits are part of the reader's contract (ISSUE12), so they are named here too
@@ -109,11 +110,8 @@ def _decompressed(raw: io.BufferedReader) -> io.BufferedIOBase:
     head = raw.peek(4)[:4]
     if head.startswith(_GZIP):
         return gzip.GzipFile(fileobj=raw, mode="rb")
-    if head == _ZSTD:
-        reader = zstandard.ZstdDecompressor().stream_reader(
-            raw, read_across_frames=True, closefd=False
-        )
-        return _buffer(reader)
+    if head == _ZSTD:  # cut short: EOFError as gzip's; output bounded as gzip's
+        return _buffer(ZstdReader(raw))
     return raw
 
 
