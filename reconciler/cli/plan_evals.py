@@ -78,12 +78,23 @@ def run_side(app: App, side: Side, agents: Sequence[str]) -> tuple[Results, Eval
     return results, run
 
 
+def _removed(base: DesiredState, head: DesiredState) -> list[str]:
+    """Agents of base that head no longer has (not those that fail to load at head)."""
+    kept = {s.name for s in head.agents}
+    return [
+        s.name for s in base.agents if s.name not in kept and s.folder not in head.agent_folders
+    ]
+
+
 def run_both(app: App, base: Side, head: Side, affected: Sequence[str]) -> EvalSides:
     """Head: every affected agent. Base: those of them whose spec loads at base (the others
-    have nothing to compare against)."""
+    have nothing to compare against), and the agents the change removes: what they cost
+    goes away, as `alm eval --ref BASE --affected-since HEAD` gives the workflow's plan."""
     after, head_run = run_side(app, head, affected)
+    removed = _removed(base.state, head.state)
     loaded = {s.name for s in base.state.agents}
-    before, base_run = run_side(app, base, [a for a in affected if a in loaded])
+    at_base = sorted({a for a in affected if a in loaded} | set(removed))
+    before, base_run = run_side(app, base, at_base)
     runs = (base_run, head_run)
     trials = {
         "base_trials": len(before.cases),

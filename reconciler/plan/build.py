@@ -127,6 +127,6 @@ def build(inp: PlanInputs, diff: StateDiff | None = None) -> PlanReport:
         approvals=approvals,
         evals=evals,
         cost=cost,
-        deploy=deploy_steps(inp.head, changed),
+        deploy=deploy_steps(inp.head, changed, inp.base),
         links=inp.links,
     )

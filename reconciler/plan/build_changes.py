@@ -12,15 +12,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from reconciler.evals.bundle import fingerprint
+from reconciler.plan.build_cases import clip
 from reconciler.plan.diff import StateDiff
 from reconciler.plan.model import AgentChange, ChangeLine, Changes, Grant
 from reconciler.plan.phrasing import Change
 from reconciler.policy.tool_approvers import new_grants
 from reconciler.spec.state import DesiredState
 
+# A line of the report is bounded (a long description, a whole prompt rewritten); the
+# report's fields hold 20,000 characters and `alm diff` prints the change in full.
+TEXT_CHARS = 2_000
+DETAIL_CHARS = 16_000
+
+
+def _detail(detail: str | None) -> str | None:
+    if detail is None or len(detail) <= DETAIL_CHARS:
+        return detail
+    kept = detail[:DETAIL_CHARS].rsplit("\n", 1)[0]
+    rest = detail.count("\n") - kept.count("\n")
+    return f"{kept}\n… {rest} more lines: alm diff shows them all"
+
 
 def _line(change: Change) -> ChangeLine:
-    return ChangeLine(text=change.text, detail=change.detail)
+    return ChangeLine(text=clip(change.text, TEXT_CHARS), detail=_detail(change.detail))
 
 
 def grants_by_agent(base: DesiredState, head: DesiredState) -> dict[str, list[Grant]]:

@@ -30,9 +30,28 @@ def environments(state: DesiredState) -> list[Environment]:
     return list(state.environments[0].model.environments) if state.environments else []
 
 
-def deploy_steps(head: DesiredState, changed: Iterable[str]) -> list[EnvironmentStep]:
+def _listed(state: DesiredState, environment: str) -> set[str]:
+    return {s.name for s in state.agents if environment in s.agent.deploy.environments}
+
+
+def _leaving(base: DesiredState | None, head: DesiredState, environment: str) -> list[str]:
+    """Agents base deploys to the environment and head no longer does (deleted, renamed,
+    or the environment dropped), leaving out those that do not load at head: unknown."""
+    if base is None:
+        return []
+    loaded = {s.name for s in head.agents}
+    unknown = {
+        s.name for s in base.agents if s.name not in loaded and s.folder in head.agent_folders
+    }
+    return sorted(_listed(base, environment) - _listed(head, environment) - unknown)
+
+
+def deploy_steps(
+    head: DesiredState, changed: Iterable[str], base: DesiredState | None = None
+) -> list[EnvironmentStep]:
     """Every environment in promotion order with the changed agents (present at head) that
-    deploy there."""
+    deploy there, and the agents of base that no longer do: `alm apply` leaves them
+    deployed (`stays`) until `--prune` deletes them."""
     names = set(changed)
     specs = sorted((s for s in head.agents if s.name in names), key=lambda s: s.name)
     steps = []
@@ -41,7 +60,10 @@ def deploy_steps(head: DesiredState, changed: Iterable[str]) -> list[Environment
         agents = [s.name for s in specs if env.name in s.agent.deploy.environments]
         steps.append(
             EnvironmentStep(
-                environment=env.name, agents=agents, gates=gate_words(env.gates, previous)
+                environment=env.name,
+                agents=agents,
+                gates=gate_words(env.gates, previous),
+                stays=_leaving(base, head, env.name),
             )
         )
         previous = env.name

@@ -136,6 +136,22 @@ def _identical(before: Any, after: Any) -> bool:
         return False
 
 
+def _by_key(path: tuple[PathKey, ...], before: Any, after: Any) -> list[tuple[PathKey, ...]]:
+    """A mapping whose keys were all replaced, key by key. DeepDiff reports such a mapping
+    as one changed value (an agent's only grant renamed: `tools: {a: ..} → {b: ..}`), which
+    no phrase names; keyed by tool, rule or environment, each key is its own change."""
+    old, new = _get(before, path), _get(after, path)
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return [path]
+    keys = [*old, *(k for k in new if k not in old)]
+    return [
+        deeper
+        for key in keys
+        if not _identical(old.get(key, MISSING), new.get(key, MISSING))
+        for deeper in _by_key((*path, key), before, after)
+    ]
+
+
 def edits(before: Any, after: Any) -> list[Edit]:
     """Every difference DeepDiff finds, one edit per path (lists whole), in its order."""
     if _identical(before, after):
@@ -144,7 +160,8 @@ def edits(before: Any, after: Any) -> list[Edit]:
     paths: dict[tuple[PathKey, ...], None] = {}
     for levels in tree.values():
         for level in levels:
-            paths.setdefault(_collapse(level.path(output_format="list"), before, after))
+            path = _collapse(level.path(output_format="list"), before, after)
+            paths.update(dict.fromkeys(_by_key(path, before, after)))
     return [Edit(p, _get(before, p), _get(after, p)) for p in paths]
 
 

@@ -231,6 +231,9 @@ class EnvironmentStep(Model):
     environment: Name
     agents: list[Name] = Field(default_factory=list, max_length=Many)
     gates: list[Text] = Field(default_factory=list, max_length=100)
+    # removed from the desired state here (the agent deleted, renamed or leaving this
+    # environment): apply leaves them deployed until `alm apply --prune` deletes them
+    stays: list[Name] = Field(default_factory=list, max_length=Many)
 
 
 class Links(Model):

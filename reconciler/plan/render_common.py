@@ -19,6 +19,7 @@ from reconciler.plan.model import (
     CaseEntry,
     CheckEntry,
     Cost,
+    EnvironmentStep,
     Evals,
     FindingEntry,
     Links,
@@ -259,6 +260,14 @@ def safe_url(url: str | None) -> str | None:
 
 LINK_LABELS = (("html_report", "full HTML report"), ("job_summary", "job summary"),
                ("run", "workflow run"))  # fmt: skip
+
+
+def stays(step: EnvironmentStep, escape: Callable[[str], str]) -> str:
+    """The agents removed here that apply leaves deployed, and the command that deletes them."""
+    if not step.stays:
+        return ""
+    prune = f"alm apply --env {step.environment} --prune"
+    return f" · stays deployed until {escape(prune)}: {escape(', '.join(step.stays))}"
 
 
 def links(report_links: Links) -> list[tuple[str, str | None, str]]:

@@ -26,6 +26,7 @@ from reconciler.plan.render_common import (
     plural,
     short_sha,
     side,
+    stays,
     title,
 )
 from reconciler.plan.render_html_evals import cost, evals, items, section, table
@@ -110,6 +111,7 @@ def deploy(report: PlanReport) -> str:
     steps = [
         f"<strong>{esc(s.environment)}</strong>: {esc(', '.join(s.agents)) or 'no agent'}"
         + (f" · gates: {esc('; '.join(s.gates))}" if s.gates else "")
+        + stays(s, esc)
         for s in report.deploy
     ]
     return section("deploy", items(steps, "ol") or "<p>Nothing to deploy.</p>")

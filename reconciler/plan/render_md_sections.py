@@ -19,6 +19,7 @@ from reconciler.plan.render_common import (
     plural,
     short_sha,
     side,
+    stays,
     title,
 )
 from reconciler.plan.render_fit import Builder
@@ -174,7 +175,7 @@ def deploy(b: Builder, report: PlanReport) -> None:
     for n, step in enumerate(report.deploy, 1):
         agents = names(step.agents) if step.agents else "no agent"
         gates = f" · gates: {'; '.join(inline(g) for g in step.gates)}" if step.gates else ""
-        text = f"{n}. **{inline(step.environment)}**: {agents}{gates}"
+        text = f"{n}. **{inline(step.environment)}**: {agents}{gates}{stays(step, inline)}"
         b.add(text, P_DEPLOY, "environment", None, group)
 
 
