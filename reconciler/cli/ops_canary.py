@@ -36,6 +36,9 @@ from reconciler.pricing import PriceBook
 
 LOCK_TIMEOUT_S = 60.0
 MAX_ROWS = 48  # buckets listed in the text output (the JSON has them all)
+# the JSON lists empty buckets too up to this many (a year of hours); past it (--since
+# 1970 is ~500,000 hours) only the buckets with tasks, and "intervals" counts them all
+MAX_JSON_BUCKETS = 10_000
 
 
 @dataclass(frozen=True)
@@ -216,7 +219,7 @@ def text(environment: str, pair: Pair, window: Window, v: CanaryVerdict, done: s
         f"stable {short_revision(pair.stable)}, {window.describe()}",
         f"  {'interval (UTC)':<20}  {'canary':>12}  {'stable':>12}",
     ]
-    active = [b for b in v.buckets if b.canary_tasks or b.stable_tasks]
+    active = v.buckets.active
     for b in active[-MAX_ROWS:]:
         lines.append(
             f"  {_iso(b.start_ns):<20}  {_share(b.canary_passed, b.canary_tasks):>12}  "
@@ -247,13 +250,14 @@ def to_json(environment: str, pair: Pair, window: Window, v: CanaryVerdict, done
         "drop": v.drop,
         "p_value": v.p_value,
         "violations": list(v.violations),
+        "intervals": len(v.buckets),
         "buckets": [
             {
                 "start": _iso(b.start_ns),
                 "canary": [b.canary_passed, b.canary_tasks],
                 "stable": [b.stable_passed, b.stable_tasks],
             }
-            for b in v.buckets
+            for b in (v.buckets if len(v.buckets) <= MAX_JSON_BUCKETS else v.buckets.active)
         ],
     }
     return json.dumps(data, indent=2)

@@ -20,10 +20,10 @@ Verdict, in this order:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Literal
+from typing import Literal, overload
 
 from reconciler.evals.records import CaseResult
 from reconciler.evals.regression_checks import Tolerances
@@ -78,7 +78,7 @@ class CanaryVerdict:
     canary_passed: int
     stable_tasks: int
     stable_passed: int
-    buckets: tuple[Bucket, ...]  # every bucket of the window, oldest first
+    buckets: Buckets  # every bucket of the window, oldest first (those with tasks held)
     paired: int  # buckets with tasks of both revisions
     drop: float | None  # mean over paired buckets of (stable - canary) success rate
     p_value: float | None  # the one-sided test that the canary is worse
@@ -118,26 +118,69 @@ def split(graded: Iterable[tuple[Task, CaseResult]], canary: str, stable: str) -
     return Samples(tuple(sides[canary]), tuple(sides[stable]), tuple(violations))
 
 
+class Buckets(Sequence[Bucket]):
+    """Every bucket of the window, oldest first, holding only those with tasks: a window
+    from 1970 is ~500,000 hours, so its empty buckets are made when asked for, one by
+    one, and the analysis reads `active` alone (its cost follows the tasks)."""
+
+    def __init__(self, start_ns: int, bucket_ns: int, count: int, active: Iterable[Bucket]):
+        self.start_ns, self.bucket_ns, self._count = start_ns, bucket_ns, count
+        self.active: tuple[Bucket, ...] = tuple(sorted(active, key=lambda b: b.start_ns))
+        self._held = {(b.start_ns - start_ns) // bucket_ns: b for b in self.active}
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> Bucket: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Bucket]: ...
+    def __getitem__(self, index: int | slice) -> Bucket | Sequence[Bucket]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._count))]
+        if not -self._count <= index < self._count:
+            raise IndexError(f"bucket {index} of {self._count}")
+        index %= self._count
+        return self._held.get(index) or Bucket(self.start_ns + index * self.bucket_ns)
+
+    def __iter__(self) -> Iterator[Bucket]:
+        return (self[i] for i in range(self._count))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Buckets):
+            return NotImplemented
+        mine = (self.start_ns, self.bucket_ns, self._count, self.active)
+        return mine == (other.start_ns, other.bucket_ns, other._count, other.active)
+
+    def __hash__(self) -> int:
+        return hash((self.start_ns, self.bucket_ns, self._count, self.active))
+
+    def __repr__(self) -> str:
+        return f"Buckets({self._count} of {self.bucket_ns} ns, {len(self.active)} with tasks)"
+
+
 def buckets(
     canary: Sequence[tuple[int, bool]],
     stable: Sequence[tuple[int, bool]],
     window: Window,
     bucket_ns: int = HOUR_NS,
-) -> tuple[Bucket, ...]:
+) -> Buckets:
     """The window cut from its start into buckets of bucket_ns (the last may be shorter),
     each counting the tasks (start_ns, passed) of both revisions; tasks outside the window
-    are left out."""
+    are left out. Only buckets with tasks are made (Buckets)."""
     if bucket_ns <= 0:
         raise ValueError(f"bucket_ns {bucket_ns}: expected a positive duration")
     count = max(1, -(-(window.end_ns - window.start_ns) // bucket_ns))
-    tallies = [[0, 0, 0, 0] for _ in range(count)]
+    tallies: dict[int, list[int]] = {}
     for offset, tasks in ((0, canary), (2, stable)):
         for start_ns, passed in tasks:
             if start_ns in window:
-                tally = tallies[(start_ns - window.start_ns) // bucket_ns]
+                index = (start_ns - window.start_ns) // bucket_ns
+                tally = tallies.setdefault(index, [0, 0, 0, 0])
                 tally[offset] += 1
                 tally[offset + 1] += bool(passed)
-    return tuple(Bucket(window.start_ns + i * bucket_ns, *tally) for i, tally in enumerate(tallies))
+    made = (Bucket(window.start_ns + i * bucket_ns, *tally) for i, tally in tallies.items())
+    return Buckets(window.start_ns, bucket_ns, count, made)
 
 
 def analyse(
@@ -150,7 +193,7 @@ def analyse(
     """Promote, hold or roll back the canary, with the numbers behind it."""
     chosen = settings or Settings()
     cut = buckets(canary, stable, window, chosen.bucket_ns)
-    diffs = [d for b in cut if (d := b.difference) is not None]
+    diffs = [d for b in cut.active if (d := b.difference) is not None]
     drop = -sum(diffs, Fraction(0)) / len(diffs) if diffs else None
     p_value = None
     if diffs:
@@ -159,10 +202,10 @@ def analyse(
     verdict = CanaryVerdict(
         decision="hold",
         reason="",
-        canary_tasks=sum(b.canary_tasks for b in cut),
-        canary_passed=sum(b.canary_passed for b in cut),
-        stable_tasks=sum(b.stable_tasks for b in cut),
-        stable_passed=sum(b.stable_passed for b in cut),
+        canary_tasks=sum(b.canary_tasks for b in cut.active),
+        canary_passed=sum(b.canary_passed for b in cut.active),
+        stable_tasks=sum(b.stable_tasks for b in cut.active),
+        stable_passed=sum(b.stable_passed for b in cut.active),
         buckets=cut,
         paired=len(diffs),
         drop=None if drop is None else float(drop),
