@@ -286,3 +286,18 @@ def test_on_merge_is_silent_about_an_agent_that_fails_to_load_at_head(
     fleet.replace("agents/notes/agent.yaml", "purpose:", "purpos:")
     _, report = plan_json(fleet, capsys, tmp_path)
     assert all(step["stays"] == [] for step in _deploy(report).values())
+
+
+def test_a_catalog_with_one_bad_tool_name_is_not_called_missing(
+    fleet: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A tool name outside the pattern (here a non-ASCII letter) was reported twice: at its
+    place, and as "no tool catalog; expected policies/tools.yaml" at 1:1, which it is not."""
+    fleet.replace("policies/tools.yaml", "name: kb.search", "name: kb.sëarch")
+    code, out, _ = run(capsys, "-C", str(fleet.path), "validate")
+    assert code == 1
+    assert "policies/tools.yaml:4:11: error: tools[0].name" in out
+    assert "missing-catalog" not in out
+    fleet.git("rm", "-qf", "policies/tools.yaml")
+    code, out, _ = run(capsys, "-C", str(fleet.path), "validate")
+    assert code == 1 and "no tool catalog; expected policies/tools.yaml" in out
