@@ -19,11 +19,13 @@ from pathlib import Path
 import click
 
 from reconciler.cli.app import App, pass_app
+from reconciler.cli.deploy_context import unknown_environment
 from reconciler.cli.ops_options import source_options, window_of, window_options
 from reconciler.cli.output import printable
 from reconciler.fsutil import write_atomic
 from reconciler.ops.economics import Economics, economics, plan_of, to_json
 from reconciler.ops.rates import RatedPriceBook
+from reconciler.spec.state import DesiredState
 from reconciler.tracked import refuse_foreign
 
 DEFAULT_OUT = Path(".alm") / "ops" / "report"
@@ -81,6 +83,25 @@ def default_out(root: Path, fmt: str) -> Path:
     return folder
 
 
+def chosen_out(out: str) -> Path:
+    """--out DIR: a folder, or none yet (made when written); a file on the way is a usage
+    error naming it, not an unexpected FileExistsError or NotADirectoryError (exit 4)."""
+    folder = Path(out)
+    for path in (folder, *folder.parents):
+        if path.exists() and not path.is_dir():
+            what = "a file" if path == folder else f"{path} is a file"
+            raise click.UsageError(f"--out {out}: {what}; expected a folder, or - to print")
+    return folder
+
+
+def known_environment(state: DesiredState, name: str | None) -> None:
+    """--env names an environment policies/ declares (a typo would read no task and write
+    an empty report, exit 0), when policies/ declares any."""
+    envs = state.environments[0].model.environments if state.environments else []
+    if name is not None and envs and all(env.name != name for env in envs):
+        raise unknown_environment(envs, name)
+
+
 def print_report(econ: Economics, fmt: str) -> str:
     """The report as text for stdout: HTML embeds its charts (drawn in a scratch folder),
     markdown has none (nothing to link to)."""
@@ -135,10 +156,11 @@ def report(
 
     window = window_of(since, until, hours)
     state = app.load()
+    known_environment(state, environment)
     plans = {spec.name: plan_of(spec.agent) for spec in state.agents}
     prices = RatedPriceBook(p for doc in state.pricing for p in doc.model.models)
     tasks = open_source(app.root, db, source)
-    folder = None if out == STDOUT else Path(out) if out else default_out(app.root, fmt)
+    folder = None if out == STDOUT else chosen_out(out) if out else default_out(app.root, fmt)
     econ = economics(tasks.tasks(window, environment), plans, prices, window, tasks.label)
     if folder is None:
         click.echo(printable(print_report(econ, fmt)), nl=False)  # trace text: no escapes
