@@ -148,3 +148,16 @@ def test_the_demo_change_shows_a_violation_and_the_approvals_it_needs(
     assert needed["codeowners:@acme/sales-eng"]["files"] == ["agents/sales-research/agent.yaml"]
     code, out, _ = run(governed, capsys, "policy", "check", "--base", base)
     assert "required approvals (" in out and "@acme/security: a newly granted" in out
+
+
+def test_alms_own_state_is_never_a_changed_file_even_when_git_does_not_ignore_it(
+    governed: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a fleet without a .gitignore: alm validate's parse pack is untracked, not a change
+    # needing a code owner
+    governed.write(".gitignore", "")
+    governed.commit("no ignore rules")
+    governed.write(".alm/cache/parse.json", "{}")
+    governed.write("agents/support-triage/notes.md", "new\n")
+    _, data = check_json(governed, capsys, "--base", "HEAD")
+    assert data["changed_files"] == ["agents/support-triage/notes.md"]

@@ -48,7 +48,10 @@ def changed_files(root: Path, base: str, head: str | None = None) -> list[str]:
     fork = merge_base(root, base_commit, "HEAD")
     _, out = _git(root, "diff", "--name-only", "-z", "--no-renames", fork, "--")
     _, untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z")
-    return sorted(set(_paths(out)) | set(_paths(untracked)))
+    # alm's own local state is not part of a change, .gitignore or not (a committed file
+    # under .alm/ is in the diff above, and is refused where alm would use it)
+    mine = [p for p in _paths(untracked) if not p.startswith(".alm/")]
+    return sorted(set(_paths(out)) | set(mine))
 
 
 def read_at(root: Path, ref: str, path: str) -> str | None:
