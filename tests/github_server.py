@@ -10,7 +10,9 @@ requests, and (tests/github_issue_routes.py) issues (list by state and label, cr
 close, comment) and pull requests (list by head, create from a branch pushed to
 ``git_remote``, a real bare repository). Every request is recorded
 (``server.requests``) and must carry ``Authorization: token X`` or ``Bearer X`` (401 otherwise).
-``fail_next`` injects failures (5xx, secondary rate limits with Retry-After).
+``fail_next`` injects failures (5xx, secondary rate limits with Retry-After); each of
+``hooks`` sees every request first, outside the lock (it may wait for another request, or
+change the state under ``server.lock``) and may answer it instead (a reply, not None).
 
     with GitHubServer(token="t") as server:
         server.add_payload(load_payload("pull_request.opened.json"))
@@ -79,6 +81,7 @@ class GitHubServer:
         self.team_refusals: dict[str, int] = {}  # "org/slug" -> 403 or 404
         self.git_remote: Path | None = None  # a bare repository: the branches pulls open from
         self._failures: list[Failure] = []
+        self.hooks: list[Callable[[Recorded], Reply | None]] = []
         self._ids = 1_000_000
         self._lock = threading.RLock()
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), handler_class(self.serve))
@@ -224,7 +227,17 @@ class GitHubServer:
         self._ids += 1
         return self._ids
 
+    @property
+    def lock(self) -> threading.RLock:
+        return self._lock
+
     def serve(self, record: Recorded) -> Reply:
+        for hook in list(self.hooks):
+            answer = hook(record)
+            if answer is not None:
+                with self._lock:
+                    self.requests.append(record)
+                return answer
         with self._lock:
             self.requests.append(record)
             if not self._authorised(record.headers):
@@ -329,6 +342,16 @@ def edit_comment(gh: GitHubServer, m: re.Match[str], r: Recorded) -> Reply:
     return 200, found[0], {}
 
 
+def delete_comment(gh: GitHubServer, m: re.Match[str], r: Recorded) -> Reply:
+    repo, wanted = f"{m['owner']}/{m['repo']}".lower(), int(m["id"])
+    for (name, _), cs in gh.state.comments.items():
+        kept = [c for c in cs if not (name == repo and c["id"] == wanted)]
+        if len(kept) < len(cs):
+            cs[:] = kept
+            return 204, None, {}
+    return NOT_FOUND
+
+
 def get_commit(gh: GitHubServer, m: re.Match[str], r: Recorded) -> Reply:
     """Only the head and base commits of the seeded pull requests exist."""
     name = gh.repo_name(m)
@@ -390,6 +413,7 @@ ROUTES: list[tuple[str, re.Pattern[str], Route]] = [
     ("GET", re.compile(_REPO + r"/issues/(?P<number>\d+)/comments"), list_comments),
     ("POST", re.compile(_REPO + r"/issues/(?P<number>\d+)/comments"), create_comment),
     ("PATCH", re.compile(_REPO + r"/issues/comments/(?P<id>\d+)"), edit_comment),
+    ("DELETE", re.compile(_REPO + r"/issues/comments/(?P<id>\d+)"), delete_comment),
     ("GET", re.compile(_REPO + r"/commits/(?P<sha>[0-9a-fA-F]{4,40})"), get_commit),
     ("POST", re.compile(_REPO + r"/statuses/(?P<sha>[0-9a-fA-F]{4,40})"), create_status),
     ("POST", re.compile(_REPO + r"/check-runs"), create_check_run),

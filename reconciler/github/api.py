@@ -47,6 +47,15 @@ class Comment:
     id: int
     body: str
     by_bot: bool
+    author: str = ""  # login
+
+
+GONE = frozenset({404, 410})  # a comment deleted answers 404, an issue deleted 410
+
+
+def is_gone(exc: Exception) -> bool:
+    """Whether GitHub says the thing is not there (any more): deleted since it was listed."""
+    return isinstance(exc, GithubException) and exc.status in GONE
 
 
 def connect(ctx: Context, per_page: int = PER_PAGE, timeout: int = 30) -> Github:
@@ -168,16 +177,24 @@ class Api:
         def read() -> list[Comment]:
             listed = list(self.repo.get_issue(number).get_comments())
             self._comments = {c.id: c for c in listed}
-            return [Comment(c.id, c.body or "", _is_bot(c)) for c in listed]
+            return [_comment(c) for c in listed]
 
         return self.retry.call("list the comments", read)
 
-    def create_comment(self, number: int, body: str) -> int:
-        created = self.repo.get_issue(number).create_comment(body)
-        return created.id
+    def create_comment(self, number: int, body: str) -> Comment:
+        return _comment(self.repo.get_issue(number).create_comment(body))
 
     def edit_comment(self, comment_id: int, body: str) -> None:
+        """Edits a comment of the last listing (404 when it was deleted since)."""
         self._comments[comment_id].edit(body)
+
+    def delete_comment(self, comment_id: int) -> None:
+        """Deletes a comment of the last listing; one deleted already is no error."""
+        try:
+            self._comments[comment_id].delete()
+        except GithubException as exc:
+            if not is_gone(exc):
+                raise
 
     def status(self, sha: str, state: str, description: str, target_url: str | None) -> None:
         commit = self.repo.get_commit(sha)
@@ -218,6 +235,11 @@ class Api:
                 raise not_the_api("the pull requests of a commit") from None
 
         return self.retry.call("list the pull requests of the commit", read)
+
+
+def _comment(c: IssueComment) -> Comment:
+    author = c.user.login if c.user is not None else ""
+    return Comment(c.id, c.body or "", _is_bot(c), author or "")
 
 
 def _is_bot(comment: IssueComment) -> bool:

@@ -79,9 +79,13 @@ def _checked_head(report: PlanReport, pull: Pull) -> Target:
 
 
 def _stale(pull: Pull, recorded: str) -> str:
+    return stale_message(pull.number, recorded, pull.head_sha)
+
+
+def stale_message(number: int, recorded: str, head: str, posted: str = "nothing") -> str:
     return (
-        f"the report is for {recorded[:12]}, but pull request #{pull.number}'s head is now "
-        f"{pull.head_sha[:12]} (a newer push): nothing posted, the newer run posts"
+        f"the report is for {recorded[:12]}, but pull request #{number}'s head is now "
+        f"{head[:12]} (a newer push): {posted} posted, the newer run posts"
     )
 
 

@@ -6,7 +6,9 @@ first line, and only when a bot opened it (a person pasting the marker into an i
 their own cannot make alm edit or close theirs). A finding opens it, a changed finding
 edits it, the same finding writes nothing, and no finding closes it with a comment. A
 whole read-decide-write attempt is retried (a retried create alone could post twice), and
-a refusal becomes one AlmError naming what could not be written.
+a refusal becomes one AlmError naming what could not be written. An issue deleted between
+the listing and the write (GitHub answers 410, or 404) is looked for again: a finding
+still to report opens a new one.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from github import GithubException
 
 from reconciler.errors import AlmError
 from reconciler.github import api_deploy
-from reconciler.github.api import Api
+from reconciler.github.api import Api, is_gone
 from reconciler.github.api_deploy import Issue
 from reconciler.github.retry import describe
 from reconciler.github.sticky import LIMIT, utf16_length
@@ -76,23 +78,36 @@ class Subject:
     quiet: str  # said when there is nothing to report and no issue open
 
 
+LOOKS = 3  # listings of one attempt: each further one after the issue it chose vanished
+
+
+def _write(api: Api, subject: Subject, new_body: str | None, close_note: str) -> str:
+    found = find(api_deploy.open_issues(api, subject.label), subject.marker)
+    write = decide(found, new_body)
+    if write.action == "nothing":
+        return f"{subject.name}: {subject.quiet}"
+    number = write.number
+    if write.action == "open" and new_body is not None:
+        made = api_deploy.create_issue(api, subject.title, new_body, subject.label)
+        number = made.number
+    elif write.action == "edit" and number is not None and new_body is not None:
+        api_deploy.edit_issue(api, number, new_body)
+    elif write.action == "close" and number is not None:
+        api_deploy.close_issue(api, number, close_note)
+    return f"{subject.name}: {subject.noun} #{number} {DONE[write.action]}"
+
+
 def sync(api: Api, subject: Subject, new_body: str | None, close_note: str) -> str:
     """Open, update or close the subject's issue; says what it did."""
 
     def attempt() -> str:
-        found = find(api_deploy.open_issues(api, subject.label), subject.marker)
-        write = decide(found, new_body)
-        if write.action == "nothing":
-            return f"{subject.name}: {subject.quiet}"
-        number = write.number
-        if write.action == "open" and new_body is not None:
-            made = api_deploy.create_issue(api, subject.title, new_body, subject.label)
-            number = made.number
-        elif write.action == "edit" and number is not None and new_body is not None:
-            api_deploy.edit_issue(api, number, new_body)
-        elif write.action == "close" and number is not None:
-            api_deploy.close_issue(api, number, close_note)
-        return f"{subject.name}: {subject.noun} #{number} {DONE[write.action]}"
+        for look in range(1, LOOKS + 1):
+            try:
+                return _write(api, subject, new_body, close_note)
+            except GithubException as exc:  # deleted since it was listed: look again
+                if not is_gone(exc) or look == LOOKS:
+                    raise
+        raise AssertionError("unreachable: the last look returns or raises")
 
     try:
         return api.retry.call(f"write the {subject.noun}", attempt)

@@ -5,7 +5,9 @@ then write the status and the check run, and the comment last. When the comment 
 already exactly what would be written and its body names the head commit (it would
 differ for another head), an earlier run wrote all three for this commit (the comment
 is written last, after the verdict it shows): nothing is written again, 5 requests in
-all. A failed comment fails the job (AlmError, exit 1).
+all. Just before the comment, the pull request is read again: when its head moved
+meanwhile, the newer push's run owns the comment and this one leaves it alone. A failed
+comment fails the job (AlmError, exit 1).
 """
 
 from __future__ import annotations
@@ -53,14 +55,28 @@ def _pull_request(
     log: list[str] = []
     counted = with_approvals(api, report, pull, log)
     text = sticky.body(MARKER, counted, render)
-    existing = sticky.find(api.comments(pull.number), MARKER)
-    write = sticky.decide(existing, text)
+    listed = api.comments(pull.number)
+    write = sticky.decide(sticky.find(listed, MARKER), text)
     state = gate.STATE[counted.verdict.status]
-    if write.action == "none" and _names_head(counted, text, render):
+    settled = not sticky.duplicates(listed, MARKER)
+    if write.action == "none" and settled and _names_head(counted, text, render):
         return Result(f"PR #{pull.number}: nothing changed since the last run ({state})", log)
     publish_gate(ctx, api, pull.head_sha, counted, counted.verdict, log)
-    done = comment.upsert(api, pull.number, text, MARKER, write)
+    moved = _moved_on(api, pull)
+    if moved is not None:  # a newer push's run posts (or posted) the comment
+        return Result(f"{moved}; alm/gate {state} on {pull.head_sha[:12]}", log)
+    done = comment.upsert(api, pull.number, text, MARKER, listed)
     return Result(f"PR #{pull.number}: comment {done}; alm/gate {state}", log)
+
+
+def _moved_on(api: Api, pull: Pull) -> str | None:
+    """Why not to write the comment: the pull request's head moved while this run read
+    and decided (the status is per commit, the comment is not: a run for the older head
+    finishing last would overwrite the newer run's report)."""
+    now = api.pull(pull.number)
+    if now is None or now.head_sha == pull.head_sha:
+        return None
+    return locate.stale_message(pull.number, pull.head_sha, now.head_sha, "no comment")
 
 
 def own_links(ctx: Context, report: PlanReport) -> PlanReport:

@@ -5,14 +5,18 @@ Transient: a 5xx, a dropped connection, and rate limits: 403/429 with `Retry-Aft
 (secondary limits), with `x-ratelimit-remaining: 0` and `x-ratelimit-reset` (the primary
 limit), or a 403/429 whose message names a secondary rate limit. Any other 4xx is an
 answer, not a hiccup, and is raised at once. The wait honours Retry-After, else backs off
-exponentially, and is capped by `max_wait`.
+exponentially, and is capped by `max_wait`. A limit that lifts later than the retries left
+could wait in all (a primary limit resetting in an hour) is raised at once: retrying
+sooner only fails again, minutes later; `describe` says when it lifts.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -22,6 +26,7 @@ from github import GithubException
 T = TypeVar("T")
 SERVER_ERRORS = frozenset({500, 502, 503, 504})
 RATE_LIMITED = frozenset({403, 429})
+MAX_EPOCH = 253_402_300_799  # 9999-12-31T23:59:59Z: a later reset is no time to print
 
 
 @dataclass
@@ -41,9 +46,10 @@ class RetryPolicy:
             except (GithubException, requests.ConnectionError, requests.Timeout) as exc:
                 wait = self.wait_for(exc, attempt)
                 if wait is None or attempt == self.attempts:
+                    self._note_too_long(what, exc, attempt)
                     raise
                 self.log.append(
-                    f"{what}: {describe(exc)}; retrying in {wait:g} s "
+                    f"{what}: {describe(exc, self.clock())}; retrying in {wait:g} s "
                     f"(attempt {attempt + 1} of {self.attempts})"
                 )
                 self.sleep(wait)
@@ -60,10 +66,24 @@ class RetryPolicy:
             return None
         told = _told_wait(exc.headers or {}, self.clock())
         if told is not None:
-            return min(told, self.max_wait)
+            return min(told, self.max_wait) if told <= self.budget(attempt) else None
         if exc.status == 429 or "rate limit" in _message(exc).lower():
             return backoff
         return None  # a 403 without rate-limit signs: the token may not do this
+
+    def budget(self, attempt: int) -> float:
+        """The most the retries after `attempt` may wait in all."""
+        return self.max_wait * (self.attempts - attempt)
+
+    def _note_too_long(self, what: str, exc: Exception, attempt: int) -> None:
+        if attempt == self.attempts or not isinstance(exc, GithubException):
+            return
+        told = _told_wait(exc.headers or {}, self.clock())
+        if told is not None and told > self.budget(attempt):
+            self.log.append(
+                f"{what}: {describe(exc, self.clock())}; not retried: the retries may "
+                f"wait {self.budget(attempt):g} s in all"
+            )
 
 
 def _told_wait(headers: Mapping[str, str], now: float) -> float | None:
@@ -83,7 +103,7 @@ def _seconds(text: str) -> float | None:
         value = float(text.strip())
     except ValueError:
         return None
-    return value if value >= 0 and value == value else None
+    return value if 0 <= value < math.inf else None  # never NaN or infinite
 
 
 def _message(exc: GithubException) -> str:
@@ -93,18 +113,36 @@ def _message(exc: GithubException) -> str:
     return ""
 
 
-def describe(exc: Exception) -> str:
+def describe(exc: Exception, now: float | None = None) -> str:
     """One line about a failed request, never its headers (they carry no token, but the
-    line should not grow with them either)."""
+    line should not grow with them either), except when a rate limit lifts."""
     if isinstance(exc, GithubException):
         message = _message(exc).splitlines()
-        return f"HTTP {exc.status}" + (f" ({message[0][:200]})" if message else "")
+        line = f"HTTP {exc.status}" + (f" ({message[0][:200]})" if message else "")
+        return line + _lifts(exc, time.time() if now is None else now)
     where = _server(exc)
     if isinstance(exc, requests.Timeout) and where:
         return f"{type(exc).__name__} (no answer from {where} in time)"
     if isinstance(exc, requests.ConnectionError) and where:
         return f"{type(exc).__name__} (cannot connect to {where}: is GITHUB_API_URL right?)"
     return type(exc).__name__
+
+
+def _lifts(exc: GithubException, now: float) -> str:
+    """When a rate limit the answer reports lifts: '' for any other answer."""
+    if exc.status not in RATE_LIMITED:
+        return ""
+    lowered = {str(k).lower(): str(v) for k, v in (exc.headers or {}).items()}
+    after = _seconds(lowered.get("retry-after", ""))
+    if after is not None:
+        return f"; GitHub asks to wait {after:g} s before trying again"
+    reset = _seconds(lowered.get("x-ratelimit-reset", ""))
+    if lowered.get("x-ratelimit-remaining") != "0" or reset is None or reset > MAX_EPOCH:
+        return ""
+    at = datetime.fromtimestamp(reset, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    left = max(reset - now, 0.0)
+    after_all = f"{left / 60:.0f} min" if left >= 120 else f"{left:.0f} s"
+    return f"; the token's rate limit resets at {at} (in {after_all})"
 
 
 def _server(exc: Exception) -> str | None:

@@ -36,11 +36,26 @@ def body(marker: str, report: PlanReport, render: Render) -> str:
     return text
 
 
+def _marked(comment: Comment, marker: str) -> bool:
+    return comment.by_bot and comment.body.split("\n", 1)[0].strip() == marker
+
+
 def find(comments: Sequence[Comment], marker: str) -> Comment | None:
     """The first comment a bot wrote that starts with the marker line."""
-    return next(
-        (c for c in comments if c.by_bot and c.body.split("\n", 1)[0].strip() == marker), None
-    )
+    return next((c for c in comments if _marked(c, marker)), None)
+
+
+def duplicates(comments: Sequence[Comment], marker: str) -> list[Comment]:
+    """The marked comments after the first that its author wrote too: what two runs at
+    once leave when both listed before either created (GitHub cannot create only if
+    absent). The first is the one every run finds, so the later ones go; another bot's
+    are left alone."""
+    first = find(comments, marker)
+    if first is None:
+        return []
+    return [
+        c for c in comments if c.id != first.id and c.author == first.author and _marked(c, marker)
+    ]
 
 
 @dataclass(frozen=True)
