@@ -25,8 +25,9 @@ def _error(
         (_error(403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1005"}), 5.0),
         (_error(403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1200"}), 60.0),
         (_error(403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "4600"}), None),
-        (_error(429, {"Retry-After": "inf"}), 2.0),  # no number: backs off as if unsaid
-        (_error(403, message="You have exceeded a secondary rate limit."), 2.0),
+        (_error(429, {"Retry-After": "inf"}), 60.0),  # no number: as if unsaid
+        (_error(403, message="You have exceeded a secondary rate limit."), 60.0),  # a minute
+        (_error(429), 60.0),
         (_error(403, message="Resource not accessible by integration"), None),
         (_error(404), None),
         (_error(422), None),

@@ -3,11 +3,13 @@ injectable sleep, so tests never wait).
 
 Transient: a 5xx, a dropped connection, and rate limits: 403/429 with `Retry-After`
 (secondary limits), with `x-ratelimit-remaining: 0` and `x-ratelimit-reset` (the primary
-limit), or a 403/429 whose message names a secondary rate limit. Any other 4xx is an
-answer, not a hiccup, and is raised at once. The wait honours Retry-After, else backs off
-exponentially, and is capped by `max_wait`. A limit that lifts later than the retries left
-could wait in all (a primary limit resetting in an hour) is raised at once: retrying
-sooner only fails again, minutes later; `describe` says when it lifts.
+limit), or a 403/429 whose message names a secondary rate limit (waited for a minute at
+least, as GitHub asks: the quicker backoff of a 5xx would spend every attempt inside it).
+Any other 4xx is an answer, not a hiccup, and is raised at once. The wait honours
+Retry-After, else backs off exponentially, and is capped by `max_wait`. A limit that lifts
+later than the retries left could wait in all (a primary limit resetting in an hour) is
+raised at once: retrying sooner only fails again, minutes later; `describe` says when it
+lifts.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from github import GithubException
 T = TypeVar("T")
 SERVER_ERRORS = frozenset({500, 502, 503, 504})
 RATE_LIMITED = frozenset({403, 429})
+SECONDARY_WAIT = 60.0  # GitHub's docs: wait at least one minute, then longer
 MAX_EPOCH = 253_402_300_799  # 9999-12-31T23:59:59Z: a later reset is no time to print
 
 
@@ -68,7 +71,8 @@ class RetryPolicy:
         if told is not None:
             return min(told, self.max_wait) if told <= self.budget(attempt) else None
         if exc.status == 429 or "rate limit" in _message(exc).lower():
-            return backoff
+            # a secondary limit that says no time: GitHub asks for at least a minute
+            return min(max(backoff, SECONDARY_WAIT), self.max_wait)
         return None  # a 403 without rate-limit signs: the token may not do this
 
     def budget(self, attempt: int) -> float:
