@@ -106,7 +106,7 @@ def _a_number(ctx: click.Context, param: click.Parameter, value: float | None) -
     "--out",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The OTLP JSON lines file to write (gzip when it ends in .gz).",
+    help="The OTLP JSON lines file to write (gzip when it ends in .gz, zstd in .zst).",
 )
 @click.option(
     "--hours",
@@ -151,6 +151,8 @@ def simulate(
     each agent's declared volume along a daily curve, plausible tool calls, tokens and
     texts, a healthy rate of failures, canary traffic split between the canary and the
     stable revision, and with --breach one agent failing its contract."""
+    if str(out) == "-":  # ingest reads - as stdin; here it would be a file named "-"
+        raise UsageError("--out -: simulate writes a file, not stdout; name one (day.jsonl.gz)")
     ctx = deploy_context.load(app, environment, None)
     fleet, notes = deployed_fleet(ctx)
     for note in notes:

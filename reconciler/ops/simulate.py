@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gzip
 import heapq
+import io
 import math
 import os
 import random
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+import zstandard
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 
 from reconciler.fsutil import ordinary_mode
@@ -142,7 +144,8 @@ def simulate(
     out: Path,
     prices: PriceBook | None = None,
 ) -> Report:
-    """Write the window's traffic to `out` (gzip when it ends in .gz), atomically."""
+    """Write the window's traffic to `out` (gzip when it ends in .gz, zstd in .zst or
+    .zstd), atomically."""
     report = Report(out, canaries={p.name: p.canary for p in profiles if p.canary})
     recorder = Recorder(settings.environment, id_generator=SeededIds(f"{settings.seed}:ids"))
     streams = [_agent_tasks(p, settings, prices) for p in profiles]
@@ -174,6 +177,24 @@ def _flush(recorder: Recorder, handle: IO[str]) -> None:
     recorder.clear()
 
 
+def _gzip(raw: IO[bytes]) -> IO[str]:
+    # level 1: a tenth of the plain size at a fraction of level 6's time
+    return gzip.open(raw, "wt", encoding="utf-8", compresslevel=1)
+
+
+def _zstd(raw: IO[bytes]) -> IO[str]:
+    packed = zstandard.ZstdCompressor(level=3).stream_writer(raw, closefd=False)
+    return io.TextIOWrapper(packed, encoding="utf-8")
+
+
+def _plain(raw: IO[bytes]) -> IO[str]:
+    return open(raw.fileno(), "w", encoding="utf-8", closefd=False)
+
+
+# the file's compression by its suffix, as the Collector's file exporter names them
+_ENCODERS = {".gz": _gzip, ".zst": _zstd, ".zstd": _zstd}
+
+
 @contextmanager
 def _atomic_text(path: Path) -> Iterator[IO[str]]:
     """A text stream to a temporary file beside `path`, renamed over it when complete."""
@@ -181,13 +202,8 @@ def _atomic_text(path: Path) -> Iterator[IO[str]]:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as raw:
-            if path.name.endswith(".gz"):
-                # level 1: a tenth of the plain size at a fraction of level 6's time
-                with gzip.open(raw, "wt", encoding="utf-8", compresslevel=1) as text:
-                    yield text
-            else:
-                with open(raw.fileno(), "w", encoding="utf-8", closefd=False) as text:
-                    yield text
+            with _ENCODERS.get(path.suffix, _plain)(raw) as text:
+                yield text
             raw.flush()
             os.fsync(raw.fileno())
         os.chmod(tmp, ordinary_mode())  # mkstemp makes it private
