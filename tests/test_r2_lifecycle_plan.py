@@ -298,6 +298,9 @@ def test_a_catalog_with_one_bad_tool_name_is_not_called_missing(
     assert code == 1
     assert "policies/tools.yaml:4:11: error: tools[0].name" in out
     assert "missing-catalog" not in out
+    # nor is every grant, rule and case naming a tool called unknown: one error, its cause
+    assert "[unknown-tool]" not in out and out.count(": error: ") == 1
     fleet.git("rm", "-qf", "policies/tools.yaml")
     code, out, _ = run(capsys, "-C", str(fleet.path), "validate")
     assert code == 1 and "no tool catalog; expected policies/tools.yaml" in out
+    assert "[unknown-tool]" not in out and out.count(": error: ") == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from reconciler.errors import Finding
 from reconciler.gcpause import gc_paused
 from reconciler.spec import crosscheck as c
@@ -9,14 +11,27 @@ from reconciler.spec import crosscheck_docs as d
 from reconciler.spec import crosscheck_tools as t
 from reconciler.spec.state import DesiredState
 
+
+def with_catalog(check: c.Check) -> c.Check:
+    """Runs a check of tool names only when a catalog loaded: without one every name would
+    be unknown, and the catalog's own error (missing, or where it fails) is the cause to
+    report, not one error per grant, rule and case."""
+
+    def run(ctx: c.Context) -> Iterator[Finding]:
+        return check(ctx) if ctx.state.catalogs else iter(())
+
+    run.__name__ = check.__name__
+    return run
+
+
 CHECKS: list[c.Check] = [
     c.folder_matches_name,
     c.unique_agent_names,
-    t.granted_tools_exist,
+    with_catalog(t.granted_tools_exist),
     t.constraints_name_arguments,
-    t.forbidden_tools_exist,
+    with_catalog(t.forbidden_tools_exist),
     t.grants_not_forbidden,
-    t.escalation_tool_available,
+    with_catalog(t.escalation_tool_available),
     c.model_is_priced,
     c.deploy_environments_defined,
     c.owners_well_formed,
@@ -27,7 +42,7 @@ CHECKS: list[c.Check] = [
     d.environments_present,
     d.suites_belong_to_agents,
     d.unique_suite_names,
-    d.suite_tools_exist,
+    with_catalog(d.suite_tools_exist),
     d.suite_cases_reviewed,
     d.labels_match_policies,
 ]
