@@ -17,6 +17,7 @@ The cache is local state, never data from the repository, and is treated as host
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sqlite3
@@ -133,6 +134,24 @@ def move_aside(path: Path) -> Path:
     return aside
 
 
+class CacheUnwritable(Exception):
+    """The cache's folder cannot be written (a read-only tree): nothing is corrupt, so
+    nothing is moved aside; the run goes on without a cache."""
+
+
+def _writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CacheUnwritable(exc.strerror or type(exc).__name__) from None
+    if not os.access(folder, os.W_OK):  # a read-only mount, or a folder not ours
+        raise CacheUnwritable(os.strerror(errno.EROFS if _read_only(folder) else errno.EACCES))
+
+
+def _read_only(folder: Path) -> bool:
+    return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+
+
 class ResultCache:
     """Stores each trial's record as JSON text; returns only records that parse as the
     trial asked for. The caller owns serialisation."""
@@ -146,10 +165,11 @@ class ResultCache:
         self._db = self._open()
 
     def _open(self) -> sqlite3.Connection:
+        folder = self.path.parent
         try:
-            if not self.path.parent.is_dir() and self.path.parent.exists():
-                raise sqlite3.DatabaseError(f"{self.path.parent.name} is not a folder")
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not folder.is_dir() and folder.exists():
+                raise sqlite3.DatabaseError(f"{folder.name} is not a folder")
+            _writable(folder)
             return _connect(self.path)
         except (sqlite3.DatabaseError, OSError) as exc:
             return self._rebuild(exc)
@@ -218,7 +238,15 @@ def open_cache(path: Path | None) -> Iterator[ResultCache | None]:
     if path is None:
         yield None
         return
-    cache = ResultCache(path)
+    try:
+        cache = ResultCache(path)
+    except CacheUnwritable as exc:
+        shown = path.relative_to(root_of(path)).as_posix()
+        log.warning(
+            "warning: the result cache %s cannot be written (%s); running without it", shown, exc
+        )
+        yield None
+        return
     try:
         yield cache
     finally:
