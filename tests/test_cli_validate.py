@@ -10,7 +10,7 @@ import pytest
 from reconciler.cli.output import render
 from reconciler.errors import Finding, Location
 from tests.cli import run
-from tests.gitrepo import GitRepo
+from tests.gitrepo import GitRepo, init_repo
 from tests.test_spec_minifleet import AGENT, SUITE_YAML
 
 MISMATCH_MESSAGE = "metadata.name is 'helpr'; expected the folder name 'helper'"
@@ -193,3 +193,19 @@ def test_a_broken_example_fleet_is_reported(
     code, out, _ = run(capsys, "-C", str(fleet_repo.path), "validate")
     assert code == 1
     assert f"{rel}:{line + 1}:1: error: duplicate key 'kind' (first at line {line})" in out
+
+
+def test_a_fleet_below_the_git_top_level_is_refused_naming_where_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CODEOWNERS, changed files and refs are paths from the git top level: a fleet in a
+    subfolder would require no code owner's approval for its prompts. Said, not half-run."""
+    top = init_repo(tmp_path / "mono", with_fleet=False).path
+    (top / "platform" / "agents").mkdir(parents=True)
+    code, out, err = run(capsys, "-C", str(top / "platform"), "validate")
+    assert (code, out) == (2, "")
+    assert err == (
+        f"alm: the fleet in platform/ is below the top level of its git repository "
+        f"{top.resolve()}; expected agents/ at the top level (keep the fleet in a repository "
+        "of its own)\n"
+    )

@@ -36,7 +36,13 @@ class App:
         if (root / "agents").is_dir():
             return root
         if (self.repo / "agents").is_dir():
-            return self.repo.resolve()
+            # CODEOWNERS, changed files and refs are paths from the git top level: a fleet
+            # below it would lose its code owners' approvals without a word
+            where = self.repo.resolve().relative_to(root).as_posix()
+            raise UsageError(
+                f"the fleet in {where}/ is below the top level of its git repository {root}; "
+                "expected agents/ at the top level (keep the fleet in a repository of its own)"
+            )
         raise UsageError(
             f"not an alm repository: no agents/ folder in {root} "
             "(run alm in the repository or pass -C PATH)"
