@@ -11,7 +11,7 @@ import pytest
 
 from reconciler.deploy import audit, engine, journal, rollback
 from reconciler.deploy import plan as planner
-from reconciler.deploy.model import Bundle, Deployment, Live, revision_of
+from reconciler.deploy.model import Bundle, Deployment, Live, Unreadable, revision_of
 from reconciler.deploy.targets.directory import DirectoryTarget
 from reconciler.errors import AlmError
 
@@ -130,8 +130,8 @@ class RacingTarget(DirectoryTarget):
         self.other = DirectoryTarget(path, "dev")
         self.agent, self.races = agent, races
 
-    def read(self, agent: str) -> Live | None:
-        found = super().read(agent)
+    def entry(self, agent: str) -> Live | Unreadable | None:  # how the engine reads
+        found = super().entry(agent)
         if agent == self.agent and self.races > 0:
             self.races -= 1
             temp = 0.9 + self.races / 100

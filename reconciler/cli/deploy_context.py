@@ -88,7 +88,8 @@ class EnvContext:
         live: dict[str, dict[str, Live]] = {}
         for env in earlier_environments(self.environments, self.environment):
             if env.name in needed:
-                live[env.name] = open_target(env, self.app.root, os.environ).read_all()
+                # an unreadable entry there is not live there: the agent is held, not raised
+                live[env.name] = open_target(env, self.app.root, os.environ).scan().lives
         return Promotion(gate, live)
 
     def audit_store(self) -> audit.AuditStore:

@@ -26,7 +26,7 @@ from reconciler.cli.output import printable
 from reconciler.deploy import gates
 from reconciler.deploy.engine import Replan
 from reconciler.deploy.gates import EvalOutcome
-from reconciler.deploy.model import Action, DeployPlan, Live
+from reconciler.deploy.model import Action, DeployPlan, Live, Unreadable
 from reconciler.fsutil import write_atomic
 from reconciler.spec.state import DesiredState
 from reconciler.tracked import foreign, refuse_foreign
@@ -74,7 +74,7 @@ def replanner(ctx: EnvContext, base: Replan, outcomes: Mapping[str, EvalOutcome]
     if not ctx.environment.gates.evals_pass:
         return base
 
-    def again(agent: str, fresh: Live | None) -> Action:
+    def again(agent: str, fresh: Live | Unreadable | None) -> Action:
         return gates.gate(base(agent, fresh), outcomes)
 
     return again

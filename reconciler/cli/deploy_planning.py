@@ -10,7 +10,7 @@ from pathlib import Path
 from reconciler.cli.deploy_context import EnvContext
 from reconciler.deploy import memo
 from reconciler.deploy import plan as planner
-from reconciler.deploy.model import Bundle, DeployPlan, Live
+from reconciler.deploy.model import Bundle, DeployPlan, Live, Unreadable
 from reconciler.deploy.targets import BatchTarget
 from reconciler.errors import AlmError
 from reconciler.tracked import foreign
@@ -19,7 +19,7 @@ from reconciler.tracked import foreign
 @dataclass
 class Planned:
     plan: DeployPlan
-    live: dict[str, Live] = field(default_factory=dict)
+    live: dict[str, Live | Unreadable] = field(default_factory=dict)  # as read: Scan.entries
     desired: dict[str, Bundle] = field(default_factory=dict)
     previous: planner.Previous | None = None
     remembered: bool = False  # from the memo: nothing was loaded or parsed
@@ -45,9 +45,11 @@ def make_plan(
             return Planned(hit, remembered=True), prints
     desired = ctx.desired()
     previous = ctx.promotion()
-    live = target.read_all()
-    made = planner.plan(ctx.name, desired, live, prune=prune, previous=previous)
-    return Planned(made, live, desired, previous), prints
+    found = target.scan()  # an entry that is not a bundle is planned (repair), not raised
+    made = planner.plan(
+        ctx.name, desired, found.lives, prune=prune, previous=previous, unreadable=found.unreadable
+    )
+    return Planned(made, found.entries(), desired, previous), prints
 
 
 def fingerprints(ctx: EnvContext, target: BatchTarget, prune: bool) -> Fingerprints | None:

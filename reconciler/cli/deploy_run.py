@@ -103,7 +103,8 @@ def _deployer(ctx: EnvContext) -> Deployment:
 
 def status(ctx: EnvContext, fmt: str) -> int:
     target = ctx.target()
-    rows = status_rows(ctx.desired(), target.read_all())
+    found = target.scan()
+    rows = status_rows(ctx.desired(), found.lives, found.unreadable)
     rows = deploy_evals.why_rows(rows, deploy_evals.read_holds(ctx.app.root, ctx.name))
     render = status_json if fmt == "json" else status_text
     click.echo(render(ctx.name, target.name, rows))
@@ -113,7 +114,10 @@ def status(ctx: EnvContext, fmt: str) -> int:
 def drift_check(ctx: EnvContext, open_issue: bool) -> int:
     target = ctx.target()
     settings = ctx.environment.drift
-    report = drift.detect(ctx.name, ctx.desired(), target.read_all(), settings.ignore)
+    found = target.scan()
+    report = drift.detect(
+        ctx.name, ctx.desired(), found.lives, settings.ignore, unreadable=found.unreadable
+    )
     text = drift_text(report, target.name, settings.mode)
     click.echo(text)
     if open_issue:

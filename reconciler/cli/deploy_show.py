@@ -11,7 +11,7 @@ from typing import Any
 from reconciler.cli.output import printable
 from reconciler.deploy.drift import DriftReport
 from reconciler.deploy.engine import ApplyResult, Outcome
-from reconciler.deploy.model import Action, Bundle, DeployPlan, Live, short_revision
+from reconciler.deploy.model import Action, Bundle, DeployPlan, Live, Unreadable, short_revision
 
 KINDS = ("create", "update", "repair", "delete", "unchanged", "pinned", "held")
 SYNCS = ("Synced", "OutOfSync", "Missing", "Pinned")
@@ -87,7 +87,9 @@ def _left(failed: Outcome) -> str:
     return f"the target holds {short(failed.live)}"
 
 
-def sync_of(want: Bundle | None, have: Live | None) -> str:
+def sync_of(want: Bundle | None, have: Live | Unreadable | None) -> str:
+    if isinstance(have, Unreadable):
+        return "OutOfSync"
     if have is not None and have.bundle.pin is not None:
         return "Pinned"
     if have is None:
@@ -97,10 +99,18 @@ def sync_of(want: Bundle | None, have: Live | None) -> str:
     return "OutOfSync"
 
 
-def status_rows(desired: Mapping[str, Bundle], live: Mapping[str, Live]) -> list[dict[str, Any]]:
+def status_rows(
+    desired: Mapping[str, Bundle],
+    live: Mapping[str, Live],
+    unreadable: Mapping[str, Unreadable] | None = None,
+) -> list[dict[str, Any]]:
+    """One row per agent; an unreadable entry is OutOfSync, with what is wrong in
+    `unreadable` (None for the others)."""
+    broken = unreadable or {}
     rows = []
-    for name in sorted(set(desired) | set(live)):
+    for name in sorted(set(desired) | set(live) | set(broken)):
         want, have = desired.get(name), live.get(name)
+        bad = broken.get(name) if have is None else None
         bundle = have.bundle if have else None
         deployed = bundle.deployment if bundle else None
         pin = bundle.pin if bundle else None
@@ -109,7 +119,8 @@ def status_rows(desired: Mapping[str, Bundle], live: Mapping[str, Live]) -> list
                 "name": name,
                 "desired": want.revision if want else None,
                 "live": bundle.revision if bundle else None,
-                "sync": sync_of(want, have),
+                "sync": sync_of(want, bad or have),
+                "unreadable": bad.words() if bad else None,
                 "intact": bundle.intact if bundle else None,
                 "deployed_at": deployed.at if deployed else None,
                 "deployed_by": deployed.by if deployed else None,
@@ -132,6 +143,7 @@ def status_text(environment: str, where: str, rows: Sequence[Mapping[str, Any]])
         pin = r["pin"]
         pinned = f"  pinned to {short(pin['revision'])} by {pin['by']}" if pin else ""
         edited = "  (edited in place)" if r["intact"] is False else ""
+        edited += f"  (unreadable: {r['unreadable']})" if r.get("unreadable") else ""
         why = f"  ({r['why']})" if r.get("why") else ""
         lines.append(
             f"  {r['sync']:<9} {r['name']}  live {short(r['live'])}  "

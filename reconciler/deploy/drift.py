@@ -7,7 +7,9 @@ agent, one of:
 - `edited`: the live content no longer hashes to its revision (changed outside alm);
 - `changed`: an intact bundle of another revision than the desired one;
 - `missing`: desired here, not on the target;
-- `unknown`: on the target, not in the desired state (unknown to git).
+- `unknown`: on the target, not in the desired state (unknown to git);
+- `unreadable`: the target holds something under the agent's name that is not its
+  bundle (a truncated or foreign file: `Unreadable`), named with what is wrong.
 
 Ignore rules (environments.yaml `drift.ignore`: `content.model.params.temperature`, `*`
 for any one key or list index) drop differences at or below those paths; an agent whose
@@ -22,9 +24,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from reconciler.deploy.model import Bundle, Live
+from reconciler.deploy.model import Bundle, Live, Unreadable
 
-DriftKind = Literal["edited", "changed", "missing", "unknown"]
+DriftKind = Literal["edited", "changed", "missing", "unknown", "unreadable"]
 MAX_DEPTH = 64  # deeper than this, values are compared whole (target content is untrusted)
 MAX_SHOWN = 20  # differences listed per agent; the rest are counted
 
@@ -59,6 +61,7 @@ class DriftItem:
     desired: str | None
     differences: tuple[Difference, ...] = ()
     more: int = 0  # differences found beyond those listed
+    detail: str = ""  # unreadable: which entry, and what is wrong with it
 
     def summary(self) -> str:
         return SUMMARIES[self.kind](self)
@@ -69,6 +72,10 @@ SUMMARIES = {
     "changed": lambda i: f"live revision {i.live} is not the desired {i.desired}",
     "missing": lambda i: f"missing: {i.desired} is desired here but not on the target",
     "unknown": lambda i: f"unknown to git: {i.live} is on the target but not desired here",
+    "unreadable": lambda i: (
+        f"unreadable on the target: {i.detail}; "
+        + (f"alm apply writes {i.desired} over it" if i.desired else "not desired here")
+    ),
 }
 
 
@@ -89,13 +96,22 @@ def detect(
     desired: Mapping[str, Bundle],
     live: Mapping[str, Live],
     ignore: Sequence[str] = (),
+    unreadable: Mapping[str, Unreadable] | None = None,
 ) -> DriftReport:
+    """`unreadable`: what the target holds that is not a bundle (Scan.unreadable): always
+    drift, whatever the ignore rules (there is no content to compare)."""
     rules = [rule.split(".") for rule in ignore]
     items: list[DriftItem] = []
     pinned: list[str] = []
     ignored: list[str] = []
-    for agent in sorted(set(desired) | set(live)):
+    broken = unreadable or {}
+    for agent in sorted(set(desired) | set(live) | set(broken)):
         want, have = desired.get(agent), live.get(agent)
+        if have is None and agent in broken:
+            revision = want.revision if want else None
+            detail = broken[agent].words()
+            items.append(DriftItem(agent, "unreadable", None, revision, detail=detail))
+            continue
         if have is None:
             assert want is not None  # in the union
             items.append(DriftItem(agent, "missing", None, want.revision))

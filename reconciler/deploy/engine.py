@@ -28,6 +28,8 @@ from reconciler.deploy.model import (
     DeployPlan,
     Live,
     Pin,
+    Unreadable,
+    revision_held,
 )
 from reconciler.deploy.targets import BatchTarget, Write
 from reconciler.errors import AlmError
@@ -46,7 +48,7 @@ DONE: dict[str, State] = {
 }
 CHANGES = ("create", "update", "repair", "delete")
 # given an agent and what the target holds now, the action the planner picks for it
-Replan = Callable[[str, Live | None], Action]
+Replan = Callable[[str, Live | Unreadable | None], Action]
 
 
 def replanner(
@@ -58,10 +60,13 @@ def replanner(
 ) -> Replan:
     """Plans one agent again against a fresh read, with the apply's own inputs."""
 
-    def again(agent: str, fresh: Live | None) -> Action:
+    def again(agent: str, fresh: Live | Unreadable | None) -> Action:
         want = {agent: desired[agent]} if agent in desired else {}
-        have = {agent: fresh} if fresh is not None else {}
-        actions = planner.plan(environment, want, have, prune=prune, previous=previous).actions
+        have = {agent: fresh} if isinstance(fresh, Live) else {}
+        bad = {agent: fresh} if isinstance(fresh, Unreadable) else {}
+        actions = planner.plan(
+            environment, want, have, prune=prune, previous=previous, unreadable=bad
+        ).actions
         return actions[0] if actions else Action("unchanged", agent, None, None, "gone")
 
     return again
@@ -96,7 +101,10 @@ class ApplyResult:
         return not self.failed
 
 
-def _write_of(action: Action, live: Mapping[str, Live | None], d: Deployment) -> Write:
+Entries = Mapping[str, Live | Unreadable | None]  # what the plan read, readable or not
+
+
+def _write_of(action: Action, live: Entries, d: Deployment) -> Write:
     expected = live.get(action.agent)
     if action.kind == "delete":
         return Write(action.agent, None, expected)
@@ -106,7 +114,7 @@ def _write_of(action: Action, live: Mapping[str, Live | None], d: Deployment) ->
 
 
 def _written(
-    target: BatchTarget, rec: Recorder, actions: Sequence[Action], live: Mapping[str, Live | None]
+    target: BatchTarget, rec: Recorder, actions: Sequence[Action], live: Entries
 ) -> tuple[dict[str, Live | None], dict[str, Exception]]:
     """Audit each change as started, write them as one batch, audit each result."""
     writes = [_write_of(a, live, rec.deployment) for a in actions]
@@ -131,12 +139,13 @@ def apply(
     audit_store: audit.AuditStore,
     deployment: Deployment,
     *,
-    live: Mapping[str, Live],
+    live: Entries,
     replan: Replan | None = None,
     rollback_on_failure: bool = False,
     now: Callable[[], str] = utc_now,
 ) -> ApplyResult:
-    """Carry out `plan` (made from `live`, what the target held) on `target`."""
+    """Carry out `plan` (made from `live`, what the target held: Scan.entries()) on
+    `target`; a write over an Unreadable entry is conditional on its version too."""
     rec = Recorder(audit_store, plan.environment, deployment, now)
     settled = settle(target, rec)
     changes = [a for a in plan.actions if a.kind in CHANGES]
@@ -153,28 +162,31 @@ def apply(
             if isinstance(error, Conflict) and replan is not None:
                 outcome = _replanned(target, rec, action, replan)
             else:
-                outcome = _as_found(target, _failure(action, before, error))
+                outcome = _as_found(target, _failure(action, before, error), before)
             if outcome.state == "failed" and rollback_on_failure:
                 outcome = _rolled_back(target, rec, outcome, before)
             outcomes.append(outcome)
     return ApplyResult(plan.environment, tuple(outcomes), settled)
 
 
-def _revision(live: Live | None) -> str | None:
-    return live.bundle.revision if live is not None else None
+_revision = revision_held
 
 
-def _failure(action: Action, before: Live | None, error: Exception) -> Outcome:
-    kept = f"keeps {before.bundle.revision}" if before else "is not deployed"
+def _failure(action: Action, before: Live | Unreadable | None, error: Exception) -> Outcome:
+    kept = f"keeps {before.bundle.revision}" if isinstance(before, Live) else "is not deployed"
+    if isinstance(before, Unreadable):
+        kept = "keeps the unreadable entry"
     why = "changed on the target while applying" if isinstance(error, Conflict) else str(error)
     return Outcome(action.agent, action, "failed", _revision(before), f"{why}; it {kept}")
 
 
-def _as_found(target: BatchTarget, failed: Outcome) -> Outcome:
+def _as_found(target: BatchTarget, failed: Outcome, before: Live | Unreadable | None) -> Outcome:
     """A failed write's outcome with what the target holds now: a write can land and still
     report a failure (a lost answer, a step after the write failing)."""
     try:
-        found = target.read(failed.agent)
+        found = target.entry(failed.agent)
+        if isinstance(found, Unreadable) and found != before:
+            raise AlmError(found.words())
     except (AlmError, OSError) as exc:
         detail = failed.detail.rsplit("; it ", 1)[0]
         unknown = f"whether it landed is unknown: cannot read it back: {exc}"
@@ -190,7 +202,7 @@ def _replanned(target: BatchTarget, rec: Recorder, action: Action, replan: Repla
     """After a Conflict: read the agent again, plan it again, write once more."""
     agent = action.agent
     try:
-        fresh = target.read(agent)
+        fresh = target.entry(agent)
     except (AlmError, OSError) as exc:
         why = f"changed on the target, then unreadable: {exc}"
         return Outcome(agent, action, "failed", action.before, why)
@@ -208,15 +220,17 @@ def _replanned(target: BatchTarget, rec: Recorder, action: Action, replan: Repla
 
 
 def _rolled_back(
-    target: BatchTarget, rec: Recorder, failed: Outcome, before: Live | None
+    target: BatchTarget, rec: Recorder, failed: Outcome, before: Live | Unreadable | None
 ) -> Outcome:
     """rollback_on_failure: put the previous revision back (pinned), or remove a failed
     create, conditional on what the target holds now."""
     agent, action = failed.agent, failed.action
     if action.kind == "delete":
         return failed  # a failed delete leaves the agent as it was
+    if isinstance(before, Unreadable):  # no earlier bundle to go back to
+        return replace(failed, detail=f"{failed.detail}; no rollback: it was unreadable before")
     try:
-        fresh = target.read(agent)
+        fresh = target.entry(agent)
     except (AlmError, OSError) as exc:
         return replace(failed, detail=f"{failed.detail}; no rollback: cannot read it: {exc}")
     reason = f"automatic rollback: {action.kind} to {action.after} failed ({failed.detail})"

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.deploy import audit
-from reconciler.deploy.model import Bundle, Deployment, Pin
+from reconciler.deploy.model import Bundle, Deployment, Pin, revision_held
 from reconciler.deploy.targets import BatchTarget
 
 
@@ -84,8 +84,7 @@ def settle(target: BatchTarget, rec: Recorder) -> tuple[str, ...]:
     settled: list[dict[str, Any]] = []
     for entry in dangling(trailing(rec.store.read()), rec.environment):
         agent, after = str(entry["agent"]), entry.get("to")
-        live = target.read(agent)
-        now = live.bundle.revision if live else None
+        now = revision_held(target.entry(agent))  # an unreadable entry holds no revision
         landed = now == after
         word = "was done" if landed else f"was not done (live: {now or 'absent'})"
         detail = f"settled after an interrupted run: the write {word}"

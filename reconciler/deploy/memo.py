@@ -26,7 +26,16 @@ from typing import Any, Protocol, runtime_checkable
 
 from reconciler import __version__, spec
 from reconciler.deploy import bundle, model, plan
-from reconciler.deploy.model import Action, Bundle, DeployPlan, HistoryEntry, Live, canonical_json
+from reconciler.deploy.model import (
+    Action,
+    Bundle,
+    DeployPlan,
+    HistoryEntry,
+    Live,
+    Scan,
+    Unreadable,
+    canonical_json,
+)
 from reconciler.deploy.targets import BatchResult, BatchTarget, Write
 from reconciler.fsutil import write_atomic
 
@@ -114,14 +123,20 @@ class Recording:
     def read(self, agent: str) -> Live | None:
         return self.inner.read(agent)
 
+    def scan(self) -> Scan:
+        return self.inner.scan()
+
+    def entry(self, agent: str) -> Live | Unreadable | None:
+        return self.inner.entry(agent)
+
     def history(self, agent: str) -> list[HistoryEntry]:
         return self.inner.history(agent)
 
-    def put(self, bundle: Bundle, expected: Live | None) -> Live:
+    def put(self, bundle: Bundle, expected: Live | Unreadable | None) -> Live:
         self.clean = False  # not expected from the engine: never remembered
         return self.inner.put(bundle, expected)
 
-    def delete(self, agent: str, expected: Live) -> None:
+    def delete(self, agent: str, expected: Live | Unreadable) -> None:
         self.clean = False
         self.inner.delete(agent, expected)
 

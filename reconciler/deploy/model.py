@@ -110,6 +110,39 @@ class Live:
 
 
 @dataclass(frozen=True)
+class Unreadable:
+    """What a target holds under an agent's name that is not that agent's alm/v1
+    AgentBundle for this environment (a truncated write, a foreign document, another
+    agent's bundle). It is drift, never a reason to stop: status shows it OutOfSync,
+    apply writes the desired bundle over it (conditional on `version`, audited), and a
+    name the fleet does not have is deleted only with --prune."""
+
+    agent: str  # the name it is stored under
+    version: str  # the target's tag of its bytes, for the conditional overwrite or delete
+    where: str  # the file, branch path or URL, for messages
+    reason: str  # what is wrong: "not an alm/v1 AgentBundle (agent: Field required)"
+
+    def words(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+
+def revision_held(entry: Live | Unreadable | None) -> str | None:
+    """The revision a target entry holds: None when absent or unreadable."""
+    return entry.bundle.revision if isinstance(entry, Live) else None
+
+
+@dataclass(frozen=True)
+class Scan:
+    """Everything a target holds: readable bundles, and the entries that are not."""
+
+    lives: dict[str, Live] = field(default_factory=dict)
+    unreadable: dict[str, Unreadable] = field(default_factory=dict)
+
+    def entries(self) -> dict[str, Live | Unreadable]:
+        return {**self.lives, **self.unreadable}
+
+
+@dataclass(frozen=True)
 class HistoryEntry:
     revision: str
     at: str | None = None
@@ -128,18 +161,23 @@ class Conflict(Exception):
 
 class Target(Protocol):
     """Where an environment's bundles live. `put` and `delete` are conditional: `expected`
-    is the Live entry the plan read (None: the agent must not exist yet); a mismatch
-    raises Conflict, never overwrites blindly."""
+    is the entry the plan read (None: the agent must not exist yet); a mismatch raises
+    Conflict, never overwrites blindly. `scan` and `entry` are the one way the deploy
+    commands read a target: an entry that is not a bundle comes back `Unreadable`."""
 
     name: str  # for messages: "directory .alm/deployments/dev"
 
-    def read_all(self) -> dict[str, Live]: ...
+    def read_all(self) -> dict[str, Live]: ...  # raises on an Unreadable entry
 
-    def read(self, agent: str) -> Live | None: ...
+    def read(self, agent: str) -> Live | None: ...  # raises on an Unreadable entry
 
-    def put(self, bundle: Bundle, expected: Live | None) -> Live: ...
+    def scan(self) -> Scan: ...  # every entry; an unreadable one is listed, not raised
 
-    def delete(self, agent: str, expected: Live) -> None: ...
+    def entry(self, agent: str) -> Live | Unreadable | None: ...
+
+    def put(self, bundle: Bundle, expected: Live | Unreadable | None) -> Live: ...
+
+    def delete(self, agent: str, expected: Live | Unreadable) -> None: ...
 
     def history(self, agent: str) -> list[HistoryEntry]: ...
 

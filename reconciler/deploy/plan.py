@@ -5,6 +5,9 @@ Per agent, in name order (the first rule that holds decides):
 - desired, not live: `create` (or `held`, below).
 - live, not desired: `pinned` when pinned; `delete` with prune; else `unchanged`, saying
   that --prune deletes it.
+- unreadable on the target (not a bundle for its name: `Unreadable`): `repair` when
+  desired (the desired bundle written over it; `held` when promotion order holds the
+  agent); not desired: `delete` with prune, else `unchanged`, saying --prune deletes it.
 - live with a pin to another revision than desired: `pinned`, left alone.
 - a revision change into an environment whose gates want the previous one: `held` unless
   the desired revision is live (and intact) in the agent's previous environment: the
@@ -24,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from reconciler.deploy.model import Action, Bundle, DeployPlan, Live, short_revision
+from reconciler.deploy.model import Action, Bundle, DeployPlan, Live, Unreadable, short_revision
 
 UNMANAGED = "not in the desired state; --prune deletes it"
 UNGATED = (
@@ -62,14 +65,23 @@ def plan(
     *,
     prune: bool = False,
     previous: Previous | None = None,
+    unreadable: Mapping[str, Unreadable] | None = None,
 ) -> DeployPlan:
     """The plan for one environment. `previous`, when this environment's gates want the
     previous environment: per agent (`Promotion`), or one environment's live state for
-    every agent (a mapping); None: no such gate."""
+    every agent (a mapping); None: no such gate. `unreadable`: what the target holds
+    that is not a bundle (Scan.unreadable)."""
     actions: list[Action] = []
     warnings: list[str] = []
-    for agent in sorted(set(desired) | set(live)):
+    broken = unreadable or {}
+    for agent in sorted(set(desired) | set(live) | set(broken)):
         want, have = desired.get(agent), live.get(agent)
+        if have is None and agent in broken:
+            action = _unreadable(agent, want, broken[agent], prune, previous)
+            actions.append(action)
+            if action.kind == "held":
+                warnings.append(f"{agent}: {_words(broken[agent])}; it is held, so not repaired")
+            continue
         if want is None:
             assert have is not None  # in the union
             actions.append(_unwanted(agent, have, prune))
@@ -91,6 +103,30 @@ def _unwanted(agent: str, have: Live, prune: bool) -> Action:
     if prune:
         return Action("delete", agent, revision, None, "not in the desired state (--prune)")
     return Action("unchanged", agent, revision, None, UNMANAGED)
+
+
+def _words(bad: Unreadable) -> str:
+    return f"unreadable on the target: {bad.words()}"
+
+
+def _unreadable(
+    agent: str, want: Bundle | None, bad: Unreadable, prune: bool, previous: Previous | None
+) -> Action:
+    """An entry that is not a bundle: the desired bundle is written over it (a repair),
+    unless promotion order holds the agent; one the fleet does not name is deleted only
+    with --prune (conditional on the bytes read, audited; a target keeps no history of it)."""
+    what = _words(bad)
+    if want is None:
+        if prune:
+            return Action(
+                "delete", agent, None, None, f"{what}; not in the desired state (--prune)"
+            )
+        return Action("unchanged", agent, None, None, f"{what}; {UNMANAGED}")
+    held = _held(agent, want.revision, previous)
+    if held:
+        return Action("held", agent, None, want.revision, held)
+    reason = f"{what}; the desired bundle is written over it"
+    return Action("repair", agent, None, want.revision, reason, want)
 
 
 def _wanted(agent: str, want: Bundle, have: Live | None, previous: Previous | None) -> Action:

@@ -196,8 +196,11 @@ class Handler(BaseHTTPRequestHandler):
         found = store.current(rest[0])
         if found is None:
             raise Refused(HTTPStatus.NOT_FOUND, f"agent {rest[0]} is not in {env}")
-        bundle = parse_bundle(found[0], f"{env}/{rest[0]}")
-        store.delete(rest[0], expected, history_record(bundle, deleted=True))
+        try:
+            record = history_record(parse_bundle(found[0], f"{env}/{rest[0]}"), deleted=True)
+        except AlmError:  # not a bundle (a torn or foreign file): deleted, nothing to restore
+            record = None
+        store.delete(rest[0], expected, record)
         self._send(HTTPStatus.NO_CONTENT, b"", {})
 
     # --- HTTP details ----------------------------------------------------------------

@@ -25,6 +25,8 @@ from reconciler.deploy.model import (
     HistoryEntry,
     Live,
     Pin,
+    Unreadable,
+    revision_held,
     short_revision,
 )
 from reconciler.deploy.targets import BatchTarget, Write
@@ -127,7 +129,8 @@ def rollback(
 ) -> Restored:
     rec = Recorder(audit_store, environment, deployment, now)
     settle(target, rec)  # what an interrupted run left unsettled, before adding records
-    live = target.read(agent)
+    found = target.entry(agent)  # an unreadable entry is restored like a deleted one
+    live = found if isinstance(found, Live) else None
     history = target.history(agent)
     try:
         revision = choose(live, history, to) if live else choose_removed(agent, history, to)
@@ -137,7 +140,7 @@ def rollback(
         raise
     bundle, source = bundle_for(revision, history, find_bundle)
     before = live.bundle.revision if live else ""
-    reason = f"rolled back from {short_revision(before) if live else 'nothing live (deleted)'}"
+    reason = f"rolled back from {short_revision(before) if live else _nothing(found)}"
     origin = bundle.deployment  # the restored revision keeps the commit it was built from
     if origin is not None:
         deployment = deployment.model_copy(
@@ -148,10 +151,16 @@ def rollback(
     pinned = bundle.model_copy(
         update={"environment": environment, "deployment": deployment, "pin": pin}
     )
-    audited_write(target, rec, "rollback", Write(agent, pinned, live), reason)
+    audited_write(target, rec, "rollback", Write(agent, pinned, found), reason)
     deployed = live.bundle.deployment if live else None
     bad = deployed.commit if deployed else None
     return Restored(agent, environment, before, revision, pin, source, bad)
+
+
+def _nothing(found: Unreadable | Live | None) -> str:
+    if isinstance(found, Unreadable):
+        return f"an unreadable entry ({found.words()})"
+    return "nothing live (deleted)"
 
 
 def unpin(
@@ -182,7 +191,7 @@ def audited_write(
 ) -> None:
     """One conditional write, recorded `started` before and with its result after."""
     assert write.bundle is not None
-    before = write.expected.bundle.revision if write.expected else None
+    before = revision_held(write.expected)
     after = write.bundle.revision
     rec.write(action, write.agent, before, after, "started", detail)
     error = target.write_many([write]).failed.get(write.agent)

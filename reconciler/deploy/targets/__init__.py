@@ -26,19 +26,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from reconciler.deploy.model import Bundle, Conflict, Live, Target
+from reconciler.deploy.model import Bundle, Conflict, Live, Target, Unreadable
 from reconciler.errors import AlmError
 from reconciler.spec.catalog import Environment
 
 
 @dataclass(frozen=True)
 class Write:
-    """One change of a batch: `bundle` None deletes the agent. `expected` is the Live
-    entry the plan read (None: the agent must not exist yet)."""
+    """One change of a batch: `bundle` None deletes the agent. `expected` is the entry
+    the plan read, readable or not (None: the agent must not exist yet)."""
 
     agent: str
     bundle: Bundle | None
-    expected: Live | None
+    expected: Live | Unreadable | None
 
 
 @dataclass

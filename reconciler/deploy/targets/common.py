@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
-from reconciler.deploy.model import Bundle, HistoryEntry
+from reconciler.deploy.model import Bundle, HistoryEntry, Live, Scan, Unreadable
 from reconciler.errors import AlmError
 from reconciler.spec.base import NAME_PATTERN
 
@@ -36,12 +36,63 @@ def bundle_bytes(bundle: Bundle) -> bytes:
 
 def parse_bundle(data: bytes, where: str) -> Bundle:
     """A bundle from untrusted bytes, or an AlmError naming `where` and what was expected."""
+    found = _parsed(data)
+    if isinstance(found, str):
+        raise AlmError(f"{where}: {found}")
+    return found
+
+
+def _parsed(data: bytes) -> Bundle | str:
+    """The bundle, or what is wrong with the bytes."""
     if len(data) > MAX_BUNDLE_BYTES:
-        raise AlmError(f"{where}: larger than {MAX_BUNDLE_BYTES >> 20} MiB; expected a bundle")
+        return f"larger than {MAX_BUNDLE_BYTES >> 20} MiB; expected a bundle"
     try:
         return Bundle.model_validate(json.loads(data))
     except (ValueError, UnicodeDecodeError) as exc:  # ValidationError is a ValueError
-        raise AlmError(f"{where}: not an alm/v1 AgentBundle ({_first_problem(exc)})") from None
+        return f"not an alm/v1 AgentBundle ({_first_problem(exc)})"
+
+
+def entry_of(
+    agent: str, environment: str, data: bytes, version: str, where: str
+) -> Live | Unreadable:
+    """The one reading of what a target stores under `agent`, for every target: its bundle,
+    or Unreadable saying why (never an exception: one bad entry must not hide the rest)."""
+    found = _parsed(data)
+    problem = found if isinstance(found, str) else _mismatch(found, agent, environment)
+    if problem or isinstance(found, str):
+        return Unreadable(agent, version, where, problem)
+    return Live(bundle=found, version=version)
+
+
+def _mismatch(bundle: Bundle, agent: str, environment: str) -> str:
+    if bundle.agent != agent:
+        return f"holds agent {bundle.agent!r}; expected {agent!r}"
+    if bundle.environment != environment:
+        return f"holds a bundle for environment {bundle.environment!r}; expected {environment!r}"
+    return ""
+
+
+def strict(entry: Live | Unreadable | None) -> Live | None:
+    """`entry` for the callers that cannot act on an unreadable one: an AlmError naming it."""
+    if isinstance(entry, Unreadable):
+        raise AlmError(entry.words())
+    return entry
+
+
+def strict_all(scan: Scan) -> dict[str, Live]:
+    if scan.unreadable:
+        raise AlmError(scan.unreadable[min(scan.unreadable)].words())
+    return scan.lives
+
+
+def scan_of(entries: Iterable[Live | Unreadable | None]) -> Scan:
+    found = Scan()
+    for entry in entries:
+        if isinstance(entry, Live):
+            found.lives[entry.bundle.agent] = entry
+        elif isinstance(entry, Unreadable):
+            found.unreadable[entry.agent] = entry
+    return found
 
 
 def _first_problem(exc: Exception) -> str:

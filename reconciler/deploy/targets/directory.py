@@ -23,15 +23,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from reconciler.deploy.model import Bundle, Conflict, HistoryEntry, Live
+from reconciler.deploy.model import Bundle, Conflict, HistoryEntry, Live, Scan, Unreadable
 from reconciler.deploy.targets import BatchResult, Write, write_each
 from reconciler.deploy.targets.common import (
     MAX_BUNDLE_BYTES,
     bundle_bytes,
     checked_name,
+    entry_of,
     history_from_lines,
     history_record,
-    parse_bundle,
+    scan_of,
+    strict,
+    strict_all,
     valid_name,
 )
 from reconciler.errors import AlmError
@@ -93,11 +96,13 @@ class DirectoryStore:
         return sorted(n[: -len(SUFFIX)] for n in names if valid_name(n[: -len(SUFFIX)]))
 
     def current(self, agent: str) -> tuple[bytes, str] | None:
-        """The file's bytes and their version, or None when the agent is absent."""
+        """The file's bytes and their version, or None when the agent is absent. An
+        oversized file gives its first MAX_BUNDLE_BYTES + 1 bytes (enough to refuse it as
+        a bundle, and a version to overwrite it by)."""
         path = self.file(agent)
         if not path.exists():
             return None
-        data = read_limited(path, MAX_BUNDLE_BYTES, "an agent bundle")
+        data = read_limited(path, MAX_BUNDLE_BYTES + 1, "an agent bundle")
         return data, digest(data)
 
     def _check(self, agent: str, expected: str | None) -> None:
@@ -117,12 +122,13 @@ class DirectoryStore:
             self._append_history(agent, record)
         return digest(data)
 
-    def delete(self, agent: str, expected: str, record: dict[str, Any]) -> None:
+    def delete(self, agent: str, expected: str, record: dict[str, Any] | None) -> None:
         with self.locked():
             self._check(agent, expected)
             self.file(agent).unlink()
             _fsync_dir(self.path)
-            self._append_history(agent, record)
+            if record is not None:
+                self._append_history(agent, record)
 
     def _append_history(self, agent: str, record: dict[str, Any]) -> None:
         folder = self.path / HISTORY
@@ -160,29 +166,38 @@ class DirectoryTarget:
         self.environment = environment
         self.name = f"directory {path}"
 
-    def _live(self, agent: str, data: bytes, version: str) -> Live:
+    def entry(self, agent: str) -> Live | Unreadable | None:
         where = str(self.store.file(agent))
-        bundle = parse_bundle(data, where)
-        if bundle.agent != agent:
-            raise AlmError(f"{where}: holds agent {bundle.agent!r}; expected {agent!r}")
-        return Live(bundle=bundle, version=version)
+        try:
+            found = self.store.current(agent)
+        except AlmError as exc:  # not a regular file, unreadable bytes: named, not raised
+            return Unreadable(agent, "", where, str(exc).removeprefix(f"{where}: "))
+        return None if found is None else entry_of(agent, self.environment, *found, where)
 
     def read(self, agent: str) -> Live | None:
-        found = self.store.current(agent)
-        return None if found is None else self._live(agent, *found)
+        return strict(self.entry(agent))
 
     def versions(self) -> dict[str, str]:
-        """Each agent's version as read_all gives it, without parsing a bundle (the
-        no-op apply's fingerprint: reconciler.deploy.memo)."""
-        found = {agent: self.store.current(agent) for agent in self.store.agents()}
-        return {agent: now[1] for agent, now in found.items() if now is not None}
+        """Each agent's version as scan gives it, without parsing a bundle (the no-op
+        apply's fingerprint: reconciler.deploy.memo)."""
+        found = {agent: self.entry_version(agent) for agent in self.store.agents()}
+        return {agent: version for agent, version in found.items() if version is not None}
+
+    def entry_version(self, agent: str) -> str | None:
+        try:
+            now = self.store.current(agent)
+        except AlmError as exc:
+            return f"unreadable: {exc}"
+        return None if now is None else now[1]
+
+    def scan(self) -> Scan:
+        with gc_paused():  # every bundle's parse allocates; see reconciler.gcpause
+            return scan_of(self.entry(agent) for agent in self.store.agents())
 
     def read_all(self) -> dict[str, Live]:
-        with gc_paused():  # every bundle's parse allocates; see reconciler.gcpause
-            lives = {agent: self.read(agent) for agent in self.store.agents()}
-        return {agent: live for agent, live in lives.items() if live is not None}
+        return strict_all(self.scan())
 
-    def put(self, bundle: Bundle, expected: Live | None) -> Live:
+    def put(self, bundle: Bundle, expected: Live | Unreadable | None) -> Live:
         if bundle.environment != self.environment:
             raise AlmError(
                 f"{bundle.agent}: a bundle for {bundle.environment!r} cannot go to the "
@@ -194,8 +209,12 @@ class DirectoryTarget:
         )
         return Live(bundle=bundle, version=version)
 
-    def delete(self, agent: str, expected: Live) -> None:
-        self.store.delete(agent, expected.version, history_record(expected.bundle, deleted=True))
+    def delete(self, agent: str, expected: Live | Unreadable) -> None:
+        # an unreadable entry has no bundle to restore: its delete is in the audit log only
+        record = (
+            history_record(expected.bundle, deleted=True) if isinstance(expected, Live) else None
+        )
+        self.store.delete(agent, expected.version, record)
 
     def history(self, agent: str) -> list[HistoryEntry]:
         return self.store.history(agent)

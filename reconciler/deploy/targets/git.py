@@ -21,9 +21,17 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from reconciler.deploy.model import Bundle, Conflict, HistoryEntry, Live
+from reconciler.deploy.model import Bundle, Conflict, HistoryEntry, Live, Scan, Unreadable
 from reconciler.deploy.targets import BatchResult, Write
-from reconciler.deploy.targets.common import bundle_bytes, checked_name, parse_bundle, valid_name
+from reconciler.deploy.targets.common import (
+    bundle_bytes,
+    checked_name,
+    entry_of,
+    scan_of,
+    strict,
+    strict_all,
+    valid_name,
+)
 from reconciler.deploy.targets.gitbranch import (
     NO_OID,
     Place,
@@ -70,30 +78,37 @@ class GitTarget:
                 blobs[name[:-5]] = oid
         return blobs
 
-    def _lives(self, blobs: Mapping[str, str]) -> dict[str, Live]:
+    def _scan(self, blobs: Mapping[str, str]) -> Scan:
         data = self.place.git.cat(sorted(set(blobs.values())))
-        lives: dict[str, Live] = {}
-        for agent, oid in sorted(blobs.items()):
-            where = f"{self.name}: {self._path(agent)}"
-            bundle = parse_bundle(data[oid] or b"", where)
-            if bundle.agent != agent:
-                raise AlmError(f"{where}: holds agent {bundle.agent!r}; expected {agent!r}")
-            lives[agent] = Live(bundle=bundle, version=oid)
-        return lives
+        return scan_of(
+            entry_of(
+                agent, self.environment, data[oid] or b"", oid, f"{self.name}: {self._path(agent)}"
+            )
+            for agent, oid in sorted(blobs.items())
+        )
+
+    def scan(self) -> Scan:
+        with gc_paused():  # every bundle's parse allocates; see reconciler.gcpause
+            return self._scan(self._blobs(self.refresh()))
 
     def read_all(self) -> dict[str, Live]:
-        with gc_paused():  # every bundle's parse allocates; see reconciler.gcpause
-            return self._lives(self._blobs(self.refresh()))
+        return strict_all(self.scan())
 
     def versions(self) -> dict[str, str]:
-        """Each agent's blob id, as read_all gives it, without reading a bundle (the
+        """Each agent's blob id, as scan gives it, without reading a bundle (the
         no-op apply's fingerprint: reconciler.deploy.memo)."""
         return self._blobs(self.refresh())
 
-    def read(self, agent: str) -> Live | None:
+    def entry(self, agent: str) -> Live | Unreadable | None:
         checked_name(agent)
         blobs = self._blobs(self.refresh())
-        return self._lives({agent: blobs[agent]}).get(agent) if agent in blobs else None
+        if agent not in blobs:
+            return None
+        found = self._scan({agent: blobs[agent]})
+        return found.lives.get(agent) or found.unreadable.get(agent)
+
+    def read(self, agent: str) -> Live | None:
+        return strict(self.entry(agent))
 
     def history(self, agent: str) -> list[HistoryEntry]:
         tip = self.refresh()
@@ -110,13 +125,16 @@ class GitTarget:
                 last = entries[-1].revision if entries else ""
                 entries.append(HistoryEntry(revision=last, at=at, deleted=True))
                 continue
-            bundle = parse_bundle(raw, f"{self.name}: {path} at {sha[:12]}")
+            found = entry_of(agent, self.environment, raw, sha, f"{path} at {sha[:12]}")
+            if not isinstance(found, Live):  # an unreadable version: nothing to restore
+                continue
+            bundle = found.bundle
             by = bundle.deployment.by if bundle.deployment else None
             entries.append(HistoryEntry(revision=bundle.revision, at=at, by=by, bundle=bundle))
         return entries
 
     # --- writing -----------------------------------------------------------------------
-    def put(self, bundle: Bundle, expected: Live | None) -> Live:
+    def put(self, bundle: Bundle, expected: Live | Unreadable | None) -> Live:
         result = self.write_many([Write(bundle.agent, bundle, expected)])
         if bundle.agent in result.failed:
             raise result.failed[bundle.agent]
@@ -124,7 +142,7 @@ class GitTarget:
         assert live is not None
         return live
 
-    def delete(self, agent: str, expected: Live) -> None:
+    def delete(self, agent: str, expected: Live | Unreadable) -> None:
         result = self.write_many([Write(agent, None, expected)])
         if agent in result.failed:
             raise result.failed[agent]

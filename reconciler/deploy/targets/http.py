@@ -20,17 +20,21 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
-from reconciler.deploy.model import Bundle, Conflict, HistoryEntry, Live
+from reconciler.deploy.model import Bundle, Conflict, HistoryEntry, Live, Scan, Unreadable
 from reconciler.deploy.targets import BatchResult, Write, write_each
 from reconciler.deploy.targets.common import (
     MAX_BUNDLE_BYTES,
     bundle_bytes,
     checked_name,
+    entry_of,
     history_entry,
-    parse_bundle,
+    scan_of,
+    strict,
+    strict_all,
+    valid_name,
 )
 from reconciler.errors import AlmError
 from reconciler.spec.catalog import Environment
@@ -148,7 +152,7 @@ class HttpTarget:
         return f"{self.base}/{checked_name(agent)}"
 
     # --- reading ---------------------------------------------------------------------
-    def read(self, agent: str) -> Live | None:
+    def entry(self, agent: str) -> Live | Unreadable | None:
         response = self._call("GET", self._path(agent))
         if response.status == 404:
             return None
@@ -157,10 +161,11 @@ class HttpTarget:
         etag = response.headers.get("etag")
         if not etag:
             raise AlmError(f"{self.name}: GET {agent}: the answer has no ETag")
-        bundle = parse_bundle(response.body, f"{self.name}: {agent}")
-        if bundle.agent != agent:
-            raise AlmError(f"{self.name}: {agent} holds agent {bundle.agent!r}")
-        return Live(bundle=bundle, version=etag)
+        where = f"{self.parts.scheme}://{self.parts.netloc}{self._path(agent)}"
+        return entry_of(agent, self.environment, response.body, etag, where)
+
+    def read(self, agent: str) -> Live | None:
+        return strict(self.entry(agent))
 
     def _json(self, path: str, key: str) -> list[Any]:
         response = self._call("GET", path)
@@ -174,10 +179,14 @@ class HttpTarget:
             raise AlmError(f"{self.name}: GET {path}: expected a JSON object with a list {key}")
         return items
 
+    def scan(self) -> Scan:
+        items = self._json(self.base, "agents")
+        # a name that is no agent's is never put in a URL (as the other targets skip it)
+        names = {n for i in items if isinstance(i, dict) and _agent_name(n := i.get("name"))}
+        return scan_of(self.entry(name) for name in sorted(names))
+
     def read_all(self) -> dict[str, Live]:
-        names = [i.get("name") for i in self._json(self.base, "agents") if isinstance(i, dict)]
-        lives = {name: self.read(name) for name in names if isinstance(name, str)}
-        return {name: live for name, live in sorted(lives.items()) if live is not None}
+        return strict_all(self.scan())
 
     def history(self, agent: str) -> list[HistoryEntry]:
         items = self._json(f"{self._path(agent)}/history", "revisions")
@@ -187,10 +196,10 @@ class HttpTarget:
     # --- writing ---------------------------------------------------------------------
     def _ours(self, bundle: Bundle) -> Live | None:
         """The registry's entry when it holds exactly `bundle` (a lost answer to our write)."""
-        live = self.read(bundle.agent)
-        return live if live is not None and live.bundle == bundle else None
+        live = self.entry(bundle.agent)
+        return live if isinstance(live, Live) and live.bundle == bundle else None
 
-    def put(self, bundle: Bundle, expected: Live | None) -> Live:
+    def put(self, bundle: Bundle, expected: Live | Unreadable | None) -> Live:
         if bundle.environment != self.environment:
             raise AlmError(
                 f"{bundle.agent}: a bundle for {bundle.environment!r} cannot go "
@@ -211,7 +220,7 @@ class HttpTarget:
             raise Conflict(bundle.agent, f" ({self.name} answered 412)")
         raise self._refused(response, f"PUT {bundle.agent}")
 
-    def delete(self, agent: str, expected: Live) -> None:
+    def delete(self, agent: str, expected: Live | Unreadable) -> None:
         response = self._call("DELETE", self._path(agent), None, {"If-Match": expected.version})
         if response.status in (200, 204) or (response.status == 404 and response.retried):
             return
@@ -221,6 +230,10 @@ class HttpTarget:
 
     def write_many(self, writes: Sequence[Write]) -> BatchResult:
         return write_each(self, writes)
+
+
+def _agent_name(name: object) -> TypeGuard[str]:
+    return isinstance(name, str) and valid_name(name)
 
 
 def open_http(env: Environment, root: Path, env_vars: Mapping[str, str]) -> HttpTarget:
