@@ -99,16 +99,19 @@ def test_an_agent_with_no_eval_suite_cannot_be_evaluated_and_is_held(capsys, rep
     assert "evals cannot run: no eval suite" in out
 
 
-def test_without_the_evals_gate_nothing_is_evaluated(capsys, repo) -> None:
+def test_without_the_evals_gate_nothing_is_evaluated(capsys, repo, tmp_path) -> None:
+    given = results_of(capsys, repo, tmp_path / "unused.json")  # well formed, not needed
     repo.replace("policies/environments.yaml", "{previous_environment: false}",
                  "{previous_environment: false, evals_pass: false}")  # fmt: skip
     cheaper_model(repo)
     repo.commit("no evals gate in dev")
-    given = repo.path / "unused.json"
-    given.write_text("not read")
     code, out, err = alm(capsys, repo, "apply", "--env", "dev", "--evals", str(given))
     assert code == 0 and "result: 4 created" in out and "trials" not in err  # none run
-    assert "--evals: not read: dev does not gate on evals" in err
+    assert "--evals: not used: dev does not gate on evals" in err
+    # a malformed file is refused all the same (tests/test_r2_deploy_evals_file.py)
+    (tmp_path / "unused.json").write_text("not read")
+    code, _, err = alm(capsys, repo, "apply", "--env", "dev", "--evals", str(given))
+    assert code == 2 and "unused.json:1:1: not JSON" in err
 
 
 def results_of(capsys: pytest.CaptureFixture[str], repo: GitRepo, out: Path) -> Path:
@@ -145,7 +148,7 @@ def test_a_results_file_that_is_not_one_is_an_error(capsys, repo, tmp_path) -> N
     bad = tmp_path / "bad.json"
     bad.write_text('{"schema_version": 1, "run": []}')
     code, _, err = alm(capsys, repo, "apply", "--env", "dev", "--evals", str(bad))
-    assert code == 1 and "bad.json" in err and "not a valid results file" in err
+    assert code == 2 and "bad.json" in err and "not a valid results file" in err
 
 
 def test_promotion_is_per_agent(capsys, repo) -> None:

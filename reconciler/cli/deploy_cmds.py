@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli import deploy_audit, deploy_context, deploy_run
+from reconciler.cli import deploy_audit, deploy_context, deploy_evals, deploy_run
 from reconciler.cli.app import App, pass_app
 from reconciler.cli.deploy_show import audit_lines
 from reconciler.cli.output import printable
@@ -61,9 +61,11 @@ def apply(
     1 when an agent failed (it keeps its previous revision; the others are applied), the
     lock is held by someone else past --lock-timeout, or the desired state is invalid.
     """
+    # a malformed --evals file is a usage error whatever the plan (even one with nothing to do)
+    given = deploy_evals.read_given(evals) if evals is not None else None
     ctx = deploy_context.load(app, environment, ref)
     return deploy_run.apply(
-        ctx, prune=prune, dry_run=dry_run, lock_timeout=lock_timeout, evals=evals
+        ctx, prune=prune, dry_run=dry_run, lock_timeout=lock_timeout, given=given
     )
 
 

@@ -27,6 +27,7 @@ from reconciler.deploy import gates
 from reconciler.deploy.engine import Replan
 from reconciler.deploy.gates import EvalOutcome
 from reconciler.deploy.model import Action, DeployPlan, Live, Unreadable
+from reconciler.errors import AlmError, UsageError
 from reconciler.fsutil import write_atomic
 from reconciler.spec.state import DesiredState
 from reconciler.tracked import foreign, refuse_foreign
@@ -48,17 +49,30 @@ def _note(text: str) -> None:
     click.echo(printable(f"alm: {text}"), err=True)
 
 
-def gate_plan(ctx: EnvContext, plan: DeployPlan, given: Path | None) -> Gated:
+def read_given(path: Path) -> Results:
+    """The --evals file, read and checked before anything is planned: a malformed one is a
+    usage error (exit 2) naming it, whether or not this apply would have needed it."""
+    from reconciler.evals.results import read
+
+    try:
+        return read(path)
+    except AlmError as exc:
+        raise UsageError(
+            f"--evals: {exc.message}; expected a results file that alm eval --out wrote"
+        ) from None
+
+
+def gate_plan(ctx: EnvContext, plan: DeployPlan, given: Results | None) -> Gated:
     """The plan with the agents whose evals do not pass held; nothing is loaded or run
     when the environment does not gate on evals or no revision would change."""
     agents = gates.to_evaluate(plan)
     if given is not None and not ctx.environment.gates.evals_pass:
-        _note(f"--evals: not read: {ctx.name} does not gate on evals (gates.evals_pass: false)")
+        _note(f"--evals: not used: {ctx.name} does not gate on evals (gates.evals_pass: false)")
     if not ctx.environment.gates.evals_pass or not agents:
         return Gated(plan)
     commit = ctx.commit or ctx.ref
     state = ctx.app.load(commit)  # with the eval suites the deploy context leaves out
-    outcomes = from_file(given, state, agents) if given is not None else {}
+    outcomes = from_given(given, state, agents) if given is not None else {}
     todo = [a for a in agents if a not in outcomes]
     if todo:
         from reconciler.cli.plan_evals import Side, run_side
@@ -85,12 +99,11 @@ def _folder(state: DesiredState, agent: str) -> str:
     return spec.folder if spec is not None else agent
 
 
-def from_file(path: Path, state: DesiredState, agents: Sequence[str]) -> dict[str, EvalOutcome]:
-    """The outcomes `path` holds for the agents whose results are for the same bundle; the
+def from_given(
+    results: Results, state: DesiredState, agents: Sequence[str]
+) -> dict[str, EvalOutcome]:
+    """The outcomes --evals holds for the agents whose results are for the same bundle; the
     others (another bundle, absent, a partial run) are left to evaluate here, saying why."""
-    from reconciler.evals.results import read
-
-    results = read(path)
     found: dict[str, EvalOutcome] = {}
     for agent in agents:
         why = _unusable(results, state, agent)

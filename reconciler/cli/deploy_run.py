@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -29,6 +29,9 @@ from reconciler.deploy.model import Bundle, Deployment, DeployPlan
 from reconciler.deploy.targets import BatchTarget
 from reconciler.errors import AlmError, ExitCode, GitError
 
+if TYPE_CHECKING:  # the results module loads only when --evals is given
+    from reconciler.evals.results import Results
+
 MAX_COMMITS = 200  # how far back rollback looks in git for a revision's bundle
 NOBODY = Deployment(at="-", by="-")  # for an apply that records and writes nothing
 
@@ -38,17 +41,23 @@ def _note(text: str) -> None:
 
 
 def apply(
-    ctx: EnvContext, *, prune: bool, dry_run: bool, lock_timeout: float, evals: Path | None = None
+    ctx: EnvContext,
+    *,
+    prune: bool,
+    dry_run: bool,
+    lock_timeout: float,
+    given: Results | None = None,
 ) -> int:
     """Plan, gate (promotion order in the plan; evals here: deploy_evals), print, apply.
-    `evals`: results already computed (--evals), used for the agents they match."""
+    `given`: results already computed (--evals, read up front: deploy_evals.read_given),
+    used for the agents they match."""
     target = ctx.target()
     source = f"{ctx.ref} ({(ctx.commit or '')[:12]})"
     with lock.environment_lock(ctx.lock_path(), ctx.name, timeout=lock_timeout) as held:
         if held.stale is not None:
             _note(f"took over the lock a dead process left: {held.stale.describe()}")
         planned, prints = make_plan(ctx, target, prune)
-        gated = deploy_evals.gate_plan(ctx, planned.plan, evals)
+        gated = deploy_evals.gate_plan(ctx, planned.plan, given)
         planned.plan = gated.plan
         click.echo(plan_text(planned.plan, target.name, source))
         if planned.remembered:
