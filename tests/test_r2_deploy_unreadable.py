@@ -138,7 +138,7 @@ def test_unreadable_entries_are_drift_that_apply_repairs(
         assert code == 3
         said = {line.split(":")[0].strip(): line for line in out.splitlines()[1:]}
         assert said.keys() == {AGENT, "foreign"}
-        assert f"unreadable on the target: " in said[AGENT]
+        assert "unreadable on the target: " in said[AGENT]
         assert f"{named(where, AGENT)}: {TRUNCATED}" in said[AGENT]
         assert f"{named(where, 'foreign')}: {TRUNCATED}" in said["foreign"]
 
@@ -178,10 +178,7 @@ def test_another_agents_bundle_under_a_name_is_unreadable(
 ) -> None:
     with TARGETS[kind](tmp_path) as (repo, corrupt, where):
         assert alm(capsys, repo, "apply", "--env", "dev")[0] == 0
-        copied = rows(capsys, repo)  # status first: the http registry's bytes are not local
-        assert copied[AGENT]["sync"] == "Synced"
-        code, out, _ = alm(capsys, repo, "apply", "--env", "dev", "--dry-run")
-        assert code == 0
+        assert rows(capsys, repo)[AGENT]["sync"] == "Synced"
         # a real bundle of another agent, copied under support-triage's name
         other = _bundle_bytes(repo, kind, where, "email-drafting")
         corrupt({f"{AGENT}.json": other})
@@ -203,7 +200,7 @@ def _bundle_bytes(repo: GitRepo, kind: str, where: str, agent: str) -> bytes:
     if kind == "http":
         import urllib.request
 
-        with urllib.request.urlopen(f"{where}{agent}") as answer:  # noqa: S310 (localhost)
+        with urllib.request.urlopen(f"{where}{agent}") as answer:
             data: bytes = answer.read()
         return data
     return (Path(where) / f"{agent}.json").read_bytes()
@@ -212,7 +209,7 @@ def _bundle_bytes(repo: GitRepo, kind: str, where: str, agent: str) -> bytes:
 def test_rollback_restores_an_unreadable_agent(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    with directory_target(tmp_path) as (repo, corrupt, where):
+    with directory_target(tmp_path) as (repo, corrupt, _where):
         assert alm(capsys, repo, "apply", "--env", "dev")[0] == 0
         good = rows(capsys, repo)[AGENT]["live"]
         corrupt({f"{AGENT}.json": b"{"})
