@@ -31,7 +31,7 @@ from reconciler.deploy.model import (
     Unreadable,
     revision_held,
 )
-from reconciler.deploy.targets import BatchTarget, Write
+from reconciler.deploy.targets import BatchResult, BatchTarget, Write
 from reconciler.errors import AlmError
 
 State = Literal[
@@ -120,7 +120,10 @@ def _written(
     writes = [_write_of(a, live, rec.deployment) for a in actions]
     started = [rec.fields(a.kind, a.agent, a.before, a.after, "started", a.reason) for a in actions]
     audit.record_many(rec.store, started)
-    result = target.write_many(writes)
+    try:
+        result = target.write_many(writes)
+    except (AlmError, OSError) as exc:  # the batch as a whole (a git branch that kept moving)
+        result = BatchResult(failed={a.agent: exc for a in actions})
     ended = []
     for a in actions:
         error = result.failed.get(a.agent)

@@ -238,4 +238,10 @@ def resolve(path: str, root: Path) -> Path:
 
 def open_directory(env: Environment, root: Path, env_vars: Mapping[str, str]) -> DirectoryTarget:
     assert env.target.path is not None  # the spec requires it for a directory target
-    return DirectoryTarget(resolve(env.target.path, root), env.name)
+    path = resolve(env.target.path, root)
+    if path.exists() and not path.is_dir():  # else every agent reads as missing, writes fail
+        raise AlmError(
+            f"environment {env.name}: target.path {env.target.path!r} is not a folder; "
+            "expected a folder for the bundles (policies/environments.yaml)"
+        )
+    return DirectoryTarget(path, env.name)
