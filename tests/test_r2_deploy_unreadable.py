@@ -15,10 +15,13 @@ from typing import Any
 
 import pytest
 
-from reconciler.deploy import audit
+from reconciler.deploy import audit, drift
+from reconciler.deploy import plan as planner
+from reconciler.deploy.model import Unreadable
+from reconciler.deploy.targets.common import bundle_bytes, entry_of
 from tests.cli import run
 from tests.gitrepo import GitRepo, deploy_repo
-from tests.registry_support import running_registry
+from tests.registry_support import make_bundle, running_registry
 
 AGENT = "support-triage"
 TRUNCATED = "not an alm/v1 AgentBundle"
@@ -218,3 +221,41 @@ def test_rollback_restores_an_unreadable_agent(
         assert "pinned" in out
         row = rows(capsys, repo)[AGENT]
         assert row["sync"] == "Pinned" and row["live"] == good
+
+
+# --- the pure parts: reading one entry, planning and drift over an unreadable one -------
+
+
+def test_a_bundle_of_another_environment_is_unreadable_here() -> None:
+
+    staging = bundle_bytes(make_bundle("one", "staging"))
+    found = entry_of("one", "prod", staging, "v1", "prod/one.json")
+    assert isinstance(found, Unreadable) and found.version == "v1"
+    assert found.words() == (
+        "prod/one.json: holds a bundle for environment 'staging'; expected 'prod'"
+    )
+
+
+def test_an_unreadable_agent_held_by_promotion_order_is_not_repaired() -> None:
+
+    bad = Unreadable("one", "v1", "prod/one.json", "not an alm/v1 AgentBundle (x)")
+    desired = {"one": make_bundle("one", "prod")}
+    made = planner.plan("prod", desired, {}, previous={}, unreadable={"one": bad})
+    (action,) = made.actions
+    assert action.kind == "held" and action.before is None
+    assert made.warnings == (
+        "one: unreadable on the target: prod/one.json: not an alm/v1 AgentBundle (x); "
+        "it is held, so not repaired",
+    )
+    free = planner.plan("prod", desired, {}, unreadable={"one": bad})
+    assert [(a.kind, a.bundle is not None) for a in free.actions] == [("repair", True)]
+
+
+def test_ignore_rules_never_hide_an_unreadable_entry() -> None:
+
+    bad = Unreadable("one", "v1", "dev/one.json", "not an alm/v1 AgentBundle (x)")
+    report = drift.detect(
+        "dev", {"one": make_bundle("one", "dev")}, {}, ["*"], unreadable={"one": bad}
+    )
+    (item,) = report.items
+    assert item.kind == "unreadable" and "dev/one.json: not an alm/v1" in item.summary()
