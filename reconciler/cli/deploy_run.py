@@ -10,7 +10,7 @@ import click
 
 from reconciler.cli import deploy_evals
 from reconciler.cli.deploy_context import EnvContext, deployment
-from reconciler.cli.deploy_planning import Planned, make_plan, remember
+from reconciler.cli.deploy_planning import Fingerprints, Planned, make_plan, remember
 from reconciler.cli.deploy_show import (
     drift_text,
     failure_message,
@@ -52,19 +52,12 @@ def apply(
     `given`: results already computed (--evals, read up front: deploy_evals.read_given),
     used for the agents they match."""
     target = ctx.target()
-    source = f"{ctx.ref} ({(ctx.commit or '')[:12]})"
+    if dry_run:
+        return _dry_run(ctx, target, prune, lock_timeout, given)
     with lock.environment_lock(ctx.lock_path(), ctx.name, timeout=lock_timeout) as held:
         if held.stale is not None:
             _note(f"took over the lock a dead process left: {held.stale.describe()}")
-        planned, prints = make_plan(ctx, target, prune)
-        gated = deploy_evals.gate_plan(ctx, planned.plan, given)
-        planned.plan = gated.plan
-        click.echo(plan_text(planned.plan, target.name, source))
-        if planned.remembered:
-            click.echo("(nothing changed since the last apply left nothing to do: not re-read)")
-        if dry_run:
-            click.echo("dry run: nothing applied")
-            return ExitCode.OK
+        planned, prints, gated = _shown_plan(ctx, target, prune, given)
         if not planned.remembered:  # a remembered plan holds what the recorded one held
             deploy_evals.record_holds(ctx.app.root, planned.plan, utc_now())
         written = memo.Recording(target)  # what the writes left: the next apply's memo
@@ -78,6 +71,37 @@ def apply(
     if not result.ok:
         raise AlmError(failure_message(result))
     return ExitCode.OK
+
+
+def _dry_run(
+    ctx: EnvContext, target: BatchTarget, prune: bool, lock_timeout: float, given: Results | None
+) -> int:
+    """The plan alone. It writes nothing, so it needs no writable lock file (a read-only
+    checkout can plan): it waits out an apply in progress through a shared lock, or,
+    without one, says an apply meanwhile may make the plan stale."""
+    with lock.reading_lock(ctx.lock_path(), ctx.name, timeout=lock_timeout) as reading:
+        if reading.unlocked is not None:
+            _note(
+                f"dry run without the lock of {ctx.name}: {reading.unlocked}; an apply "
+                "running meanwhile may make this plan stale"
+            )
+        _shown_plan(ctx, target, prune, given)
+    click.echo("dry run: nothing applied")
+    return ExitCode.OK
+
+
+def _shown_plan(
+    ctx: EnvContext, target: BatchTarget, prune: bool, given: Results | None
+) -> tuple[Planned, Fingerprints | None, deploy_evals.Gated]:
+    """The plan made and gated (evals), printed."""
+    planned, prints = make_plan(ctx, target, prune)
+    gated = deploy_evals.gate_plan(ctx, planned.plan, given)
+    planned.plan = gated.plan
+    source = f"{ctx.ref} ({(ctx.commit or '')[:12]})"
+    click.echo(plan_text(planned.plan, target.name, source))
+    if planned.remembered:
+        click.echo("(nothing changed since the last apply left nothing to do: not re-read)")
+    return planned, prints, gated
 
 
 def _applied(

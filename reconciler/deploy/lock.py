@@ -10,6 +10,12 @@ empties it.
 
 A second apply waits up to `timeout` seconds, then fails (AlmError, exit 1) naming the
 holder.
+
+A dry run writes nothing, so it takes the lock for reading (`reading_lock`): a shared
+flock on the file opened read-only, which waits out an apply in progress (its plan is
+then of the finished state) and works in a read-only checkout. It never creates the
+file: where there is none yet, or it cannot be opened, the dry run plans without it and
+says that an apply running meanwhile may make its plan stale.
 """
 
 from __future__ import annotations
@@ -66,7 +72,11 @@ class LockBusy(AlmError):
     """The environment stayed locked by someone else for the whole timeout."""
 
     def __init__(self, environment: str, holder: Holder | None, waited: float) -> None:
-        who = holder.describe() if holder else "another process (it has not said who yet)"
+        who = (
+            holder.describe()
+            if holder
+            else "another process (a dry run, or one that has not said who yet)"
+        )
         super().__init__(
             f"environment {environment} is locked by {who}; waited {waited:g} s. "
             "Try again when it finishes"
@@ -81,6 +91,14 @@ class Acquired:
     path: Path
     holder: Holder
     stale: Holder | None
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A dry run's hold: `unlocked` says why it holds no lock (None: it holds it shared)."""
+
+    path: Path
+    unlocked: str | None
 
 
 def lock_path(root: Path, environment: str) -> Path:
@@ -134,11 +152,32 @@ def environment_lock(
         os.close(fd)  # releases the flock
 
 
-def _wait(fd: int, path: Path, environment: str, timeout: float) -> None:
+@contextmanager
+def reading_lock(
+    path: Path, environment: str, *, timeout: float = DEFAULT_TIMEOUT_S
+) -> Iterator[Reading]:
+    """For a dry run: the lock shared, waiting out an apply (LockBusy after `timeout` s),
+    without creating or writing anything; unlocked (saying why) when it cannot be had."""
+    try:
+        fd = open_regular(path, os.O_RDONLY, "a lock file")
+    except AlmError as err:  # e.g. permission denied: planning is still worth doing
+        yield Reading(path, err.message)
+        return
+    if fd is None:
+        yield Reading(path, f"{path} does not exist yet (no apply has locked {environment} here)")
+        return
+    try:
+        _wait(fd, path, environment, timeout, fcntl.LOCK_SH)
+        yield Reading(path, None)
+    finally:
+        os.close(fd)  # releases the flock
+
+
+def _wait(fd: int, path: Path, environment: str, timeout: float, mode: int = fcntl.LOCK_EX) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
             return
         except BlockingIOError:
             if time.monotonic() >= deadline:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
 from contextlib import closing
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 from reconciler.cli import main
 from tests.cli import PYTHON_M_ALM, run_process
 from tests.gitrepo import GitRepo
+from tests.readonly import read_only_mount
 
 AGENT = "email-drafting"
 TRIALS = 5
@@ -180,24 +180,12 @@ def test_a_committed_cache_is_refused(
     assert f"alm: {CACHE}: the result cache is committed to the repository" in printed
 
 
-def _read_only_mount(path: Path) -> list[str]:
-    """A prefix that runs a command with ``path`` bind-mounted read-only (a private mount
-    namespace: nothing outside the command sees it); pytest.skip, saying why, where the
-    machine does not allow it."""
-    script = 'mount --bind "$0" "$0" && mount -o remount,ro,bind "$0" "$0" && exec "$@"'
-    prefix = ["unshare", "-m", "sh", "-c", script, str(path)]
-    probe = subprocess.run([*prefix, "true"], capture_output=True, check=False)
-    if probe.returncode != 0:
-        pytest.skip(f"no read-only bind mount here: {probe.stderr.decode().strip()}")
-    return prefix
-
-
 def test_a_read_only_tree_runs_without_the_cache_and_moves_nothing(
     fleet_repo: GitRepo, tmp_path: Path
 ) -> None:
     """A read-only checkout is not a corrupt cache: the run goes on, uncached, with one
     warning; before, moving the 'corrupt' cache aside failed with exit 4."""
-    prefix = _read_only_mount(fleet_repo.path)
+    prefix = read_only_mount(fleet_repo.path)
     out = tmp_path / "r.json"
     done = run_process(fleet_repo.path, "eval", "--agent", AGENT, "--out", str(out),
                        program=[*prefix, *PYTHON_M_ALM])  # fmt: skip

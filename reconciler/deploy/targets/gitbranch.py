@@ -49,7 +49,13 @@ def fetch_tip(p: Place) -> str | None:
         done = p.git.run("fetch", "--no-tags", "--quiet", p.remote, spec)
         if done.returncode != 0:
             if b"couldn't find remote ref" not in done.stderr:
-                raise AlmError(f"git fetch {p.remote}: {message_of(done.stderr)}")
+                why = message_of(done.stderr)
+                if b"Read-only file system" in done.stderr:  # a read-only checkout
+                    why += (
+                        f"; alm reads branch {p.branch} by fetching it into {p.git.git_dir}, "
+                        "which must be writable (also for a dry run, status, drift and audit)"
+                    )
+                raise AlmError(f"git fetch {p.remote}: {why}")
             p.git.run("update-ref", "-d", p.tracking)  # the branch is gone there
     return p.git.oid(p.tracking)
 
