@@ -76,7 +76,7 @@ def test_bad_spans_are_shown_with_an_example_and_are_not_an_error(
     )
     assert (code, err) == (0, "")
     summary, header, *rows = out.splitlines()
-    assert summary.endswith("1 tasks; 3 bad spans")
+    assert summary.endswith("1 task; 3 bad spans")
     assert header.split() == ["bad", "span", "count", "example"]
     assert rows[0].split()[:3] == ["bad-id", "1", f"{bad}:3:"]
     assert rows[1].split()[:3] == ["bad-json", "1", f"{bad}:2:"]

@@ -60,7 +60,7 @@ def test_html_embeds_charts_and_escapes() -> None:
 def test_headline_names_spend_run_rate_and_mover() -> None:
     lines = report_common.headline(sample())
     assert lines[0].startswith("Spent $") and "(1 unpriced, not included)" in lines[0]
-    assert "1 of 1 agents over budget (support-triage)" in lines[1]
+    assert "1 of 1 agent over budget (support-triage)" in lines[1]
     assert lines[2].startswith("Biggest mover: support-triage, ")
 
 

@@ -172,7 +172,7 @@ def test_cases_that_could_not_run_block_and_are_listed_first(mini: GitRepo) -> N
         ("basic/c2", "not_run"),
         ("basic/c3", "failed"),
     ]
-    assert agent.cases[0].reason == "1 of 1 trials could not run on head: timeout"
+    assert agent.cases[0].reason == "1 of 1 trial could not run on head: timeout"
     assert agent.cases[2].newly_failing is False  # it failed on base too
 
 

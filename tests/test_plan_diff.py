@@ -302,7 +302,7 @@ def test_policy_and_pricing_changes(fleet_repo: GitRepo) -> None:
 
     result = _diff_after(fleet_repo, add)
     assert [c.text for c in result.policies] == [
-        "policy added: safety (1 validations, 0 approval rules)"
+        "policy added: safety (1 validation, 0 approval rules)"
     ]
     assert [c.text for c in result.pricing] == [
         "price added: openai/gpt-x (input 2, output 8 USD per million tokens)"

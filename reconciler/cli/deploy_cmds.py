@@ -16,6 +16,7 @@ from reconciler.cli.output import printable
 from reconciler.deploy import audit
 from reconciler.deploy.lock import DEFAULT_TIMEOUT_S
 from reconciler.errors import AlmError, ExitCode, UsageError
+from reconciler.wording import plural
 
 ENV = click.option(
     "--env", "environment", required=True, help="The environment (environments.yaml)."
@@ -138,7 +139,7 @@ def verify(app: App, environment: str | None) -> int:
         found = audit.verify(data, log.store.head())  # the head of the commit read (git)
         if found is None:
             count = data.count(b"\n")
-            click.echo(printable(f"ok: {log.where}: {count} records, the chain holds"))
+            click.echo(printable(f"ok: {log.where}: {plural(count, 'record')}, the chain holds"))
         else:
             click.echo(printable(f"FAILED: {log.where}: {found}"))
             bad.append(f"{log.where}: {found}")

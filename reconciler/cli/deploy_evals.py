@@ -31,6 +31,7 @@ from reconciler.errors import AlmError, UsageError
 from reconciler.fsutil import write_atomic
 from reconciler.spec.state import DesiredState
 from reconciler.tracked import foreign, refuse_foreign
+from reconciler.wording import plural
 
 if TYPE_CHECKING:  # the eval machinery loads when an agent is gated (~0.7 s otherwise)
     from reconciler.evals.gate import GateCheck
@@ -142,13 +143,13 @@ def outcome_of(results: Results, agent: str, folder: str) -> EvalOutcome:
         return EvalOutcome(
             agent,
             False,
-            f"evals could not run: {len(not_run)} of {len(cases)} trials not run "
+            f"evals could not run: {len(not_run)} of {plural(len(cases), 'trial')} not run "
             f"(first: {first.suite}/{first.case_id}: {first.reason})",
         )
     if not result.gate.passed:
         missed = [_missed(c) for c in result.gate.checks if c.status != "passed"]
         return EvalOutcome(agent, False, "evals fail: " + "; ".join(missed))
-    return EvalOutcome(agent, True, f"evals pass ({len(cases)} trials)")
+    return EvalOutcome(agent, True, f"evals pass ({plural(len(cases), 'trial')})")
 
 
 def _missed(check: GateCheck) -> str:

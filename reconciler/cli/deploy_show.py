@@ -12,6 +12,7 @@ from reconciler.cli.output import printable
 from reconciler.deploy.drift import DriftReport
 from reconciler.deploy.engine import ApplyResult, Outcome
 from reconciler.deploy.model import Action, Bundle, DeployPlan, Live, Unreadable, short_revision
+from reconciler.wording import plural
 
 KINDS = ("create", "update", "repair", "delete", "unchanged", "pinned", "held")
 SYNCS = ("Synced", "OutOfSync", "Missing", "Pinned")
@@ -71,7 +72,7 @@ def failure_message(result: ApplyResult) -> str:
     failed = result.failed
     names = ", ".join(f"{o.agent} ({_left(o)})" for o in failed)
     return (
-        f"{len(failed)} of {len(result.outcomes)} agents failed in {result.environment}: "
+        f"{len(failed)} of {plural(len(result.outcomes), 'agent')} failed in {result.environment}: "
         f"{names}; every other agent was applied"
     )
 
@@ -171,7 +172,8 @@ def drift_text(report: DriftReport, where: str, mode: str) -> str:
         head = f"no drift in {report.environment} ({where})"
     else:
         warn = " (drift.mode: warn, not failing)" if mode == "warn" else ""
-        head = f"drift in {report.environment} ({where}): {len(report.items)} agents{warn}"
+        agents = plural(len(report.items), "agent")
+        head = f"drift in {report.environment} ({where}): {agents}{warn}"
     return printable("\n".join([head, *lines]))
 
 

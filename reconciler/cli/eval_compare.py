@@ -22,6 +22,7 @@ from reconciler.evals.compare_text import check_line, headline
 from reconciler.evals.regression_checks import CasePair, Side
 from reconciler.evals.results import read
 from reconciler.evals.stats import Comparison, RunComparison, compare_runs
+from reconciler.wording import plural
 
 FIRST = 5  # cases named per list; the rest are counted
 
@@ -60,7 +61,7 @@ def case_lines(c: Comparison) -> list[str]:
 
 
 def _ran(s: Side) -> str:
-    return f"{s.graded} of {s.trials} trials ran"
+    return f"{s.graded} of {plural(s.trials, 'trial')} ran"
 
 
 def unpaired_lines(c: Comparison) -> list[str]:

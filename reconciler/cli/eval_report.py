@@ -119,7 +119,7 @@ def failing_lines(results: Results) -> list[str]:
         trial = f" trial {c.trial + 1}/{c.repeats}" if c.repeats > 1 else ""
         lines.append(f"failed: {c.agent} {c.suite}/{c.case_id}{trial}: {c.reason}")
     if len(failed) > SHOWN:
-        lines.append(f"… and {len(failed) - SHOWN} more failed trials (all are in --out)")
+        lines.append(f"… and {plural(len(failed) - SHOWN, 'more failed trial')} (all are in --out)")
     return lines
 
 

@@ -23,6 +23,7 @@ from reconciler.evals.run import EvalRun, RunProgress
 from reconciler.fsutil import write_atomic
 from reconciler.spec import source
 from reconciler.spec.state import DesiredState
+from reconciler.wording import plural
 
 CACHE_FILE = Path(".alm") / "cache" / "evals.sqlite"
 REDRAW_S = 0.1
@@ -55,8 +56,8 @@ def trial_counts(planned: int, run: EvalRun) -> str:
     """What happened to the planned trials; those that could not run are named as such,
     so "0 model calls" never reads as a clean run."""
     return (
-        f"{planned} trials: {run.ran} run, {run.cached} from the cache, "
-        f"{run.not_run} not run; {run.model_calls} model calls"
+        f"{plural(planned, 'trial')}: {run.ran} run, {run.cached} from the cache, "
+        f"{run.not_run} not run; {plural(run.model_calls, 'model call')}"
     )
 
 

@@ -18,6 +18,7 @@ from reconciler.ops.model import BAD_KINDS, BadSpan, Span
 from reconciler.ops.otlp import TraceFileError, open_trace_file, read_lines
 from reconciler.ops.sources import known_agents
 from reconciler.ops.store import IngestReport, open_store
+from reconciler.wording import noun
 
 STDIN = "-"
 
@@ -64,10 +65,13 @@ class LineCount:
 
 def summary(report: IngestReport, files: int, lines: int, db: str) -> str:
     return (
-        f"{files:,} file{'s' if files != 1 else ''}, {lines:,} lines, "
-        f"{report.spans_read:,} spans read into {db}: {report.added:,} spans added, "
-        f"{report.duplicates:,} already stored; {report.traces:,} traces assembled, "
-        f"{report.tasks:,} tasks; {report.bad_total:,} bad spans"
+        f"{files:,} {noun(files, 'file')}, {lines:,} {noun(lines, 'line')}, "
+        f"{report.spans_read:,} {noun(report.spans_read, 'span')} read into {db}: "
+        f"{report.added:,} {noun(report.added, 'span')} added, "
+        f"{report.duplicates:,} already stored; "
+        f"{report.traces:,} {noun(report.traces, 'trace')} assembled, "
+        f"{report.tasks:,} {noun(report.tasks, 'task')}; "
+        f"{report.bad_total:,} bad {noun(report.bad_total, 'span')}"
     )
 
 

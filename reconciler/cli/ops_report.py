@@ -27,6 +27,7 @@ from reconciler.ops.economics import Economics, economics, plan_of, to_json
 from reconciler.ops.rates import RatedPriceBook
 from reconciler.spec.state import DesiredState
 from reconciler.tracked import refuse_foreign
+from reconciler.wording import plural
 
 DEFAULT_OUT = Path(".alm") / "ops" / "report"
 STDOUT = "-"
@@ -166,7 +167,7 @@ def report(
         click.echo(printable(print_report(econ, fmt)), nl=False)  # trace text: no escapes
         return 0
     path, charts = write_report(econ, fmt, folder)
-    click.echo(printable(f"wrote {path} ({len(charts)} charts)"))
+    click.echo(printable(f"wrote {path} ({plural(len(charts), 'chart')})"))
     for line in _headline(econ):
         click.echo(printable(line))
     return 0

@@ -22,6 +22,7 @@ from reconciler.ops.model import NS_PER_S, Window
 from reconciler.ops.simprofile import AgentProfile, Deployed, build
 from reconciler.ops.simulate import Report, Settings
 from reconciler.ops.simulate import simulate as run_simulation
+from reconciler.wording import noun
 
 MAX_HOURS = 366 * 24.0  # a year of traffic is already millions of tasks; more never ends
 MAX_TASKS_PER_HOUR = 10_000.0  # an agent's; 60x the example fleet's busiest
@@ -78,7 +79,8 @@ def summary(report: Report, settings: Settings, seconds: float) -> str:
     tasks, spans = sum(report.tasks.values()), sum(report.spans.values())
     window = Window(settings.start_ns, settings.end_ns).describe()
     lines = [
-        f"wrote {tasks:,} tasks ({spans:,} spans) in {settings.environment}, {window}, "
+        f"wrote {tasks:,} {noun(tasks, 'task')} ({spans:,} {noun(spans, 'span')}) in "
+        f"{settings.environment}, {window}, "
         f"to {report.path} in {seconds:.1f} s"
     ]
     for agent, revision in sorted(report.tasks):
@@ -88,8 +90,9 @@ def summary(report: Report, settings: Settings, seconds: float) -> str:
             role = "  canary" if report.canaries[agent] == revision else "  stable"
         breach = f"  breaching: {report.breaching[key]:,}" if report.breaching[key] else ""
         lines.append(
-            f"  {agent:<24} {short_revision(revision)}  {report.tasks[key]:>7,} tasks "
-            f"{report.spans[key]:>9,} spans{role}{breach}"
+            f"  {agent:<24} {short_revision(revision)}  {report.tasks[key]:>7,} "
+            f"{noun(report.tasks[key], 'task'):<5} {report.spans[key]:>9,} "
+            f"{noun(report.spans[key], 'span')}{role}{breach}"
         )
     return printable("\n".join(lines))
 

@@ -29,6 +29,7 @@ from reconciler.evals.records import CaseResult
 from reconciler.evals.regression_checks import Tolerances
 from reconciler.evals.signflip import lower_tail
 from reconciler.ops.model import NS_PER_S, Task, Window
+from reconciler.wording import plural
 
 Decision = Literal["promote", "hold", "rollback"]
 HOUR_NS = 3600 * NS_PER_S
@@ -251,9 +252,10 @@ def _numbers(v: CanaryVerdict) -> str:
     assert v.drop is not None and v.p_value is not None
     change = "lower" if v.drop > 0 else "higher"
     return (
-        f"success {_rate(v.canary_rate)} (canary, {v.canary_tasks} tasks) vs "
+        f"success {_rate(v.canary_rate)} (canary, {plural(v.canary_tasks, 'task')}) vs "
         f"{_rate(v.stable_rate)} (stable, {v.stable_tasks}); over {v.paired} paired "
-        f"{_interval(s.bucket_ns)} the canary is {abs(v.drop) * 100:.1f} points {change} "
+        f"{_interval(s.bucket_ns, v.paired != 1)} the canary is "
+        f"{abs(v.drop) * 100:.1f} points {change} "
         f"(tolerance {s.tolerance * 100:.1f}), one-sided p = {v.p_value:.3g} (alpha {s.alpha:g})"
     )
 

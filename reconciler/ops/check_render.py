@@ -13,6 +13,7 @@ from typing import Any
 from reconciler.deploy.model import short_revision
 from reconciler.ops.check import AgentCheck, MetricCheck, breached
 from reconciler.ops.model import NS_PER_S, Breach, Window
+from reconciler.wording import plural
 
 SCHEMA = 1
 STATUS_WORD = {"ok": "ok", "breach": "BREACH", "insufficient": "quiet"}
@@ -73,7 +74,8 @@ def _figures(check: AgentCheck) -> str:
 def agent_line(check: AgentCheck, min_samples: int) -> str:
     word = STATUS_WORD[check.status]
     live = "" if check.current else " (not live)"
-    head = f"{word:<7}{check.agent} {short_revision(check.revision)}{live}: {check.tasks} tasks"
+    tasks = plural(check.tasks, "task")
+    head = f"{word:<7}{check.agent} {short_revision(check.revision)}{live}: {tasks}"
     if check.tasks < min_samples:
         return f"{head} (fewer than {min_samples}: not judged)"
     return f"{head}; {_figures(check)}"
@@ -95,7 +97,7 @@ def breach_line(breach: Breach) -> str:
 def text(report: Report) -> str:
     lines = [
         f"alm ops check {report.environment}: {report.window.describe()}, "
-        f"at least {report.min_samples} tasks to judge"
+        f"at least {plural(report.min_samples, 'task')} to judge"
     ]
     for check in report.checks:
         lines.append(agent_line(check, report.min_samples))

@@ -47,7 +47,7 @@ def headline(economics: Economics) -> list[str]:
     rate = f"Monthly run-rate {money(economics.run_rate_usd)}"
     if economics.budget_usd is not None:
         rate += f" against a budget of {money(economics.budget_usd)}"
-    rate += f": {len(over)} of {len(economics.agents)} agents over budget"
+    rate += f": {len(over)} of {plural(len(economics.agents), 'agent')} over budget"
     lines.append(rate + (f" ({', '.join(over)})." if over else "."))
     lines.append(mover_line(economics))
     return lines

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from reconciler.evals.records import CaseResult, ToolCallSummary
 from reconciler.evals.regression_checks import case_state
 from reconciler.plan.model import CaseEntry, ToolCallEntry
+from reconciler.wording import plural
 
 LAST_CALLS = 5  # tool calls shown per case, the last ones
 ARGUMENTS_CHARS = 300  # of a call's arguments as JSON
@@ -73,7 +74,7 @@ def failing_entry(case: str, trials: Sequence[CaseResult], newly: bool) -> CaseE
     reason = failed.reason
     if state == "flaky":
         passed = sum(t.passed for t in trials)
-        reason = f"{passed} of {sum(t.graded for t in trials)} trials passed; {reason}"
+        reason = f"{passed} of {plural(sum(t.graded for t in trials), 'trial')} passed; {reason}"
     return CaseEntry(
         case=case,
         state="flaky" if state == "flaky" else "failed",
@@ -88,7 +89,8 @@ def failing_entry(case: str, trials: Sequence[CaseResult], newly: bool) -> CaseE
 
 def not_run_entry(case: str, trials: Sequence[CaseResult], side: str) -> CaseEntry:
     missed = [t for t in trials if not t.graded]
-    reason = f"{len(missed)} of {len(trials)} trials could not run on {side}: {missed[0].reason}"
+    total = plural(len(trials), "trial")
+    reason = f"{len(missed)} of {total} could not run on {side}: {missed[0].reason}"
     return CaseEntry(case=case, state="not_run", newly_failing=False, reason=reason)
 
 

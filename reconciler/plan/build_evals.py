@@ -170,8 +170,8 @@ def _missing(name: str, sides: Sides) -> str | None:
         if results is None:
             continue
         skipped = next((u.reason for u in results.run.not_evaluated if u.agent == name), None)
-        if skipped is not None:
-            return f"not evaluated at {side}: {skipped}"
+        if skipped is not None:  # the run's reason may itself start "not evaluated: "
+            return f"not evaluated at {side}: {skipped.removeprefix('not evaluated: ')}"
     if sides.head.agent(name) is None:
         return "not evaluated at head: missing from the head results"
     if not sides.head.run.whole:

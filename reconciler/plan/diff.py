@@ -41,6 +41,7 @@ from reconciler.plan.state_views import (
     pricing_view,
 )
 from reconciler.spec.state import AgentSpec, DesiredState
+from reconciler.wording import plural
 
 SCHEMA_VERSION = 1
 AGENT_SECTIONS = ("metadata", "model", "prompt", "tools", "contract", "limits", "runtime", "deploy")
@@ -208,7 +209,7 @@ def holders(tool: str, *states: DesiredState) -> tuple[str, ...]:
 def _agent_added(spec: AgentSpec, ctx: Context) -> Change:
     agent = spec.agent
     grants = agent.grants
-    text = f"agent added: {spec.name} (model {agent.model.name}, {len(grants)} tools)"
+    text = f"agent added: {spec.name} (model {agent.model.name}, {plural(len(grants), 'tool')})"
     detail = "\n".join(f"tool {g.name} ({tool_info(g.name, ctx.head_tools)})" for g in grants)
     return Change("agent.added", text, (), MISSING, agent_view(spec), detail or None)
 

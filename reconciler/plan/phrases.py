@@ -26,6 +26,7 @@ from reconciler.plan.phrasing import (
     text_change,
     tool_info,
 )
+from reconciler.wording import plural
 
 
 def _grant(ctx: Context, e: Edit) -> Change:
@@ -173,7 +174,7 @@ ENVIRONMENT_PHRASES: Registry = {
 
 def _policy_size(policy: Any) -> str:
     validations, approvals = len(policy.get("validations", {})), len(policy.get("approvals", {}))
-    return f"{validations} validations, {approvals} approval rules"
+    return f"{plural(validations, 'validation')}, {plural(approvals, 'approval rule')}"
 
 
 def _message(validation: Any) -> str:

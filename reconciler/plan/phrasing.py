@@ -16,6 +16,7 @@ from typing import Any
 
 from reconciler.spec.catalog import RISK_ORDER, Tool
 from reconciler.spec.state import PromptFile
+from reconciler.wording import plural
 
 PathKey = str | int
 
@@ -202,7 +203,7 @@ def tool_info(name: str, *catalogs: Mapping[str, Tool]) -> str:
         if not held:
             return "wildcard, no tools in the catalog"
         top = max((t.risk for t in held.values()), key=RISK_ORDER.__getitem__)
-        return f"wildcard: {len(held)} tools, up to {top} risk"
+        return f"wildcard: {plural(len(held), 'tool')}, up to {top} risk"
     tool = next((c[name] for c in catalogs if name in c), None)
     return f"{tool.access}, {tool.risk} risk" if tool else "not in the catalog"
 

@@ -25,7 +25,8 @@ from reconciler.plan.model import (
     Links,
     PlanReport,
 )
-from reconciler.wording import plural as plural  # re-exported for the renderers
+from reconciler.wording import noun as noun  # re-exported for the renderers
+from reconciler.wording import plural as plural
 
 VERDICT_WORDS = {
     "ready": ("✅", "Ready to merge"),
@@ -226,6 +227,11 @@ def approval_for(approval: Approval) -> str:
     return "; ".join(parts) or "the change"
 
 
+def tasks(count: int) -> str:
+    """A monthly volume: ``120,000 tasks``, ``1 task``."""
+    return f"{count:,} {noun(count, 'task')}"
+
+
 _TRIAL_WORDS = (("run", "run here"), ("cached", "from the cache"), ("not_run", "not run"))
 
 
@@ -233,7 +239,8 @@ def trial_counts(evals: Evals) -> str:
     """``17 trials at base, 17 at head: 34 run here, 0 from the cache, 0 not run. This
     eval run cost $0.05.``"""
     trials = evals.trials
-    sides = f"{trials.get('base_trials', 0)} trials at base, {trials.get('head_trials', 0)} at head"
+    base, head = trials.get("base_trials", 0), trials.get("head_trials", 0)
+    sides = f"{plural(base, 'trial')} at base, {head} at head"
     counts = [f"{trials[key]} {words}" for key, words in _TRIAL_WORDS if key in trials]
     text = f"{sides}: {', '.join(counts)}" if counts else sides
     return f"{text}. This eval run cost {money(evals.run_cost_usd)}."

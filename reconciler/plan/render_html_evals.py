@@ -24,6 +24,7 @@ from reconciler.plan.render_common import (
     money,
     plural,
     signed_money,
+    tasks,
     trial_counts,
 )
 from reconciler.plan.render_md_evals import COST_HEADER, METRIC_HEADER, case_summary
@@ -106,8 +107,8 @@ def evals(report: PlanReport) -> str:
     parts = [] if e.ran else ["<p>Evals did not run: no agent's behaviour is affected.</p>"]
     if e.trials:
         parts.append(f"<p>{esc(trial_counts(e))}</p>")
-    parts.append(items([f"⚠️ not evaluated: {esc(r.agent or '')} {esc(r.text)}"
-                        for r in e.not_evaluated]))  # fmt: skip
+    # The reason's text already starts with the agent's name and says why.
+    parts.append(items([f"⚠️ {esc(r.text)}" for r in e.not_evaluated]))
     order = sorted(e.agents, key=lambda a: a.status not in PROBLEM_AGENT_STATUSES)
     parts += [agent_eval(a) for a in order]
     return section("evals", "\n".join(p for p in parts if p))
@@ -117,7 +118,7 @@ def _cost_row(r: CostRow) -> list[str]:
     model = esc(r.model_head or "—")
     if r.model_base != r.model_head:
         model = f"{esc(r.model_base or '—')} → {model}"
-    volume = f" ({r.tasks_per_month:,} tasks)" if r.tasks_per_month is not None else ""
+    volume = "" if r.tasks_per_month is None else f" ({tasks(r.tasks_per_month)})"
     return [esc(r.agent), model, f"{money(r.per_task_base)} → {money(r.per_task_head)}",
             f"{money(r.monthly_base)} → {money(r.monthly_head)}{volume}",
             signed_money(r.delta_monthly)]  # fmt: skip

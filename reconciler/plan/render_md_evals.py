@@ -19,6 +19,7 @@ from reconciler.plan.render_common import (
     money,
     plural,
     signed_money,
+    tasks,
     trial_counts,
 )
 from reconciler.plan.render_fit import Builder
@@ -119,8 +120,8 @@ def evals(b: Builder, report: PlanReport) -> None:
             P_PASSING,
             "note",
         )
-    reasons = [(f"⚠️ not evaluated: {inline(r.agent or '')} {inline(r.text)}", P_REGRESSIONS)
-               for r in e.not_evaluated]  # fmt: skip
+    # The reason's text already starts with the agent's name and says why.
+    reasons = [(f"⚠️ {inline(r.text)}", P_REGRESSIONS) for r in e.not_evaluated]
     bullets(b, reasons, "reason", None, b.new_group())
     order = sorted(e.agents, key=lambda a: a.status not in PROBLEM_AGENT_STATUSES)
     for agent in order:
@@ -135,7 +136,7 @@ def _model(row: CostRow) -> str:
 
 
 def _monthly(row: CostRow) -> str:
-    volume = f" ({row.tasks_per_month:,} tasks)" if row.tasks_per_month is not None else ""
+    volume = "" if row.tasks_per_month is None else f" ({tasks(row.tasks_per_month)})"
     return f"{money(row.monthly_base)} → {money(row.monthly_head)}{volume}"
 
 

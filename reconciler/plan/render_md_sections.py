@@ -64,7 +64,8 @@ def overview(report: PlanReport) -> str:
     problems = sum(1 for a in evals.agents if a.status in PROBLEM_AGENT_STATUSES)
     if evals.ran:
         parts.append(
-            f"evals: {problems} of {len(evals.agents)} agents failed, regressed or not run"
+            f"evals: {problems} of {plural(len(evals.agents), 'agent')} failed, regressed or "
+            "not run"
         )
     parts.append(f"cost {cost_change(cost)}")
     return " · ".join(parts)
