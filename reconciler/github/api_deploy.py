@@ -29,6 +29,7 @@ class Issue:
     body: str
     by_bot: bool
     url: str  # html
+    author: str = ""  # login
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,8 @@ def session(env: Mapping[str, str] | None = None) -> tuple[context.Context, Api]
 
 def _issue(found: GhIssue) -> Issue:
     by_bot = found.user is not None and found.user.type == "Bot"
-    return Issue(found.number, found.title or "", found.body or "", by_bot, found.html_url)
+    author = (found.user.login if found.user is not None else "") or ""
+    return Issue(found.number, found.title or "", found.body or "", by_bot, found.html_url, author)
 
 
 def merged_by(api: Api, number: int) -> str | None:
@@ -82,16 +84,25 @@ def create_issue(api: Api, title: str, body: str, label: str) -> Issue:
     return _issue(api.repo.create_issue(title=title, body=body, labels=[label]))
 
 
-def edit_issue(api: Api, number: int, body: str) -> None:
-    api.repo.get_issue(number).edit(body=body)
-
-
-def close_issue(api: Api, number: int, note: str) -> None:
-    """Closed as completed, then a comment saying why (in this order: a retry after a
-    failed comment finds the issue closed and writes nothing twice)."""
+def edit_issue(api: Api, number: int, body: str) -> str:
+    """The body replaced; returns the issue's state GitHub answers with (an issue closed
+    since it was listed is edited all the same: the caller decides what then)."""
     issue = api.repo.get_issue(number)
-    issue.edit(state="closed", state_reason="completed")
+    issue.edit(body=body)
+    return issue.state
+
+
+def close_issue(api: Api, number: int, note: str, reason: str = "completed") -> bool:
+    """Closed with the reason, then a comment saying why (in this order: a retry after a
+    failed comment finds the issue closed and writes nothing twice). An issue closed
+    already (by a person since it was listed, or a concurrent run) is left as it is, its
+    reason and comments untouched: False."""
+    issue = api.repo.get_issue(number)
+    if issue.state != "open":  # one GET: the lazy object completes here
+        return False
+    issue.edit(state="closed", state_reason=reason)
     issue.create_comment(note)
+    return True
 
 
 def default_branch(api: Api) -> str:
