@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from reconciler.spec.base import (
     Document,
@@ -166,6 +166,24 @@ class ToolGrant(Strict):
     )
 
 
+def _grant_shape(value: Any) -> str | None:
+    """The one branch a grant is checked against, so that a mistake inside a mapping is
+    not also reported as "not a string" (the tags are dropped from error locations)."""
+    if isinstance(value, dict | ToolGrant):
+        return "dict"
+    return "str" if isinstance(value, str) else None
+
+
+Grant = Annotated[
+    Annotated[ToolGrant, Tag("dict")] | Annotated[GrantName, Tag("str")],
+    Discriminator(
+        _grant_shape,
+        custom_error_type="grant",
+        custom_error_message="expected a tool name (system.action) or a mapping with name:",
+    ),
+]
+
+
 class Limits(Strict):
     max_steps: int = Field(default=8, gt=0, le=200)
     max_cost_usd_per_task: float = Field(default=0.05, gt=0)
@@ -208,7 +226,7 @@ class Agent(Document):
     contract: Contract
     model: ModelRef
     prompt: Prompt
-    tools: list[ToolGrant | GrantName] = Field(default_factory=list)
+    tools: list[Grant] = Field(default_factory=list)
     limits: Limits = Field(default_factory=Limits)
     runtime: Runtime = Field(default_factory=Runtime)
     deploy: Deploy = Field(default_factory=Deploy)

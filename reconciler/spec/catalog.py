@@ -12,6 +12,12 @@ from reconciler.spec.base import Document, Name, NonEmpty, Strict, ToolName, req
 Access = Literal["read", "write", "destructive"]
 Risk = Literal["low", "medium", "high", "critical"]
 RISK_ORDER: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+# Providers limit a function's name (OpenAI: ^[a-zA-Z0-9_-]{1,64}$), and the builtin runner
+# sends `crm.update_record` as `crm__update_record` (reconciler.evals.runners.functions):
+# one character longer than the tool's name. The pattern of ToolName allows no other
+# character, so the length is all that can fail.
+MAX_FUNCTION_NAME = 64
+MAX_TOOL_NAME = MAX_FUNCTION_NAME - 1
 
 
 class Tool(Strict):
@@ -31,6 +37,17 @@ class Tool(Strict):
                 f"tool name {self.name} expected to start with its system {self.system}."
             )
         return self
+
+    @field_validator("name")
+    @classmethod
+    def _fits_a_function_name(cls, name: str) -> str:
+        if len(name) > MAX_TOOL_NAME:
+            raise ValueError(
+                f"the tool name is {len(name):,} characters; expected at most {MAX_TOOL_NAME}: "
+                f"models are sent it as a function name (the dot as __), which providers "
+                f"limit to {MAX_FUNCTION_NAME} characters"
+            )
+        return name
 
     @field_validator("parameters")
     @classmethod

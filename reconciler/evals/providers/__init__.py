@@ -84,10 +84,14 @@ def live_endpoint(name: str, env: Mapping[str, str] | None = None) -> str:
     return _live_kind(name).endpoint(os.environ if env is None else env)
 
 
+# What else a provider's name covers: a gateway or local server speaking its API.
+_REACHES = {"openai": f" (any OpenAI-compatible endpoint: set {BASE_URL_VARIABLES[0]})"}
+
+
 def _live_kind(name: str) -> LiveKind:
     kind = LIVE_PROVIDERS.get(name)
     if kind is None:
-        known = ", ".join(sorted(LIVE_PROVIDERS))
+        known = ", ".join(f"{n}{_REACHES.get(n, '')}" for n in sorted(LIVE_PROVIDERS))
         raise ProviderError(f"no live model provider named {name!r}; known: {known}")
     return kind
 
