@@ -176,10 +176,12 @@ class GitHubServer:
             self._failures.extend([failure] * times)
 
     def set_files(self, repo: str, number: int, paths: list[str]) -> None:
-        """The files a pull request changes (``GET .../pulls/{n}/files``)."""
+        """The files a pull request changes (``GET .../pulls/{n}/files``: the first 3,000
+        only, as GitHub lists them; the pull request's ``changed_files`` counts them all)."""
         with self._lock:
-            listed = [shapes.pull_file(self.api_url, repo, p) for p in paths]
+            listed = [shapes.pull_file(self.api_url, repo, p) for p in paths[:3000]]
             self.state.files[(repo.lower(), number)] = listed
+            self.state.pulls[(repo.lower(), number)]["changed_files"] = len(paths)
 
     def set_content(self, repo: str, ref: str, path: str, text: str) -> None:
         with self._lock:

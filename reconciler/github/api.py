@@ -27,6 +27,7 @@ from reconciler.policy.approvals import Review
 PER_PAGE = 100  # GitHub's maximum: fewest requests for a list
 MAX_FILE_BYTES = 3 << 20  # GitHub ignores a CODEOWNERS file over 3 MB
 MAX_TEAM_PAGES = 10
+MAX_PULL_FILES = 3_000  # GitHub lists at most this many files of a pull request
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,13 @@ class Pull:
     state: str  # open | closed
     merged: bool
     merge_commit_sha: str | None
+    changed_files: int | None = None  # GitHub's count, which its file list may fall short of
+
+
+@dataclass(frozen=True)
+class Changes:
+    paths: list[str]  # sorted, a rename's both paths
+    listed: int  # entries GitHub listed: at most MAX_PULL_FILES
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,7 @@ def _pull(p: PullRequest) -> Pull:
         state=p.state,
         merged=p.merged_at is not None,  # in every shape, unlike `merged`
         merge_commit_sha=p.merge_commit_sha,
+        changed_files=p.changed_files if isinstance(p.changed_files, int) else None,
     )
 
 
@@ -116,16 +125,19 @@ class Api:
         pull.head  # noqa: B018 - completes the lazy object: one GET, here where it is retried
         return pull
 
-    def changed_files(self, number: int) -> list[str]:
-        """Every path the pull request touches; a rename counts both of its paths."""
+    def changed_files(self, number: int) -> Changes:
+        """Every path GitHub lists as touched (a rename counts both of its paths), and how
+        many entries it listed (it lists MAX_PULL_FILES at most)."""
 
-        def read() -> list[str]:
+        def read() -> Changes:
             paths: list[str] = []
+            listed = 0
             for f in self.repo.get_pull(number).get_files():
+                listed += 1
                 paths.append(f.filename)
                 if f.previous_filename:
                     paths.append(f.previous_filename)
-            return sorted(set(paths))
+            return Changes(sorted(set(paths)), listed)
 
         return self.retry.call("list the changed files", read)
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from reconciler.plan.model import Approval, PlanReport
+from reconciler.github.api import MAX_PULL_FILES
+from reconciler.plan.model import Approval, PlanReport, Reason
 from reconciler.policy import codeowners
 from reconciler.policy.approvals import APPROVED, Evaluation, Requirement, Review, evaluate
 from reconciler.policy.check import codeowner_requirements
@@ -28,6 +29,29 @@ def base_requirements(text: str, source: str, changed: Sequence[str]) -> list[Re
     """The code-owner approvals the base's CODEOWNERS demands for the changed files."""
     owned, _unowned = codeowner_requirements(tuple(changed), codeowners.parse(text, source))
     return owned
+
+
+def unlisted(listed: int, total: int | None) -> bool:
+    """Whether GitHub's list of the changed files stopped short (at MAX_PULL_FILES): the
+    files past it could be code-owned, and the report (a pull request's own artifact)
+    could have dropped their requirements, so they cannot be checked."""
+    return listed >= MAX_PULL_FILES and (total is None or total > listed)
+
+
+def too_many_files(number: int, total: int | None) -> str:
+    count = f"{total:,}" if total is not None else f"more than {MAX_PULL_FILES:,}"
+    return (
+        f"pull request #{number} changes {count} files; GitHub lists only "
+        f"{MAX_PULL_FILES:,}, so the code owners of the rest cannot be checked against the "
+        "base's CODEOWNERS: split it into smaller pull requests"
+    )
+
+
+def with_reason(report: PlanReport, text: str) -> PlanReport:
+    """The report with one more blocking reason (the verdict is decided again later)."""
+    reasons = [*report.verdict.reasons, Reason(kind="error_finding", text=text)]
+    verdict = report.verdict.model_copy(update={"reasons": reasons, "status": "blocked"})
+    return report.model_copy(update={"verdict": verdict})
 
 
 def missing_from(report: PlanReport, base: Sequence[Requirement]) -> list[Requirement]:

@@ -110,7 +110,10 @@ def _names_head(report: PlanReport, text: str, render: sticky.Render) -> bool:
 
 def with_approvals(api: Api, report: PlanReport, pull: Pull, log: list[str]) -> PlanReport:
     """The report with the base's code-owner requirements it lacked and the reviews counted."""
-    changed = api.changed_files(pull.number)
+    changes = api.changed_files(pull.number)
+    changed = changes.paths
+    if owners.unlisted(changes.listed, pull.changed_files):
+        report = owners.with_reason(report, owners.too_many_files(pull.number, pull.changed_files))
     found = _base_codeowners(api, pull.base_ref)
     if found is None:
         log.append(f"no CODEOWNERS on {pull.base_ref}: code-owner approvals as the report has them")
