@@ -75,6 +75,18 @@ def profiles_of(
     return profiles
 
 
+def _breachable(profiles: list[AgentProfile], breach: str) -> None:
+    """A breach alm ops check would not see is refused: its tasks would say 'breaching'
+    while the check says ok."""
+    profile = next((p for p in profiles if p.name == breach), None)
+    if profile is not None and profile.breach is None:
+        raise UsageError(
+            f"--breach {breach}: alm ops check would not detect it: {profile.no_breach}; "
+            "declare policy_compliance and a must_never rule with forbid_output_patterns, "
+            "or a task_success_rate min, in its contract"
+        )
+
+
 def summary(report: Report, settings: Settings, seconds: float) -> str:
     tasks, spans = sum(report.tasks.values()), sum(report.spans.values())
     window = Window(settings.start_ns, settings.end_ns).describe()
@@ -171,7 +183,10 @@ def simulate(
     now = datetime.now(UTC)
     end_ns = int(now.timestamp()) * NS_PER_S + now.microsecond * 1000
     settings = Settings(end_ns, hours, seed, environment, breach, tasks_per_hour)
+    profiles = profiles_of(ctx, fleet, seed)
+    if breach is not None:
+        _breachable(profiles, breach)
     started = time.perf_counter()
-    report = run_simulation(profiles_of(ctx, fleet, seed), settings, out, prices)
+    report = run_simulation(profiles, settings, out, prices)
     click.echo(summary(report, settings, time.perf_counter() - started))
     return ExitCode.OK

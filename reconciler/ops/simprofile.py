@@ -66,10 +66,43 @@ class AgentProfile:
     max_tools: int
     cost_max: float | None
     latency_max: float | None
+    breach: str | None = None  # how a --breach shows in alm ops check (BREACHES), or None
+    no_breach: str = ""  # when None: why no simulated breach would be detected
 
     @property
     def canary(self) -> str | None:
         return self.arms[0].revision if len(self.arms) > 1 else None
+
+
+# A breach fills a quarter of the window (simulate.Settings.breach_start_ns): over the
+# whole window at most that share of tasks fails, so a task_success_rate floor at or
+# below this cannot be shown broken by failing them.
+BREACH_SHARE = 0.25
+SUCCESS_MARGIN = 0.05  # room for the healthy failures' noise and the Wilson interval
+
+
+def breach_mode(agent: Agent, forbidden: tuple[str, ...]) -> tuple[str | None, str]:
+    """How this agent's simulated breach breaks what alm ops check checks: "leak" (output
+    its must-never patterns forbid: policy_compliance) or "unsuccessful" (every breaching
+    task labelled unsuccessful: task_success_rate); else None and why not."""
+    metrics = agent.contract.success_metrics
+    if forbidden and metrics.policy_compliance is not None:
+        return "leak", ""
+    floor = 1 - BREACH_SHARE + SUCCESS_MARGIN
+    success = metrics.task_success_rate.min if metrics.task_success_rate else None
+    if success is not None and success > floor:
+        return "unsuccessful", ""
+    leak = (
+        "its contract declares no policy_compliance"
+        if forbidden
+        else "it has no must_never rule with forbid_output_patterns to leak"
+    )
+    rate = (
+        f"its task_success_rate min {success:g} is not above {floor:g}"
+        if success is not None
+        else "its contract declares no task_success_rate min"
+    )
+    return None, f"{leak}, and {rate} (a breach fails at most the window's last quarter)"
 
 
 def _arguments(sandbox: Sandbox, tool: Tool, agent: Agent, rng: random.Random) -> ToolPlan:
@@ -157,6 +190,8 @@ def build(
     others = [t for t in tools if escalation is None or t.name != escalation.name]
     metrics = agent.contract.success_metrics
     volume = agent.contract.volume
+    forbidden = tuple(p for rule in agent.contract.must_never for p in rule.forbid_output_patterns)
+    mode, why = breach_mode(agent, forbidden)
     return AgentProfile(
         name=agent.name,
         kind=kind_of([t.name for t in tools]),
@@ -165,13 +200,13 @@ def build(
         writes=_pick(plans, others, lambda t: t.access != "read" and t.name not in approval),
         approvals=_pick(plans, others, lambda t: t.access != "read" and t.name in approval),
         escalation=escalation,
-        forbidden_outputs=tuple(
-            p for rule in agent.contract.must_never for p in rule.forbid_output_patterns
-        ),
+        forbidden_outputs=forbidden,
         tasks_per_month=float(volume.tasks_per_month) if volume else 3000.0,
         max_tools=max(agent.limits.max_steps - 1, 1),
         cost_max=metrics.cost_per_task_usd.max if metrics.cost_per_task_usd else None,
         latency_max=metrics.latency_p95_s.max if metrics.latency_p95_s else None,
+        breach=mode,
+        no_breach=why,
     )
 
 

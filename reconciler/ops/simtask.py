@@ -5,7 +5,9 @@ The rates below are a healthy production day's: every failure they cause (a nega
 feedback, a task labelled unsuccessful, a mislabelled escalation, a task that errors)
 fails a task online (reconciler.ops.online), and together they stay well inside any
 contract asking for 90% task success or less. A breaching task leaks a string its own
-must-never patterns forbid, or is labelled unsuccessful, and its tools fail more.
+must-never patterns forbid, or is labelled unsuccessful, and its tools fail more; an agent
+with nothing to leak (simprofile.breach_mode) has every breaching task labelled
+unsuccessful, so its task_success_rate floor breaks.
 """
 
 from __future__ import annotations
@@ -140,11 +142,13 @@ def draw(
     output = simtext.output_text(kit, rng, profile.forbidden_outputs)
     if escalate:
         output = "Escalated to a human for review: outside what I may decide."
-    leak = simtext.leak_text(profile.forbidden_outputs, rng) if loud else None
+    leaking = loud and profile.breach == "leak"
+    leak = simtext.leak_text(profile.forbidden_outputs, rng) if leaking else None
     broken = False
     if leak is not None and rng.random() < LEAK_RATE:
         output, broken = leak, True
-    elif loud and rng.random() < BREACH_FAIL_RATE:
+    elif loud and (profile.breach == "unsuccessful" or rng.random() < BREACH_FAIL_RATE):
+        # without a leak to show, every breaching task fails: enough to break the floor
         labels, broken = replace(labels, success=False), True
     error = "timeout" if rng.random() < TASK_ERROR_RATE else None
     spec = TaskSpec(

@@ -38,7 +38,7 @@ from opentelemetry.sdk.trace.id_generator import IdGenerator
 from reconciler.fsutil import ordinary_mode
 from reconciler.ops import simtask
 from reconciler.ops.model import NS_PER_S
-from reconciler.ops.simprofile import AgentProfile
+from reconciler.ops.simprofile import BREACH_SHARE, AgentProfile
 from reconciler.ops.simtask import TaskDraw
 from reconciler.ops.tracegen import Recorder
 from reconciler.pricing import PriceBook
@@ -132,9 +132,15 @@ def _agent_tasks(
     rng = random.Random(f"{settings.seed}:{profile.name}")
     scale = simtask.calibrate(profile, prices)
     breaching = settings.breach == profile.name
-    for start in start_times(per_hour(profile, settings), settings, rng):
+    times = start_times(per_hour(profile, settings), settings, rng)
+    begin = settings.breach_start_ns
+    if profile.breach == "unsuccessful" and times:
+        # failing tasks must be a quarter of the window's (simprofile.BREACH_SHARE) to
+        # break the floor, whatever share of the daily curve the last quarter holds
+        begin = min(begin, times[int(len(times) * (1 - BREACH_SHARE))])
+    for start in times:
         arm = simtask.choose_arm(profile.arms, rng)
-        loud = breaching and start >= settings.breach_start_ns and arm is profile.arms[0]
+        loud = breaching and start >= begin and arm is profile.arms[0]
         yield simtask.draw(profile, arm, start, rng, scale, loud)
 
 
