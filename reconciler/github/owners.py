@@ -92,6 +92,18 @@ def teams_to_read(
     return sorted(teams)
 
 
+MAX_TEAMS = 50  # teams whose members one run reads: the report may name any number
+
+
+def bounded(teams: Sequence[str], base: Sequence[Requirement]) -> tuple[list[str], list[str]]:
+    """The teams to read, at most MAX_TEAMS, those the base's CODEOWNERS names first; and
+    the rest, not read. The report (a pull request's own artifact) can name thousands of
+    teams, and each read spends the repository's API budget, shared by its workflows."""
+    trusted = {o for r in base for o in _owner_set(r.owners)}
+    ordered = sorted(teams, key=lambda t: (_owner_set([t]) - trusted != frozenset(), t))
+    return ordered[:MAX_TEAMS], ordered[MAX_TEAMS:]
+
+
 def split_team(owner: str) -> tuple[str, str]:
     org, _, slug = owner.removeprefix("@").partition("/")
     return org, slug

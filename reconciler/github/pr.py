@@ -24,6 +24,7 @@ from reconciler.github.context import Context
 from reconciler.github.retry import describe
 from reconciler.plan import verdict as verdicts
 from reconciler.plan.model import PlanReport, Verdict
+from reconciler.policy.approvals import Requirement
 from reconciler.policy.codeowners import LOCATIONS
 
 MARKER = "<!-- alm:report -->"
@@ -111,30 +112,43 @@ def _names_head(report: PlanReport, text: str, render: sticky.Render) -> bool:
 def with_approvals(api: Api, report: PlanReport, pull: Pull, log: list[str]) -> PlanReport:
     """The report with the base's code-owner requirements it lacked and the reviews counted."""
     changes = api.changed_files(pull.number)
-    changed = changes.paths
     if owners.unlisted(changes.listed, pull.changed_files):
         report = owners.with_reason(report, owners.too_many_files(pull.number, pull.changed_files))
-    found = _base_codeowners(api, pull.base_ref)
-    if found is None:
-        log.append(f"no CODEOWNERS on {pull.base_ref}: code-owner approvals as the report has them")
-    else:
-        path, text = found
-        base = owners.base_requirements(text, f"{path} at {pull.base_ref}", changed)
-        added = owners.missing_from(report, base)
-        if added:
-            log.append(
-                f"{path} at {pull.base_ref} requires {len(added)} approval(s) the report "
-                "lacked; added: " + "; ".join(" or ".join(r.owners) for r in added)
-            )
-        report = owners.with_requirements(report, added)
+    report, base = _with_base(api, report, pull, changes.paths, log)
     reviews = api.reviews(pull.number)
     reqs = owners.requirements(report)
     evaluation = owners.evaluate_with(reqs, reviews, pull.author, pull.head_sha, {})
     teams = owners.teams_to_read(evaluation, reviews, pull.author, pull.head_sha)
-    if teams:
-        members = _members(api, teams, log)
+    read, skipped = owners.bounded(teams, base)
+    if skipped:
+        log.append(
+            f"{len(skipped)} more team(s) the report's requirements name were not read (at "
+            f"most {owners.MAX_TEAMS} a run, the base's CODEOWNERS' first): their approval "
+            "counts as not given"
+        )
+    if read:
+        members = _members(api, read, log)
         evaluation = owners.evaluate_with(reqs, reviews, pull.author, pull.head_sha, members)
     return verdicts.with_reviews(report, evaluation, pull.head_sha)
+
+
+def _with_base(
+    api: Api, report: PlanReport, pull: Pull, changed: list[str], log: list[str]
+) -> tuple[PlanReport, list[Requirement]]:
+    """The report with the base CODEOWNERS' requirements it lacked, and those requirements."""
+    found = _base_codeowners(api, pull.base_ref)
+    if found is None:
+        log.append(f"no CODEOWNERS on {pull.base_ref}: code-owner approvals as the report has them")
+        return report, []
+    path, text = found
+    base = owners.base_requirements(text, f"{path} at {pull.base_ref}", changed)
+    added = owners.missing_from(report, base)
+    if added:
+        log.append(
+            f"{path} at {pull.base_ref} requires {len(added)} approval(s) the report "
+            "lacked; added: " + "; ".join(" or ".join(r.owners) for r in added)
+        )
+    return owners.with_requirements(report, added), base
 
 
 def _base_codeowners(api: Api, ref: str) -> tuple[str, str] | None:
