@@ -237,3 +237,30 @@ def test_the_cyclic_gc_is_paused_for_the_check_and_restored_after() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_an_entry_that_is_not_a_bundle_is_named_and_the_check_goes_on(
+    capsys, repo, tmp_path
+) -> None:
+    """apply, status and drift take a foreign or broken target entry for drift; the
+    production check (and simulate) read the same target and must not stop on it."""
+    assert alm(capsys, repo, "apply", "--env", "prod")[0] == 0
+    revision = live(capsys, repo)[AGENT]["live"]
+    folder = repo.path / ".alm" / "deployments" / "prod"
+    (folder / "ghost.json").write_text("{}")
+    (folder / "email-drafting.json").write_text('{"apiVersion": "alm/v1", "kind": "AgentB')
+    db = ingest(capsys, repo, traces(tmp_path / "t.jsonl", revision, tasks=60, failing=0))
+    code, out, err = alm(capsys, repo, "ops", "check", "--env", "prod", "--db", str(db))
+    assert code == 0, err + out
+    assert f"ok     {AGENT} {revision[:19]}: 60 tasks" in out
+    assert (
+        "email-drafting.json: " in out
+        and "email-drafting's live revision in prod is unknown" in out
+    )
+    assert "ghost's live revision in prod is unknown" in out
+    sim = tmp_path / "day.jsonl"
+    code, out, err = alm(
+        capsys, repo, "ops", "simulate", "--env", "prod", "--out", str(sim), "--hours", "1"
+    )
+    assert code == 0, err + out
+    assert "ghost's live revision in prod is unknown" in out + err

@@ -15,7 +15,7 @@ from reconciler.cli.app import App
 from reconciler.deploy import audit, audit_git, lock
 from reconciler.deploy.bundle import desired_bundles
 from reconciler.deploy.journal import utc_now
-from reconciler.deploy.model import Bundle, Deployment, Live
+from reconciler.deploy.model import Bundle, Deployment, Live, Scan
 from reconciler.deploy.plan import Promotion, gate_environment
 from reconciler.deploy.targets import BatchTarget, open_target
 from reconciler.errors import AlmError, UsageError
@@ -206,3 +206,13 @@ def _git_config(root: Path, key: str) -> str:
     except OSError:
         return ""
     return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def unreadable_notes(scan: Scan, environment: str) -> list[str]:
+    """What commands that only read the target (ops check, simulate) say of an entry that
+    is not a bundle, instead of stopping: that agent's live revision is unknown."""
+    return [
+        f"{entry.words()}: {name}'s live revision in {environment} is unknown "
+        f"(alm apply --env {environment} repairs it)"
+        for name, entry in sorted(scan.unreadable.items())
+    ]

@@ -99,7 +99,8 @@ EPILOGS: dict[str, str] = {
     ),
     "ops promote-canary": _epilog(
         ("alm ops promote-canary email-drafting --env prod --dry-run",),
-        "0 promoted or held, 3 rolled back (or would be, with --dry-run)",
+        "0 promoted or held, 1 no revision before the canary to roll back to or no trace "
+        "store, 3 rolled back (or would be, with --dry-run)",
     ),
     "ops report": _epilog(
         ("alm ops report --format html", "alm ops report --format json --out -"),

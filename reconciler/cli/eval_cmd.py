@@ -105,7 +105,7 @@ def _select(app: App, state: DesiredState, agents: tuple[str, ...], since: str |
     "--workers",
     type=click.IntRange(min=1),
     help="Processes to spread the trials over; the concurrency is shared among them. "
-    "[default: one per core for a replay run of 100 trials or more, else one]",
+    "[default: for a replay run, one per 50 trials up to one per core; else one]",
 )
 @click.option("--no-cache", is_flag=True, help="Run every trial, ignoring the result cache.")
 @click.pass_context

@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from reconciler.cli.app import App, pass_app
-from reconciler.cli.deploy_context import EnvContext, load
+from reconciler.cli.deploy_context import EnvContext, load, unreadable_notes
 from reconciler.cli.ops_baseline import baselines
 from reconciler.cli.ops_options import source_options, window_of, window_options
 from reconciler.cli.output import printable
@@ -135,8 +135,10 @@ def run_check(
     no_baseline: bool,
 ) -> Report:
     agents = fleet(ctx)
-    live = {name: entry.bundle for name, entry in ctx.target().read_all().items()}
+    scan = ctx.target().scan()
+    live = {name: entry.bundle for name, entry in scan.lives.items()}
     bases, notes = ({}, []) if no_baseline else baselines(ctx, live, agents, baseline)
+    notes = [*unreadable_notes(scan, ctx.name), *notes]
     revisions = {name: bundle.revision for name, bundle in live.items()}
     with gc_paused():  # not over a baseline's eval replay: that may make cyclic garbage
         groups = read_results(ctx, window, agents, db, source)

@@ -47,12 +47,13 @@ def deployed_fleet(ctx: deploy_context.EnvContext) -> tuple[dict[str, Deployed],
     """What runs in the environment, per agent of the repository; the desired revisions
     when nothing is live yet (said in the notes)."""
     target = ctx.target()
-    live = target.read_all()
+    scan = target.scan()
+    live = scan.lives
     if not live:
         note = f"nothing is live in {ctx.name} ({target.name}); simulating the desired revisions"
         return {name: Deployed(bundle) for name, bundle in ctx.desired().items()}, [note]
     fleet: dict[str, Deployed] = {}
-    notes: list[str] = []
+    notes: list[str] = deploy_context.unreadable_notes(scan, ctx.name)
     for name in sorted(live):
         if ctx.state.agent(name) is None:
             notes.append(f"{name} is live in {ctx.name} but not in the repository; no traffic")
