@@ -33,3 +33,20 @@ def test_check_run_batches_annotations() -> None:
     assert len(check.output["annotations"]) == 50
     assert [len(b) for b in check.more] == [50, 1]
     assert "Full report: https://example.test/run" in check.output["summary"]
+
+
+def test_check_run_texts_fit_githubs_byte_limits_in_any_script() -> None:
+    """GitHub measures an annotation's message (64 KB) and the summary in bytes: 40,000
+    'é' are 80,000 bytes, which a cut at 64,000 characters let through (a 422)."""
+    report = planfixtures.typical()
+    long = report.findings[0].model_copy(update={"message": "é" * 40_000})
+    reasons = [Reason(kind="error_finding", text="ü" * 20_000)] * 4
+    many = report.model_copy(update={"findings": [long]})
+    check = gate.check_run(many, Verdict(status="blocked", reasons=reasons), None)
+    message = check.output["annotations"][0]["message"]
+    assert len(message.encode()) <= 64_000 and message.endswith("é…")
+    summary = check.output["summary"]
+    assert len(summary.encode()) <= gate.SUMMARY_LIMIT and summary.endswith("…")
+    assert gate.check_run(report, report.verdict, None).output["annotations"][0]["message"] == (
+        " ".join(report.findings[0].message.split())
+    )  # a short message is untouched

@@ -35,6 +35,15 @@ def _clip(text: str, limit: int) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+def _clip_bytes(text: str, limit: int) -> str:
+    """At most ``limit`` bytes of UTF-8, as GitHub measures a check run's texts: a limit
+    in characters lets non-ASCII text through at up to four times the size (a 422)."""
+    raw = text.encode("utf-8")
+    if len(raw) <= limit:
+        return text
+    return raw[: limit - len("…".encode())].decode("utf-8", "ignore") + "…"
+
+
 def description(verdict: Verdict) -> str:
     """Why, in at most 140 characters: the headline, the first reason, how many more."""
     if not verdict.reasons:
@@ -61,7 +70,7 @@ def annotation(f: FindingEntry) -> dict[str, Any]:
         "end_line": line,
         "annotation_level": "failure" if f.severity == "error" else "warning",
         "title": _clip(f.code, 255),
-        "message": _clip(f.message, 64_000),
+        "message": _clip_bytes(" ".join(f.message.split()), 64_000),
     }
 
 
@@ -84,11 +93,7 @@ def check_run(report: PlanReport, verdict: Verdict, link: str | None) -> CheckRu
         lines.append(f"Full report: {link}")
     output = {
         "title": f"alm: {HEADLINE[verdict.status]}",
-        "summary": _clip_block("\n".join(lines), SUMMARY_LIMIT),
+        "summary": _clip_bytes("\n".join(lines), SUMMARY_LIMIT),
         "annotations": batches[0],
     }
     return CheckRun(CONCLUSION[verdict.status], output, batches[1:])
-
-
-def _clip_block(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
