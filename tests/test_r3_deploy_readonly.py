@@ -5,6 +5,7 @@ once .alm/locks/<env>.lock existed)."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,24 @@ def test_after_an_apply_the_read_only_checkout_is_inspected_and_planned(repo: Gi
     assert code == 0, err
     assert "dev.jsonl: 8 records, the chain holds" in out
     assert sorted((p, p.stat().st_mtime_ns) for p in (repo.path / ".alm").rglob("*")) == before
+
+
+def test_a_git_target_on_a_read_only_checkout_says_why_it_cannot_be_read(
+    tmp_path: Path,
+) -> None:
+    """A git target is read by fetching its branch into the repository's .git: on a
+    read-only checkout that cannot work, and the error says so instead of git's words."""
+    git_env = ENVIRONMENTS.replace(
+        "target: {type: directory, path: .alm/deployments/dev}",
+        "target: {type: git, branch: alm/deployments}",
+    )
+    repo = deploy_repo(tmp_path / "git-repo", git_env, "dev on a branch", "Dev One")
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(repo.path), str(origin)], check=True)
+    repo.git("remote", "add", "origin", str(origin))
+    applied = run_process(repo.path, "apply", "--env", "dev")
+    assert applied.returncode == 0, applied.stderr
+    code, out, err = _read_only(repo, "status", "--env", "dev")
+    assert code == 1, out + err
+    assert "alm reads branch alm/deployments by fetching it into " in err
+    assert "which must be writable (also for a dry run, status, drift and audit)" in err
