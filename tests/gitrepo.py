@@ -114,6 +114,17 @@ def deploy_repo(path: Path, environments: str, message: str, who: str = "Dev One
     return repo
 
 
+# one environment, dev, deployed to a folder, with no gate: the fleet most deploy tests need
+DEV_ON_A_DIRECTORY = """\
+apiVersion: alm/v1
+kind: Environments
+environments:
+  - name: dev
+    target: {type: directory, path: .alm/deployments/dev}
+    gates: {previous_environment: false, evals_pass: false}
+"""
+
+
 def drop_cassettes(repo: GitRepo) -> None:
     """Remove the example fleet's shipped cassettes (for tests of recording or of misses)."""
     for cassette in (repo.path / "evals").glob("*/cassettes/*.json"):

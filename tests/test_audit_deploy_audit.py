@@ -9,16 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.cli import run
-from tests.gitrepo import GitRepo, deploy_repo
+from tests.gitrepo import DEV_ON_A_DIRECTORY, GitRepo, deploy_repo
 
-ENVIRONMENTS = """\
-apiVersion: alm/v1
-kind: Environments
-environments:
-  - name: dev
-    target: {type: directory, path: .alm/deployments/dev}
-    gates: {previous_environment: false, evals_pass: false}
-"""
+ENVIRONMENTS = DEV_ON_A_DIRECTORY
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from reconciler.deploy.model import Bundle, Deployment
 from reconciler.deploy.targets import BatchTarget
 from reconciler.errors import AlmError
 from tests.cli import run as run_cli
-from tests.gitrepo import GitRepo, deploy_repo
+from tests.gitrepo import DEV_ON_A_DIRECTORY, GitRepo, deploy_repo
 from tests.registry_support import make_bundle
 from tests.test_deploy_targets import ENV, Opener, opener  # noqa: F401 (the fixture)
 
@@ -97,14 +97,7 @@ def test_an_agent_deleted_by_prune_is_restored_and_pinned(
     assert audit.verify_store(store) is None
 
 
-ENVIRONMENTS = """\
-apiVersion: alm/v1
-kind: Environments
-environments:
-  - name: dev
-    target: {type: directory, path: .alm/deployments/dev}
-    gates: {previous_environment: false, evals_pass: false}
-"""
+ENVIRONMENTS = DEV_ON_A_DIRECTORY
 AGENT_FILE = "agents/support-triage/agent.yaml"
 
 

@@ -11,17 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.cli import PYTHON_M_ALM, run_process
-from tests.gitrepo import GitRepo, deploy_repo
+from tests.gitrepo import DEV_ON_A_DIRECTORY, GitRepo, deploy_repo
 from tests.readonly import read_only_mount
 
-ENVIRONMENTS = """\
-apiVersion: alm/v1
-kind: Environments
-environments:
-  - name: dev
-    target: {type: directory, path: .alm/deployments/dev}
-    gates: {previous_environment: false, evals_pass: false}
-"""
+ENVIRONMENTS = DEV_ON_A_DIRECTORY
 
 
 @pytest.fixture
