@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from reconciler.github import api_deploy, issues, ops_issues
 from reconciler.github.api import Api
@@ -135,13 +136,19 @@ def _closed_by_a_person_at_the_edit(gh: GitHubServer, number: int) -> Hook:
     return hook
 
 
-def test_an_issue_closed_before_the_edit_is_left_closed_and_a_new_one_opened(
-    server: GitHubServer, tmp_path: Path
-) -> None:
+def _one_open_breach_issue(server: GitHubServer, tmp_path: Path) -> tuple[Api, str, dict[str, Any]]:
+    """The API, the body alm wrote, and the one breach issue it opened with it."""
     api = _api(server, tmp_path)
     first = ops_issues.breach_body("prod", AGENT, [breach()])
     ops_issues.sync_breach_issue(api, "prod", AGENT, first, None)
     [old] = server.issues(REPO)
+    return api, first, old
+
+
+def test_an_issue_closed_before_the_edit_is_left_closed_and_a_new_one_opened(
+    server: GitHubServer, tmp_path: Path
+) -> None:
+    api, first, old = _one_open_breach_issue(server, tmp_path)
     server.hooks.append(_closed_by_a_person_at_the_edit(server, old["number"]))
     worse = ops_issues.breach_body("prod", AGENT, [breach(value=0.4)])
     said = ops_issues.sync_breach_issue(api, "prod", AGENT, worse, None)
@@ -154,10 +161,7 @@ def test_an_issue_closed_before_the_edit_is_left_closed_and_a_new_one_opened(
 
 def test_closed_before_the_listing_the_same(server: GitHubServer, tmp_path: Path) -> None:
     """What the race case is made consistent with: a closed issue is not reopened."""
-    api = _api(server, tmp_path)
-    first = ops_issues.breach_body("prod", AGENT, [breach()])
-    ops_issues.sync_breach_issue(api, "prod", AGENT, first, None)
-    [old] = server.issues(REPO)
+    api, first, old = _one_open_breach_issue(server, tmp_path)
     with server.lock:
         server.state.issues[(REPO.lower(), old["number"])].update(state="closed")
     worse = ops_issues.breach_body("prod", AGENT, [breach(value=0.4)])
@@ -170,10 +174,7 @@ def test_closed_before_the_listing_the_same(server: GitHubServer, tmp_path: Path
 def test_a_recovery_after_a_person_closed_it_adds_no_comment(
     server: GitHubServer, tmp_path: Path
 ) -> None:
-    api = _api(server, tmp_path)
-    first = ops_issues.breach_body("prod", AGENT, [breach()])
-    ops_issues.sync_breach_issue(api, "prod", AGENT, first, None)
-    [old] = server.issues(REPO)
+    api, _, old = _one_open_breach_issue(server, tmp_path)
     server.hooks.append(_closed_by_a_person_at_the_edit(server, old["number"]))
     said = ops_issues.sync_breach_issue(api, "prod", AGENT, None, None)
     [closed] = server.issues(REPO)
