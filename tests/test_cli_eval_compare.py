@@ -146,8 +146,7 @@ def test_cases_not_run_are_reported_and_exit_1(compare: Compare) -> None:
         "support-triage: INCOMPLETE: 1 case could not run; no regression flagged: 3 paired cases"
     )
     assert lines[4] == (
-        "  not run: 1 case could not run: routing/c0 (base 1 of 1 trial ran, "
-        "head 0 of 1 trial ran)"
+        "  not run: 1 case could not run: routing/c0 (base 1 of 1 trial ran, head 0 of 1 trial ran)"
     )
     assert lines[-1] == "compare: FAILED (support-triage)"
 
