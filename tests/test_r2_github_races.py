@@ -5,12 +5,10 @@ comment or issue deleted meanwhile (by a person, or a concurrent run), two runs 
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from reconciler.github import api_deploy, deployed, ops_issues, pr
-from reconciler.github.api import Api
 from tests import github_shapes, planfixtures
 from tests.github_http import Recorded, Reply
 from tests.github_server import GitHubServer
@@ -99,47 +97,27 @@ def test_breach_issue_deleted_before_the_edit_is_opened_anew(
     assert said == f"prod/support-triage: breach issue #{made['number']} opened"
 
 
-def _both_list_first(gh: GitHubServer) -> Hook:
-    """Holds each of the first two listings of the comments until both have arrived:
-    two runs that both see no sticky comment, as a re-run started while the first runs."""
-    together = threading.Barrier(2, timeout=60)
-    held: list[int] = []
+def _run_twice_at_once(gh: GitHubServer, tmp: Path) -> list[str]:
+    """Two runs that both see no sticky comment, as a re-run started while the first runs,
+    made deterministic: the other run does all its work the moment this run's first
+    comment write arrives (after this run listed the comments and found none), so no
+    thread timing is involved. Each run's summary, the other run's first."""
+    summaries: list[str] = []
 
     def hook(r: Recorded) -> Reply | None:
-        if r.method == "GET" and r.path.endswith(f"/issues/{NUMBER}/comments"):
-            with gh.lock:
-                wait = len(held) < 2
-                held.append(1)
-            if wait:
-                together.wait()
+        if r.method == "POST" and r.path.endswith(f"/issues/{NUMBER}/comments"):
+            gh.hooks.remove(hook)
+            (tmp / "other").mkdir()
+            summaries.append(run_pr(gh, tmp / "other", report_for()).result.summary)
         return None
 
-    return hook
-
-
-def _run_twice_at_once(gh: GitHubServer, tmp: Path, first: Api | None = None) -> list[str]:
-    summaries: list[str] = []
-    errors: list[BaseException] = []
-
-    def one(i: int) -> None:
-        try:
-            summaries.append(run_pr(gh, tmp / str(i), report_for()).result.summary)
-        except BaseException as exc:  # reported by the test, not lost in the thread
-            errors.append(exc)
-
-    for i in (1, 2):
-        (tmp / str(i)).mkdir()
-    threads = [threading.Thread(target=one, args=(i,)) for i in (1, 2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors, errors
+    gh.hooks.append(hook)
+    (tmp / "this").mkdir()
+    summaries.append(run_pr(gh, tmp / "this", report_for()).result.summary)
     return summaries
 
 
 def test_two_runs_at_once_leave_one_sticky_comment(server: GitHubServer, tmp_path: Path) -> None:
-    server.hooks.append(_both_list_first(server))
     summaries = _run_twice_at_once(server, tmp_path)
     assert sorted(summaries) == ["PR #2: comment created; alm/gate failure"] * 2
     assert len(server.requests_to("POST", r"/issues/2/comments$")) == 2  # both created

@@ -5,7 +5,6 @@ finding goes to a new issue, as when it was closed before the listing."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,41 +28,23 @@ def _api(gh: GitHubServer, tmp: Path) -> Api:
     return api
 
 
-def _both_list_first(gh: GitHubServer) -> Hook:
-    """Holds each of the first two listings of the issues until both have arrived: two
-    runs that both see no issue open, then both open one."""
-    together = threading.Barrier(2, timeout=60)
-    held: list[int] = []
+def _twice_at_once(gh: GitHubServer, tmp: Path, write: Callable[[Api], str]) -> list[str]:
+    """Two runs that both see no issue open, then both open one, made deterministic: the
+    other run does all its work the moment this run's first write arrives (after this run
+    listed and found nothing), so no thread timing is involved. What each run said, the
+    other run's first."""
+    said: list[str] = []
 
     def hook(r: Recorded) -> Reply | None:
-        if r.method == "GET" and r.path == f"/repos/{REPO}/issues":
-            with gh.lock:
-                wait = len(held) < 2
-                held.append(1)
-            if wait:
-                together.wait()
+        if r.method == "POST" and r.path == f"/repos/{REPO}/issues":
+            gh.hooks.remove(hook)
+            (tmp / "other").mkdir()
+            said.append(write(_api(gh, tmp / "other")))  # its own requests: another thread
         return None
 
-    return hook
-
-
-def _twice_at_once(gh: GitHubServer, tmp: Path, write: Callable[[Api], str]) -> list[str]:
-    said: list[str] = []
-    errors: list[BaseException] = []
-
-    def one(i: int) -> None:
-        try:
-            (tmp / str(i)).mkdir()
-            said.append(write(_api(gh, tmp / str(i))))
-        except BaseException as exc:  # reported by the test, not lost in the thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in (1, 2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors, errors
+    gh.hooks.append(hook)
+    (tmp / "this").mkdir()
+    said.append(write(_api(gh, tmp / "this")))
     return said
 
 
@@ -82,7 +63,6 @@ def _converged(gh: GitHubServer, said: list[str], body: str) -> None:
 
 def test_two_breach_runs_at_once_leave_one_issue(server: GitHubServer, tmp_path: Path) -> None:
     body = ops_issues.breach_body("prod", AGENT, [breach()])
-    server.hooks.append(_both_list_first(server))
     said = _twice_at_once(
         server, tmp_path, lambda api: ops_issues.sync_breach_issue(api, "prod", AGENT, body, None)
     )
@@ -93,7 +73,6 @@ def test_two_breach_runs_at_once_leave_one_issue(server: GitHubServer, tmp_path:
 
 
 def test_two_drift_runs_at_once_leave_one_issue(server: GitHubServer, tmp_path: Path) -> None:
-    server.hooks.append(_both_list_first(server))
     said = _twice_at_once(server, tmp_path, lambda api: issues.sync(api, "prod", ["x"], None))
     _converged(server, said, issues.body("prod", ["x"]))
 
