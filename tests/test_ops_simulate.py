@@ -19,7 +19,7 @@ from reconciler.ops.assemble import assemble
 from reconciler.ops.model import NS_PER_S, Span, Task
 from reconciler.ops.otlp import read_files
 from reconciler.ops.simprofile import AgentProfile, Deployed, build
-from reconciler.ops.simulate import HOURLY, Settings, simulate
+from reconciler.ops.simulate import HOURLY, Settings, breach_begin, simulate
 from reconciler.pricing import PriceBook
 from reconciler.spec.loader import load_worktree
 from reconciler.spec.state import DesiredState
@@ -143,7 +143,8 @@ def test_breach_makes_one_agent_fail_its_contract_late_in_the_window(state, tmp_
     assert len(leaks) > 5
     assert sum(report.breaching.values()) >= len(leaks)
     starts = {t.trace_id: t.start_ns for t in tasks}
-    assert all(starts[online.trace_id(r)] >= settings.breach_start_ns for r in leaks)
+    mine = sorted(t.start_ns for t in tasks if t.agent == "support-triage")
+    assert all(starts[online.trace_id(r)] >= breach_begin(mine, settings) for r in leaks)
     measured = metrics(state, tasks)
     broken = within_contract(state, "support-triage", measured["support-triage"])
     assert any(b.startswith("policy_compliance") for b in broken)
@@ -273,3 +274,17 @@ def test_the_command_splits_a_canary_after_an_apply_and_refuses_an_unknown_breac
     assert "breaching" in next(li for li in out.splitlines() if "invoice-processing" in li)
     revisions = Counter(t.revision for t in tasks_of(out_file, PROD) if t.agent == "email-drafting")
     assert len(revisions) == 2
+
+
+def test_a_breach_ending_at_a_quiet_hour_still_holds_a_quarter_of_the_agents_tasks(
+    state, tmp_path
+) -> None:
+    """A day ending at 02:00 UTC: its last quarter (20:00 to 02:00) is the quiet end of the
+    daily curve, a tenth of the tasks. The breach must still fill a quarter of them, or
+    the demo's check finds three leaks at night and none some nights."""
+    night = END - 10 * 3600 * NS_PER_S  # 2026-11-30T02:00:00Z
+    settings = Settings(night, hours=24, seed=7, breach="email-drafting")
+    report = simulate(profiles(state), settings, tmp_path / "night.jsonl", PRICES)
+    [(key, breaching)] = [(k, n) for k, n in report.breaching.items() if n]
+    assert key[0] == "email-drafting"
+    assert breaching >= 0.1 * report.tasks[key]  # a quarter loud, about half of those leak

@@ -143,7 +143,8 @@ def _a_number(ctx: click.Context, param: click.Parameter, value: float | None) -
 @click.option(
     "--breach",
     metavar="AGENT",
-    help="This agent breaches its contract in the window's last quarter.",
+    help="This agent breaches its contract late in the window: its last quarter, and at least "
+    "the last quarter of the agent's tasks.",
 )
 @click.option(
     "--tasks-per-hour",

@@ -126,6 +126,16 @@ def per_hour(profile: AgentProfile, settings: Settings) -> float:
     return profile.tasks_per_month / (DAYS_PER_MONTH * 24)
 
 
+def breach_begin(times: Sequence[int], settings: Settings) -> int:
+    """When a breach starts: the window's last quarter, and at least the last quarter of
+    the agent's tasks (simprofile.BREACH_SHARE). At a quiet hour of the daily curve the
+    last quarter of the time holds few tasks, a canary's share of them fewer: a leak or
+    a floor broken by three tasks, or none, is a breach no check could be shown to see."""
+    if not times:
+        return settings.breach_start_ns
+    return min(settings.breach_start_ns, times[int(len(times) * (1 - BREACH_SHARE))])
+
+
 def _agent_tasks(
     profile: AgentProfile, settings: Settings, prices: PriceBook | None
 ) -> Iterator[TaskDraw]:
@@ -133,11 +143,7 @@ def _agent_tasks(
     scale = simtask.calibrate(profile, prices)
     breaching = settings.breach == profile.name
     times = start_times(per_hour(profile, settings), settings, rng)
-    begin = settings.breach_start_ns
-    if profile.breach == "unsuccessful" and times:
-        # failing tasks must be a quarter of the window's (simprofile.BREACH_SHARE) to
-        # break the floor, whatever share of the daily curve the last quarter holds
-        begin = min(begin, times[int(len(times) * (1 - BREACH_SHARE))])
+    begin = breach_begin(times, settings)
     for start in times:
         arm = simtask.choose_arm(profile.arms, rng)
         loud = breaching and start >= begin and arm is profile.arms[0]
