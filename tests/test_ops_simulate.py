@@ -284,7 +284,8 @@ def test_a_breach_ending_at_a_quiet_hour_still_holds_a_quarter_of_the_agents_tas
     the demo's check finds three leaks at night and none some nights."""
     night = END - 10 * 3600 * NS_PER_S  # 2026-11-30T02:00:00Z
     settings = Settings(night, hours=24, seed=7, breach="email-drafting")
-    report = simulate(profiles(state), settings, tmp_path / "night.jsonl", PRICES)
+    mine = [p for p in profiles(state) if p.name == "email-drafting"]
+    report = simulate(mine, settings, tmp_path / "night.jsonl", PRICES)
     [(key, breaching)] = [(k, n) for k, n in report.breaching.items() if n]
     assert key[0] == "email-drafting"
     assert breaching >= 0.1 * report.tasks[key]  # a quarter loud, about half of those leak
